@@ -1,0 +1,217 @@
+// asfmux: our own ASF writer and reader. Pure: no sockets, no files, no threads, no clocks
+// (time comes in as arguments). Layouts follow ../shared/specs/ASF-notes.md; the section
+// numbers in comments (ASF-notes §N) refer to that fact sheet.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "asfcast/core/bytes.hpp"
+#include "asfcast/core/media.hpp"
+#include "asfcast/core/muxed.hpp"
+
+namespace asfcast::asfmux {
+
+using Guid = std::array<std::uint8_t, 16>;  // bytes as stored on disk (ASF-notes §1)
+
+struct MuxConfig {
+    std::uint32_t packet_size = 8192;        // every data packet is exactly this long
+    std::uint32_t preroll_ms = 3000;         // File Properties Preroll; added to presentation times
+    std::uint32_t max_packet_delay_ms = 100; // flush a packet when its oldest data waited this long
+    bool key_frame_starts_packet = true;     // video key frames begin a new packet (clean joins)
+};
+
+struct Metadata {
+    std::string title, author, copyright, description, rating;
+    // Extended Content Description: name -> UTF-16 string value (e.g. "WM/EncodingSettings").
+    std::vector<std::pair<std::string, std::string>> extended;
+};
+
+struct StreamSet {
+    std::vector<VideoStreamFormat> video;
+    std::vector<AudioStreamFormat> audio;
+    // Sum of stream bitrates plus packet overhead, bits/s: the File Properties Maximum Bitrate.
+    std::uint32_t total_bitrate(std::uint32_t packet_size) const;
+};
+
+// What the archive patches in at the end (ASF-notes §5, §15).
+struct FileTotals {
+    std::uint64_t file_size = 0;       // bytes of header + data object + indexes
+    std::uint64_t data_packets = 0;
+    Micros play_duration = 0;          // duration of the content, without preroll
+    Micros send_duration = 0;
+};
+
+// Builds the Header Object + 50-byte Data Object start. Objects written (ASF-notes §4–§11):
+// File Properties, Stream Properties per stream, Header Extension holding Extended Stream
+// Properties per stream, Stream Bitrate Properties, Codec List, Content Description,
+// Extended Content Description.
+class HeaderBuilder {
+public:
+    HeaderBuilder(MuxConfig config, StreamSet streams, Metadata metadata, Guid file_id,
+                  std::uint64_t creation_filetime);
+
+    // Live/broadcast header: Broadcast flag set, Seekable clear, sizes/counts/durations 0,
+    // min = max packet size, non-zero max bitrate, Data Object size 50 and packet count 0.
+    MuxedHeader build_live() const;
+    // The same header for a finished file: same length, byte-for-byte the same except File
+    // Properties (file size, packet count, play/send duration, flags = Seekable) and the Data
+    // Object size/packet count. The archive overwrites the live header with this at the end.
+    Bytes build_final(const FileTotals& totals) const;
+
+    const Guid& file_id() const { return file_id_; }
+
+private:
+    Bytes build(const FileTotals* totals) const;
+
+    MuxConfig config_;
+    StreamSet streams_;
+    Metadata metadata_;
+    Guid file_id_;
+    std::uint64_t creation_filetime_;
+};
+
+// Turns encoded frames (in send order) into fixed-size data packets (ASF-notes §16): EC header
+// 0x82 00 00, several payloads per packet, replicated data (object size, presentation time),
+// key-frame flag on every fragment of a video key frame, padding. Audio frames are never split
+// across packets; video frames are fragmented freely. Send times never go backwards.
+class Packetizer {
+public:
+    Packetizer(MuxConfig config, const StreamSet& streams);
+
+    // Adds one media object. `now_us` is the monotonic time it entered the muxer. Completed
+    // packets are appended to `out`. Throws std::invalid_argument for an unknown stream or an
+    // audio frame larger than one packet can carry.
+    void add(const EncodedFrame& frame, Micros now_us, std::vector<DataPacket>& out);
+    // Closes the open packet if its oldest data has waited max_packet_delay_ms or more.
+    void poll(Micros now_us, std::vector<DataPacket>& out);
+    // Closes the open packet, if any (end of stream).
+    void flush(std::vector<DataPacket>& out);
+
+    // When poll() must next be called to honour the deadline, or nullopt if no packet is open.
+    std::optional<Micros> next_deadline() const;
+    std::uint64_t packets_written() const { return next_number_; }
+    // Largest audio frame a packet can carry (for validation up front).
+    std::size_t max_audio_frame_bytes() const;
+
+private:
+    struct Payload;
+    struct OpenPacket;
+    void close_packet(std::vector<DataPacket>& out);
+    std::size_t free_space() const;
+
+    MuxConfig config_;
+    std::vector<int> video_streams_, audio_streams_;
+    std::array<std::uint8_t, 128> object_number_{};
+    std::uint64_t next_number_ = 0;
+    std::uint32_t last_send_time_ms_ = 0;
+    std::shared_ptr<OpenPacket> open_;
+};
+
+// Simple Index Object builder for one video stream (ASF-notes §17): one entry per interval,
+// each the number of the packet where the latest key frame at or before that time starts.
+class SimpleIndexBuilder {
+public:
+    SimpleIndexBuilder(int stream, std::uint32_t preroll_ms, Micros interval = 1'000'000);
+    void add_packet(const DataPacket& packet);
+    Bytes build(const Guid& file_id) const;
+    int stream() const { return stream_; }
+    std::size_t entries() const { return entries_.size(); }
+
+private:
+    struct Entry { std::uint32_t packet; std::uint16_t count; };
+    int stream_;
+    std::uint32_t preroll_ms_;
+    Micros interval_;
+    std::vector<Entry> entries_;
+    std::optional<std::uint32_t> last_key_packet_;
+    std::uint16_t last_key_count_ = 1;
+    std::uint16_t max_count_ = 1;
+};
+
+// ---- Reading (asfcast inspect, tests, fuzzing). All parsers throw ParseError on bad input. ----
+
+struct ObjectInfo {
+    std::string name;          // "File Properties", or the GUID string when unknown
+    Guid guid{};
+    std::uint64_t offset = 0;  // from the start of the file/header
+    std::uint64_t size = 0;
+    int depth = 0;             // 0 top level, 1 in Header Object, 2 in Header Extension
+};
+
+struct StreamInfo {
+    int number = 0;
+    MediaKind kind = MediaKind::video;
+    bool spread_error_correction = false;
+    // video
+    int width = 0, height = 0;
+    std::string fourcc;
+    // audio
+    std::uint16_t format_tag = 0;
+    std::uint16_t channels = 0;
+    std::uint32_t sample_rate = 0;
+    std::uint32_t avg_bytes_per_sec = 0;
+    std::uint16_t block_align = 0;
+    Bytes codec_data;
+    std::uint32_t bitrate = 0;  // from Stream Bitrate Properties
+    bool has_extended_properties = false;
+};
+
+struct HeaderInfo {
+    std::vector<ObjectInfo> objects;
+    Guid file_id{};
+    std::uint64_t file_size = 0;
+    std::uint64_t data_packets = 0;
+    std::uint64_t play_duration_100ns = 0;
+    std::uint64_t send_duration_100ns = 0;
+    std::uint64_t preroll_ms = 0;
+    std::uint32_t flags = 0;  // bit 0 broadcast, bit 1 seekable
+    std::uint32_t min_packet_size = 0, max_packet_size = 0, max_bitrate = 0;
+    std::vector<StreamInfo> streams;
+    std::vector<std::string> codecs;  // Codec List names
+    Metadata metadata;
+    std::uint64_t header_size = 0;       // Header Object size
+    std::uint64_t data_object_size = 0;  // as stored
+    std::uint64_t data_object_packets = 0;
+};
+
+// Parses a Header Object followed by the 50-byte Data Object start.
+HeaderInfo parse_header(ByteView bytes);
+
+struct PayloadInfo {
+    int stream = 0;
+    bool keyframe = false;
+    std::uint32_t object_number = 0;
+    std::uint32_t offset = 0;        // offset into media object
+    std::uint32_t object_size = 0;   // from replicated data
+    std::uint32_t pts_ms = 0;        // presentation time incl. preroll
+    std::uint32_t length = 0;        // payload data bytes
+    bool compressed = false;
+};
+
+struct PacketInfo {
+    bool error_correction = false;
+    bool multiple_payloads = false;
+    std::uint32_t packet_length = 0;  // explicit or the fixed size
+    std::uint32_t padding = 0;
+    std::uint32_t send_time_ms = 0;
+    std::uint16_t duration_ms = 0;
+    std::vector<PayloadInfo> payloads;
+};
+
+// Parses one data packet; `packet_size` is the fixed size from File Properties.
+PacketInfo parse_packet(ByteView packet, std::uint32_t packet_size);
+
+// The packet with its padding removed and Padding Length set to 0, as MS-WMSP 2.2.3.3 and
+// MS-WMHTTP 2.2.3.3 ask for $D packets.
+Bytes strip_padding(ByteView packet, std::uint32_t packet_size);
+
+std::string guid_to_string(const Guid& g);
+Guid random_guid();
+std::uint64_t unix_to_filetime(std::int64_t unix_seconds);
+
+}  // namespace asfcast::asfmux

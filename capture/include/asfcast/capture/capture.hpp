@@ -1,0 +1,93 @@
+// capture: owns GStreamer. Builds a pipeline per source whose appsinks hand raw I420 video
+// frames and interleaved S16 audio blocks, timestamped on one clock (the pipeline's running
+// time), to whoever registered the callbacks. Nothing downstream sees GStreamer types.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+#include "asfcast/core/media.hpp"
+
+namespace asfcast::capture {
+
+class CaptureError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+enum class SourceType { test, file };
+
+struct SourceConfig {
+    SourceType type = SourceType::test;
+    std::string path;                 // file path or URI (file sources)
+    std::string pattern = "smpte";    // videotestsrc pattern name (test source)
+    double tone_hz = 1000.0;          // audiotestsrc sine frequency (test source)
+    bool fast = false;                // file source: no real-time pacing (archiving only)
+};
+
+// The raw format the encoders want; the pipeline converts, scales and changes rate to it.
+struct RawFormat {
+    bool video = true;
+    int width = 1280;
+    int height = 720;
+    int fps_num = 30;
+    int fps_den = 1;
+    bool audio = true;
+    int sample_rate = 44100;
+    int channels = 2;
+};
+
+// What a media file contains (found with GstDiscoverer before the pipeline is built).
+struct FileProbe {
+    bool has_video = false;
+    bool has_audio = false;
+    Micros duration = 0;
+};
+// Throws CaptureError naming the file when it is missing or GStreamer cannot decode it.
+FileProbe probe_file(const std::string& path_or_uri);
+
+struct CaptureCallbacks {
+    std::function<void(RawVideoFrame&&)> on_video;
+    std::function<void(RawAudioBlock&&)> on_audio;
+    std::function<void()> on_end;                       // end of stream (file ended or stop())
+    std::function<void(const std::string&)> on_error;   // fatal pipeline error, human-readable
+};
+
+struct CaptureStats {
+    std::atomic<std::uint64_t> video_frames{0};
+    std::atomic<std::uint64_t> audio_blocks{0};
+};
+
+// One capture graph. Calls the callbacks from GStreamer streaming threads.
+class CapturePipeline {
+public:
+    CapturePipeline(SourceConfig source, RawFormat format, CaptureCallbacks callbacks);
+    ~CapturePipeline();
+    CapturePipeline(const CapturePipeline&) = delete;
+    CapturePipeline& operator=(const CapturePipeline&) = delete;
+
+    // Builds and starts the pipeline; throws CaptureError with a clear message on failure
+    // (missing file, missing GStreamer element, caps that cannot be negotiated).
+    void start();
+    // Sends end-of-stream through the pipeline so every buffered frame is delivered, then
+    // on_end is called; idempotent. Returns once the pipeline has stopped.
+    void stop();
+
+    const CaptureStats& stats() const;
+    // The pipeline description actually used (logged, and useful in error reports).
+    std::string description() const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+// Initializes GStreamer once per process (safe to call repeatedly).
+void ensure_gstreamer();
+
+}  // namespace asfcast::capture

@@ -1,0 +1,88 @@
+// encode: raw media -> EncodedFrame with true presentation times and key-frame flags.
+// Video through the libx264 API; audio through libavcodec (WMA2 = format tag 0x0161, or MP3).
+#pragma once
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "asfcast/core/media.hpp"
+
+namespace asfcast::encode {
+
+class EncodeError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+struct VideoEncoderConfig {
+    int stream = 1;                 // ASF stream number
+    int width = 1280;
+    int height = 720;
+    int fps_num = 30;
+    int fps_den = 1;
+    int bitrate_kbps = 2000;        // target average
+    int max_bitrate_kbps = 2000;    // VBV max rate (0 = no VBV)
+    int vbv_buffer_kbit = 2000;     // VBV buffer size
+    int keyframe_interval = 60;     // frames between key frames (IDR)
+    std::string profile = "main";   // baseline | main | high
+    std::string preset = "veryfast";
+    std::string tune;               // "" or x264 tune, e.g. "zerolatency"
+    int bframes = 0;
+    int threads = 0;                // 0 = x264 decides
+    std::string fourcc = "H264";    // biCompression spelling (brief.md: H264 or h264)
+};
+
+class VideoEncoder {
+public:
+    explicit VideoEncoder(const VideoEncoderConfig& config);  // throws EncodeError
+    ~VideoEncoder();
+    VideoEncoder(const VideoEncoder&) = delete;
+    VideoEncoder& operator=(const VideoEncoder&) = delete;
+
+    // Known right after construction (SPS/PPS from x264_encoder_headers).
+    const VideoStreamFormat& format() const;
+    // Encodes one I420 frame of the configured size; appends any finished frames to out.
+    void encode(const RawVideoFrame& frame, std::vector<EncodedFrame>& out);
+    // Drains delayed frames at end of stream.
+    void flush(std::vector<EncodedFrame>& out);
+    void force_keyframe();
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+enum class AudioCodec { wma2, mp3 };
+
+struct AudioEncoderConfig {
+    int stream = 2;
+    AudioCodec codec = AudioCodec::wma2;
+    int bitrate_kbps = 128;
+    int sample_rate = 44100;
+    int channels = 2;
+};
+
+class AudioEncoder {
+public:
+    explicit AudioEncoder(const AudioEncoderConfig& config);  // throws EncodeError
+    ~AudioEncoder();
+    AudioEncoder(const AudioEncoder&) = delete;
+    AudioEncoder& operator=(const AudioEncoder&) = delete;
+
+    // WAVEFORMATEX + codec data, known right after construction.
+    const AudioStreamFormat& format() const;
+    // Accepts any number of samples; emits one EncodedFrame per codec frame. Presentation time
+    // of each frame is the capture time of its first sample.
+    void encode(const RawAudioBlock& block, std::vector<EncodedFrame>& out);
+    void flush(std::vector<EncodedFrame>& out);
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+std::string to_string(AudioCodec c);
+
+}  // namespace asfcast::encode

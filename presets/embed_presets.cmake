@@ -1,0 +1,11 @@
+# Writes a C++ file holding every builtin/*.yaml as a string, keyed by file stem.
+file(GLOB files ${IN_DIR}/*.yaml)
+list(SORT files)
+set(body "// Generated from presets/builtin/*.yaml. Do not edit.\n#include <string_view>\n#include <utility>\n#include <vector>\nnamespace asfcast::presets::detail {\nconst std::vector<std::pair<std::string_view, std::string_view>>& builtin_preset_texts() {\n  static const std::vector<std::pair<std::string_view, std::string_view>> texts = {\n")
+foreach(f ${files})
+  get_filename_component(stem ${f} NAME_WE)
+  file(READ ${f} content)
+  string(APPEND body "    {\"${stem}\", R\"asfcast_yaml(${content})asfcast_yaml\"},\n")
+endforeach()
+string(APPEND body "  };\n  return texts;\n}\n}  // namespace asfcast::presets::detail\n")
+file(WRITE ${OUT} "${body}")

@@ -1,0 +1,87 @@
+// presets: YAML job profiles parsed with yaml-cpp into plain structs and validated. No YAML node
+// leaves this library. Every error names the file, the key and what is allowed.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace asfcast::presets {
+
+class PresetError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+struct SourcePreset {
+    std::string type = "test";      // test | file
+    std::string path;               // file: path or URI
+    std::string pattern = "smpte";  // test: videotestsrc pattern
+    double tone_hz = 1000.0;        // test: sine frequency
+};
+
+struct VideoPreset {
+    std::string codec = "h264";
+    std::string fourcc = "H264";    // H264 | h264 | X264 | x264 | AVC1 | avc1
+    int width = 1280;
+    int height = 720;
+    int fps_num = 30;
+    int fps_den = 1;
+    int bitrate_kbps = 2000;
+    int max_bitrate_kbps = 2000;    // VBV max rate
+    int vbv_buffer_kbit = 2000;
+    double keyframe_interval_s = 2.0;
+    std::string profile = "main";   // baseline | main | high
+    std::string x264_preset = "veryfast";
+    std::string tune;               // "", zerolatency, film, animation, grain, stillimage, fastdecode
+    int bframes = 0;
+    int threads = 0;
+};
+
+struct AudioPreset {
+    std::string codec = "wma2";     // wma2 | mp3
+    int bitrate_kbps = 128;
+    int sample_rate = 44100;
+    int channels = 2;
+};
+
+struct AsfPreset {
+    std::uint32_t packet_size = 8192;
+    std::uint32_t preroll_ms = 3000;
+    std::uint32_t max_packet_delay_ms = 100;
+};
+
+struct MetadataPreset {
+    std::string title, author, copyright, description;
+};
+
+struct OutputsPreset {
+    std::string archive;            // path, empty = none
+};
+
+struct Preset {
+    std::string name;
+    std::string description;
+    std::string origin;             // "built-in:NAME" or the file path
+    SourcePreset source;
+    std::optional<VideoPreset> video;   // absent: audio-only
+    std::optional<AudioPreset> audio;   // absent: video-only
+    AsfPreset asf;
+    MetadataPreset metadata;
+    OutputsPreset outputs;
+};
+
+// Parses and validates YAML text; `origin` names it in errors (a path or "built-in:NAME").
+Preset parse_preset(const std::string& yaml_text, const std::string& origin);
+// Reads a file; errors name the path.
+Preset load_preset_file(const std::string& path);
+// Built-in presets compiled into the binary (from presets/builtin/*.yaml).
+std::vector<std::pair<std::string, std::string>> builtin_presets();  // name, description
+Preset builtin_preset(const std::string& name);
+// NAME of a built-in preset, or a path to a YAML file (anything containing '/' or ending .yaml/.yml).
+Preset resolve_preset(const std::string& name_or_path);
+
+}  // namespace asfcast::presets

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package asfcast needs to build, run and test.
+# Idempotent: when everything is present it only checks and returns (no apt-get update).
+set -euo pipefail
+
+PACKAGES=(
+  # build
+  build-essential cmake ninja-build pkg-config git
+  # libraries asfcast links
+  libx264-dev libavcodec-dev libavformat-dev libavutil-dev libswscale-dev
+  libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
+  libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev libasio-dev
+  libssl-dev libsystemd-dev
+  # GStreamer runtime: sources, converters, decoders for file input
+  gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+  gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-alsa
+  # tests and benchmarks
+  libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev
+  ffmpeg vlc-bin vlc-plugin-base mplayer libmms-dev util-linux procps
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+
+echo "install-deps: installing ${#missing[@]} missing packages: ${missing[*]}"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
