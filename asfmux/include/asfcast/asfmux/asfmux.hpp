@@ -99,17 +99,28 @@ public:
     std::size_t max_audio_frame_bytes() const;
 
 private:
-    struct Payload;
-    struct OpenPacket;
+    struct StreamState {
+        std::uint8_t kind = 0;           // 0 not configured, 1 video, 2 audio
+        std::uint8_t object_number = 0;  // Media Object Number of the next frame (mod 256)
+        Micros frame_duration_us = 0;    // video: 1 / frame_rate
+        std::uint32_t avg_bytes_per_sec = 0;  // audio: for payload durations
+    };
+    void open_packet(Micros now_us);
     void close_packet(std::vector<DataPacket>& out);
+    // Data bytes the next payload (multiple-payload form) can carry in the open packet.
     std::size_t free_space() const;
 
     MuxConfig config_;
-    std::vector<int> video_streams_, audio_streams_;
-    std::array<std::uint8_t, 128> object_number_{};
+    std::array<StreamState, 128> streams_{};
     std::uint64_t next_number_ = 0;
     std::uint32_t last_send_time_ms_ = 0;
-    std::shared_ptr<OpenPacket> open_;
+    // The open packet: `open_.bytes` is the packet buffer, written in place.
+    DataPacket open_;
+    bool is_open_ = false;
+    bool single_form_ = false;   // its only payload was written in the single-payload form
+    std::size_t pos_ = 0;        // write position in open_.bytes
+    std::size_t payloads_ = 0;
+    std::uint32_t max_dts_ms_ = 0;
 };
 
 // Simple Index Object builder for one video stream (ASF-notes §17): one entry per interval,
@@ -120,17 +131,22 @@ public:
     void add_packet(const DataPacket& packet);
     Bytes build(const Guid& file_id) const;
     int stream() const { return stream_; }
-    std::size_t entries() const { return entries_.size(); }
+    std::size_t entries() const;  // index entries build() would write now
 
 private:
-    struct Entry { std::uint32_t packet; std::uint16_t count; };
+    struct Key {
+        Micros time_us;         // presentation time incl. preroll, whole ms, in us
+        std::uint32_t packet;   // packet number where the key frame starts
+        std::uint16_t count;    // packets it spans
+    };
     int stream_;
     std::uint32_t preroll_ms_;
     Micros interval_;
-    std::vector<Entry> entries_;
-    std::optional<std::uint32_t> last_key_packet_;
-    std::uint16_t last_key_count_ = 1;
-    std::uint16_t max_count_ = 1;
+    std::vector<Key> keys_;
+    Micros extent_us_ = 0;  // latest presentation time (incl. preroll) seen in any packet
+    // The key frame whose fragments may still continue into later packets.
+    bool key_open_ = false;
+    std::uint32_t key_object_ = 0;  // its Media Object Number
 };
 
 // ---- Reading (asfcast inspect, tests, fuzzing). All parsers throw ParseError on bad input. ----

@@ -63,7 +63,9 @@ struct CaptureStats {
     std::atomic<std::uint64_t> audio_blocks{0};
 };
 
-// One capture graph. Calls the callbacks from GStreamer streaming threads.
+// One capture graph. Calls on_video/on_audio from GStreamer streaming threads (concurrently with
+// each other) and on_end/on_error from the pipeline's bus thread. stop() may be called from
+// on_end/on_error but not from on_video/on_audio; no callback may destroy the pipeline.
 class CapturePipeline {
 public:
     CapturePipeline(SourceConfig source, RawFormat format, CaptureCallbacks callbacks);

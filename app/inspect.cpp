@@ -1,0 +1,185 @@
+#include "inspect.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <map>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "asfcast/asfmux/asfmux.hpp"
+
+namespace asfcast::app {
+namespace {
+
+struct StreamStats {
+    std::uint64_t payloads = 0;
+    std::uint64_t objects = 0;     // payloads at offset 0
+    std::uint64_t key_frames = 0;  // key-frame objects
+    std::uint64_t bytes = 0;
+    std::uint32_t first_pts = 0, last_pts = 0;
+    bool any = false;
+};
+
+const char* kind_name(MediaKind k) { return k == MediaKind::video ? "video" : "audio"; }
+
+}  // namespace
+
+int inspect_file(const std::string& path, bool json) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        fmt::print(stderr, "asfcast inspect: cannot open '{}': {}\n", path, std::strerror(errno));
+        return 1;
+    }
+    // The Header Object's size is at bytes 16..23; read it, then the header and the Data Object start.
+    Bytes head(30);
+    in.read(reinterpret_cast<char*>(head.data()), static_cast<std::streamsize>(head.size()));
+    if (in.gcount() < 30) {
+        fmt::print(stderr, "asfcast inspect: '{}' is too short to be ASF ({} bytes)\n", path, in.gcount());
+        return 1;
+    }
+    std::uint64_t header_size = 0;
+    for (int i = 0; i < 8; ++i) header_size |= static_cast<std::uint64_t>(head[16 + i]) << (8 * i);
+    if (header_size < 30 || header_size > (64u << 20)) {
+        fmt::print(stderr, "asfcast inspect: '{}': not an ASF file (header size {})\n", path, header_size);
+        return 1;
+    }
+    Bytes header(header_size + 50);
+    in.seekg(0);
+    in.read(reinterpret_cast<char*>(header.data()), static_cast<std::streamsize>(header.size()));
+    header.resize(static_cast<std::size_t>(in.gcount()));
+
+    asfmux::HeaderInfo info;
+    try {
+        info = asfmux::parse_header(header);
+    } catch (const std::exception& e) {
+        fmt::print(stderr, "asfcast inspect: '{}': {}\n", path, e.what());
+        return 1;
+    }
+
+    std::map<int, StreamStats> per_stream;
+    std::uint64_t packets = 0, bad_packets = 0, padding = 0, multi = 0;
+    std::uint32_t first_send = 0, last_send = 0;
+    bool send_monotonic = true;
+    std::vector<std::string> problems;
+    const std::uint32_t psize = info.max_packet_size;
+    if (psize == 0 || psize != info.min_packet_size) {
+        problems.push_back(fmt::format("packet size not fixed (min {} max {})", info.min_packet_size, psize));
+    } else {
+        std::uint64_t limit = info.data_object_packets && !(info.flags & 1) ? info.data_object_packets : UINT64_MAX;
+        Bytes pkt(psize);
+        while (packets < limit && in.read(reinterpret_cast<char*>(pkt.data()), psize)) {
+            try {
+                auto p = asfmux::parse_packet(pkt, psize);
+                if (packets == 0) first_send = p.send_time_ms;
+                else if (p.send_time_ms < last_send) send_monotonic = false;
+                last_send = p.send_time_ms;
+                padding += p.padding;
+                if (p.multiple_payloads) ++multi;
+                for (auto& pl : p.payloads) {
+                    auto& s = per_stream[pl.stream];
+                    ++s.payloads;
+                    s.bytes += pl.length;
+                    if (pl.offset == 0) {
+                        ++s.objects;
+                        if (pl.keyframe) ++s.key_frames;
+                        if (!s.any) s.first_pts = pl.pts_ms;
+                        s.last_pts = std::max(s.last_pts, pl.pts_ms);
+                        s.any = true;
+                    }
+                }
+            } catch (const std::exception& e) {
+                if (bad_packets++ < 5) problems.push_back(fmt::format("packet {}: {}", packets, e.what()));
+            }
+            ++packets;
+        }
+        if (in.gcount() > 0 && static_cast<std::uint32_t>(in.gcount()) < psize && packets < limit)
+            problems.push_back(fmt::format("trailing partial packet of {} bytes", in.gcount()));
+    }
+    if (!send_monotonic) problems.push_back("send times go backwards");
+    if (bad_packets) problems.push_back(fmt::format("{} packets could not be parsed", bad_packets));
+
+    if (json) {
+        nlohmann::json j;
+        j["file"] = path;
+        j["file_id"] = asfmux::guid_to_string(info.file_id);
+        j["header_size"] = info.header_size;
+        j["flags"] = {{"broadcast", (info.flags & 1) != 0}, {"seekable", (info.flags & 2) != 0}};
+        j["file_size"] = info.file_size;
+        j["data_packets_declared"] = info.data_packets;
+        j["play_duration_ms"] = info.play_duration_100ns / 10000;
+        j["send_duration_ms"] = info.send_duration_100ns / 10000;
+        j["preroll_ms"] = info.preroll_ms;
+        j["min_packet_size"] = info.min_packet_size;
+        j["max_packet_size"] = info.max_packet_size;
+        j["max_bitrate"] = info.max_bitrate;
+        j["title"] = info.metadata.title;
+        j["author"] = info.metadata.author;
+        j["copyright"] = info.metadata.copyright;
+        j["codecs"] = info.codecs;
+        for (auto& o : info.objects)
+            j["objects"].push_back({{"name", o.name}, {"offset", o.offset}, {"size", o.size}, {"depth", o.depth}});
+        for (auto& s : info.streams) {
+            nlohmann::json js{{"number", s.number}, {"type", kind_name(s.kind)}, {"bitrate", s.bitrate},
+                              {"extended_properties", s.has_extended_properties},
+                              {"spread_error_correction", s.spread_error_correction}};
+            if (s.kind == MediaKind::video) {
+                js["width"] = s.width;
+                js["height"] = s.height;
+                js["fourcc"] = s.fourcc;
+            } else {
+                js["format_tag"] = s.format_tag;
+                js["channels"] = s.channels;
+                js["sample_rate"] = s.sample_rate;
+                js["avg_bytes_per_sec"] = s.avg_bytes_per_sec;
+                js["block_align"] = s.block_align;
+            }
+            auto& st = per_stream[s.number];
+            js["payloads"] = st.payloads;
+            js["media_objects"] = st.objects;
+            js["key_frames"] = st.key_frames;
+            js["bytes"] = st.bytes;
+            js["first_pts_ms"] = st.first_pts;
+            js["last_pts_ms"] = st.last_pts;
+            j["streams"].push_back(js);
+        }
+        j["packets"] = {{"count", packets}, {"multiple_payload", multi}, {"padding_bytes", padding},
+                        {"first_send_ms", first_send}, {"last_send_ms", last_send},
+                        {"send_times_monotonic", send_monotonic}};
+        j["problems"] = problems;
+        fmt::print("{}\n", j.dump(2));
+    } else {
+        fmt::print("{}\n", path);
+        fmt::print("objects:\n");
+        for (auto& o : info.objects)
+            fmt::print("  {:>8}  {}{} ({} bytes)\n", o.offset, std::string(static_cast<std::size_t>(o.depth) * 2, ' '),
+                       o.name, o.size);
+        fmt::print("file: id {}  flags{}{}  preroll {} ms  packets {} x {} bytes  max bitrate {} bit/s\n",
+                   asfmux::guid_to_string(info.file_id), info.flags & 1 ? " broadcast" : "",
+                   info.flags & 2 ? " seekable" : "", info.preroll_ms, info.data_packets, info.max_packet_size,
+                   info.max_bitrate);
+        fmt::print("      play duration {:.3f} s  send duration {:.3f} s  file size {}\n",
+                   info.play_duration_100ns / 1e7, info.send_duration_100ns / 1e7, info.file_size);
+        if (!info.metadata.title.empty()) fmt::print("title: {}\n", info.metadata.title);
+        if (!info.metadata.author.empty()) fmt::print("author: {}\n", info.metadata.author);
+        if (!info.metadata.copyright.empty()) fmt::print("copyright: {}\n", info.metadata.copyright);
+        fmt::print("streams:\n");
+        for (auto& s : info.streams) {
+            auto& st = per_stream[s.number];
+            if (s.kind == MediaKind::video)
+                fmt::print("  #{} video {} {}x{}  {} bit/s", s.number, s.fourcc, s.width, s.height, s.bitrate);
+            else
+                fmt::print("  #{} audio tag 0x{:04X} {} ch {} Hz {} B/s align {}  {} bit/s", s.number, s.format_tag,
+                           s.channels, s.sample_rate, s.avg_bytes_per_sec, s.block_align, s.bitrate);
+            fmt::print("  | {} objects ({} key) in {} payloads, {} bytes, pts {}..{} ms\n", st.objects, st.key_frames,
+                       st.payloads, st.bytes, st.first_pts, st.last_pts);
+        }
+        fmt::print("packets: {} read ({} with multiple payloads), padding {} bytes, send {}..{} ms{}\n", packets,
+                   multi, padding, first_send, last_send, send_monotonic ? "" : " (NOT monotonic)");
+        for (auto& p : problems) fmt::print("problem: {}\n", p);
+    }
+    return bad_packets ? 1 : 0;
+}
+
+}  // namespace asfcast::app

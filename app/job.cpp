@@ -1,0 +1,364 @@
+#include "job.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <ctime>
+#include <thread>
+#include <variant>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "asfcast/archive/archive.hpp"
+#include "asfcast/asfmux/asfmux.hpp"
+#include "asfcast/asfmux/interleaver.hpp"
+#include "asfcast/capture/capture.hpp"
+#include "asfcast/core/bounded_queue.hpp"
+#include "asfcast/core/clock.hpp"
+#include "asfcast/encode/encode.hpp"
+
+namespace asfcast::app {
+namespace {
+
+struct StreamEnded {
+    int stream;
+};
+using MuxItem = std::variant<EncodedFrame, StreamEnded>;
+
+encode::VideoEncoderConfig video_config(const presets::VideoPreset& v, int stream) {
+    encode::VideoEncoderConfig c;
+    c.stream = stream;
+    c.width = v.width;
+    c.height = v.height;
+    c.fps_num = v.fps_num;
+    c.fps_den = v.fps_den;
+    c.bitrate_kbps = v.bitrate_kbps;
+    c.max_bitrate_kbps = v.max_bitrate_kbps;
+    c.vbv_buffer_kbit = v.vbv_buffer_kbit;
+    const double fps = static_cast<double>(v.fps_num) / v.fps_den;
+    c.keyframe_interval = std::max(1, static_cast<int>(std::lround(v.keyframe_interval_s * fps)));
+    c.profile = v.profile;
+    c.preset = v.x264_preset;
+    c.tune = v.tune;
+    c.bframes = v.bframes;
+    c.threads = v.threads;
+    c.fourcc = v.fourcc;
+    return c;
+}
+
+encode::AudioEncoderConfig audio_config(const presets::AudioPreset& a, int stream) {
+    encode::AudioEncoderConfig c;
+    c.stream = stream;
+    c.codec = a.codec == "mp3" ? encode::AudioCodec::mp3 : encode::AudioCodec::wma2;
+    c.bitrate_kbps = a.bitrate_kbps;
+    c.sample_rate = a.sample_rate;
+    c.channels = a.channels;
+    return c;
+}
+
+std::string format_clock(Micros us) {
+    auto s = us / 1'000'000;
+    return fmt::format("{:02}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60);
+}
+
+class StatusLine {
+public:
+    explicit StatusLine(bool enabled) : enabled_(enabled) {}
+    void update(const JobStats& st) {
+        if (!enabled_) return;
+        auto now = SteadyClock::now();
+        if (now - last_ < std::chrono::milliseconds(500)) return;
+        const double secs = std::chrono::duration<double>(now - last_).count();
+        const std::uint64_t bytes = st.bytes.load();
+        const double kbps = last_bytes_ && secs > 0 ? (bytes - last_bytes_) * 8.0 / secs / 1000.0 : 0.0;
+        last_ = now;
+        last_bytes_ = bytes;
+        fmt::print(stderr, "\r{}  video {} fr (dropped {})  audio {} fr  {:6.0f} kbit/s  {} packets   ",
+                   format_clock(st.media_time_us.load()), st.video_frames_encoded.load(),
+                   st.video_frames_dropped.load(), st.audio_frames_encoded.load(), kbps, st.packets.load());
+        std::fflush(stderr);
+        printed_ = true;
+    }
+    void finish() {
+        if (printed_) fmt::print(stderr, "\n");
+    }
+
+private:
+    bool enabled_;
+    bool printed_ = false;
+    SteadyClock::time_point last_{};
+    std::uint64_t last_bytes_ = 0;
+};
+
+}  // namespace
+
+int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& stats) {
+    const presets::Preset& preset = options.preset;
+
+    capture::ensure_gstreamer();
+    capture::SourceConfig source;
+    source.type = preset.source.type == "file" ? capture::SourceType::file : capture::SourceType::test;
+    source.path = preset.source.path;
+    source.pattern = preset.source.pattern;
+    source.tone_hz = preset.source.tone_hz;
+    source.fast = options.fast && source.type == capture::SourceType::file;
+    if (options.fast && source.type != capture::SourceType::file)
+        spdlog::warn("--fast applies to file sources only; a live source runs in real time");
+
+    bool want_video = preset.video.has_value();
+    bool want_audio = preset.audio.has_value();
+    if (source.type == capture::SourceType::file) {
+        auto probe = capture::probe_file(source.path);
+        if (want_video && !probe.has_video) {
+            spdlog::warn("'{}' has no video; the job continues audio-only", source.path);
+            want_video = false;
+        }
+        if (want_audio && !probe.has_audio) {
+            spdlog::warn("'{}' has no audio; the job continues video-only", source.path);
+            want_audio = false;
+        }
+        if (!want_video && !want_audio)
+            throw std::runtime_error(fmt::format("'{}' has none of the streams the preset '{}' encodes", source.path,
+                                                 preset.name));
+    }
+
+    // Encoders first: their formats (SPS/PPS, WMA extradata) go into the ASF header.
+    std::unique_ptr<encode::VideoEncoder> venc;
+    std::unique_ptr<encode::AudioEncoder> aenc;
+    asfmux::StreamSet streams;
+    int next_stream = 1;
+    if (want_video) {
+        venc = std::make_unique<encode::VideoEncoder>(video_config(*preset.video, next_stream++));
+        streams.video.push_back(venc->format());
+    }
+    if (want_audio) {
+        aenc = std::make_unique<encode::AudioEncoder>(audio_config(*preset.audio, next_stream++));
+        streams.audio.push_back(aenc->format());
+    }
+
+    asfmux::MuxConfig mux_config;
+    mux_config.packet_size = preset.asf.packet_size;
+    mux_config.preroll_ms = preset.asf.preroll_ms;
+    mux_config.max_packet_delay_ms = preset.asf.max_packet_delay_ms;
+    asfmux::Metadata metadata;
+    metadata.title = preset.metadata.title;
+    metadata.author = preset.metadata.author;
+    metadata.copyright = preset.metadata.copyright;
+    metadata.description = preset.metadata.description;
+    metadata.extended.emplace_back("WM/ToolName", "asfcast");
+    metadata.extended.emplace_back("WM/ToolVersion", ASFCAST_VERSION);
+    metadata.extended.emplace_back("WM/EncodingSettings", preset.name);
+
+    auto builder = std::make_shared<asfmux::HeaderBuilder>(
+        mux_config, streams, metadata, asfmux::random_guid(),
+        asfmux::unix_to_filetime(static_cast<std::int64_t>(std::time(nullptr))));
+    auto header = std::make_shared<MuxedHeader>(builder->build_live());
+    if (header->bytes.size() > mux_config.packet_size && header->bytes.size() > 8192)
+        spdlog::warn("the ASF header is {} bytes; some receivers refuse headers over 8192 bytes", header->bytes.size());
+    asfmux::Packetizer packetizer(mux_config, streams);
+    if (aenc && aenc->format().block_align > packetizer.max_audio_frame_bytes())
+        throw std::runtime_error(fmt::format(
+            "preset '{}': asf.packet_size {} cannot hold one {}-byte audio frame; raise asf.packet_size",
+            preset.name, mux_config.packet_size, aenc->format().block_align));
+
+    // Outputs subscribe to the one muxed stream.
+    MuxedStreamBus bus;
+    std::shared_ptr<archive::ArchiveWriter> archive;
+    if (!preset.outputs.archive.empty()) {
+        archive::ArchiveConfig ac;
+        ac.path = preset.outputs.archive;
+        ac.block_when_full = source.fast;
+        archive = std::make_shared<archive::ArchiveWriter>(
+            ac, [builder](const asfmux::FileTotals& t) { return builder->build_final(t); });
+        bus.subscribe(archive);
+        spdlog::info("archiving to {}", ac.path);
+    }
+    bus.publish_header(header);
+
+    // Raw queues: live sources drop when the encoder falls behind (counted), files wait.
+    BoundedQueue<RawVideoFrame> video_q(source.fast ? 4 : 8);
+    BoundedQueue<RawAudioBlock> audio_q(source.fast ? 32 : 256);
+    BoundedQueue<MuxItem> mux_q(256);
+    std::atomic<bool> capture_ended{false};
+    std::atomic<bool> duration_reached{false};
+    std::atomic<bool> failed{false};
+    std::string capture_error;
+    std::mutex error_mutex;
+    const Micros duration_us =
+        options.duration_s ? static_cast<Micros>(*options.duration_s * 1e6) : std::numeric_limits<Micros>::max();
+
+    capture::RawFormat raw;
+    raw.video = want_video;
+    raw.audio = want_audio;
+    if (want_video) {
+        raw.width = preset.video->width;
+        raw.height = preset.video->height;
+        raw.fps_num = preset.video->fps_num;
+        raw.fps_den = preset.video->fps_den;
+    }
+    if (want_audio) {
+        raw.sample_rate = preset.audio->sample_rate;
+        raw.channels = preset.audio->channels;
+    }
+    capture::CaptureCallbacks callbacks;
+    callbacks.on_video = [&](RawVideoFrame&& f) {
+        ++stats.video_frames_captured;
+        bool ok = source.fast ? video_q.push(std::move(f)) : video_q.try_push(std::move(f));
+        if (!ok && !video_q.closed_and_empty()) ++stats.video_frames_dropped;
+    };
+    callbacks.on_audio = [&](RawAudioBlock&& b) {
+        ++stats.audio_blocks_captured;
+        bool ok = source.fast ? audio_q.push(std::move(b)) : audio_q.try_push(std::move(b));
+        if (!ok) ++stats.audio_blocks_dropped;
+    };
+    callbacks.on_end = [&] {
+        capture_ended = true;
+        video_q.close();
+        audio_q.close();
+    };
+    callbacks.on_error = [&](const std::string& msg) {
+        {
+            std::lock_guard lk(error_mutex);
+            capture_error = msg;
+        }
+        failed = true;
+        capture_ended = true;
+        video_q.close();
+        audio_q.close();
+    };
+
+    std::vector<std::thread> threads;
+    if (venc) {
+        threads.emplace_back([&] {
+            std::vector<EncodedFrame> out;
+            auto forward = [&] {
+                for (auto& f : out) {
+                    ++stats.video_frames_encoded;
+                    mux_q.push(std::move(f));
+                }
+                out.clear();
+            };
+            try {
+                while (auto f = video_q.pop()) {
+                    venc->encode(*f, out);
+                    forward();
+                }
+                venc->flush(out);
+                forward();
+            } catch (const std::exception& e) {
+                spdlog::error("video encoder: {}", e.what());
+                failed = true;
+            }
+            mux_q.push(StreamEnded{venc->format().stream});
+        });
+    }
+    if (aenc) {
+        threads.emplace_back([&] {
+            std::vector<EncodedFrame> out;
+            auto forward = [&] {
+                for (auto& f : out) {
+                    ++stats.audio_frames_encoded;
+                    mux_q.push(std::move(f));
+                }
+                out.clear();
+            };
+            try {
+                while (auto b = audio_q.pop()) {
+                    aenc->encode(*b, out);
+                    forward();
+                }
+                aenc->flush(out);
+                forward();
+            } catch (const std::exception& e) {
+                spdlog::error("audio encoder: {}", e.what());
+                failed = true;
+            }
+            mux_q.push(StreamEnded{aenc->format().stream});
+        });
+    }
+
+    // The muxer thread: the only writer of the muxed stream.
+    std::vector<int> stream_numbers;
+    for (auto& v : streams.video) stream_numbers.push_back(v.stream);
+    for (auto& a : streams.audio) stream_numbers.push_back(a.stream);
+    std::thread mux_thread([&] {
+        asfmux::Interleaver interleaver(stream_numbers, 500'000);
+        std::size_t open_streams = stream_numbers.size();
+        std::vector<DataPacket> out;
+        auto publish = [&] {
+            for (auto& p : out) {
+                ++stats.packets;
+                stats.bytes += p.bytes.size();
+                bus.publish_packet(std::make_shared<const DataPacket>(std::move(p)));
+            }
+            out.clear();
+        };
+        while (open_streams > 0) {
+            Micros now = monotonic_us();
+            Micros wait = 50'000;
+            for (auto d : {packetizer.next_deadline(), interleaver.next_deadline()})
+                if (d) wait = std::clamp<Micros>(*d - now, 0, wait);
+            auto item = mux_q.pop_for(std::chrono::microseconds(wait));
+            now = monotonic_us();
+            if (item) {
+                if (auto* f = std::get_if<EncodedFrame>(&*item)) {
+                    if (f->pts >= duration_us) {
+                        duration_reached = true;  // frames past the end are not sent
+                    } else {
+                        stats.media_time_us = std::max<Micros>(stats.media_time_us.load(), f->pts);
+                        interleaver.push(std::move(*f), now);
+                    }
+                } else {
+                    interleaver.end_stream(std::get<StreamEnded>(*item).stream);
+                    --open_streams;
+                }
+            }
+            while (auto f = interleaver.pop(now)) packetizer.add(*f, now, out);
+            packetizer.poll(now, out);
+            publish();
+        }
+        while (auto f = interleaver.pop_any()) packetizer.add(*f, monotonic_us(), out);
+        packetizer.flush(out);
+        publish();
+        bus.publish_end();
+    });
+
+    capture::CapturePipeline pipeline(source, raw, callbacks);
+    try {
+        pipeline.start();
+        spdlog::info("capturing: {}", pipeline.description());
+    } catch (...) {
+        video_q.close();
+        audio_q.close();
+        for (auto& t : threads) t.join();
+        mux_thread.join();
+        throw;
+    }
+
+    StatusLine status(options.status_line);
+    while (!stop && !capture_ended && !duration_reached && !failed) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        status.update(stats);
+    }
+    pipeline.stop();  // EOS through the graph; every captured frame reaches the encoders
+    video_q.close();
+    audio_q.close();
+    for (auto& t : threads) t.join();
+    mux_thread.join();
+    status.update(stats);
+    status.finish();
+
+    if (archive && !archive->error().empty()) failed = true;
+    {
+        std::lock_guard lk(error_mutex);
+        if (!capture_error.empty()) spdlog::error("capture: {}", capture_error);
+    }
+    spdlog::info("done: {} video frames ({} dropped), {} audio frames, {} packets, {:.1f} s",
+                 stats.video_frames_encoded.load(), stats.video_frames_dropped.load(),
+                 stats.audio_frames_encoded.load(), stats.packets.load(), stats.media_time_us.load() / 1e6);
+    return failed ? 1 : 0;
+}
+
+}  // namespace asfcast::app

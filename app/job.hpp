@@ -1,0 +1,39 @@
+// One broadcast job: a preset plus command-line overrides turned into a running
+// capture -> encode -> asfmux -> outputs graph. Owns the threads at the edges.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "asfcast/presets/presets.hpp"
+
+namespace asfcast::app {
+
+struct JobOptions {
+    presets::Preset preset;
+    std::optional<double> duration_s;  // end cleanly after this much media time
+    bool fast = false;                 // file source: no real-time pacing
+    bool status_line = false;          // print a status line to stderr (terminals only)
+};
+
+// Counters read by the status line (and later the control API and /metrics).
+struct JobStats {
+    std::atomic<std::uint64_t> video_frames_captured{0};
+    std::atomic<std::uint64_t> video_frames_dropped{0};
+    std::atomic<std::uint64_t> video_frames_encoded{0};
+    std::atomic<std::uint64_t> audio_blocks_captured{0};
+    std::atomic<std::uint64_t> audio_blocks_dropped{0};
+    std::atomic<std::uint64_t> audio_frames_encoded{0};
+    std::atomic<std::uint64_t> packets{0};
+    std::atomic<std::uint64_t> bytes{0};
+    std::atomic<std::int64_t> media_time_us{0};
+};
+
+// Runs the job until the source ends, the duration is reached or `stop` becomes true.
+// Returns the process exit code (0 on a clean end). Errors that prevent starting throw
+// std::runtime_error with a message for the user.
+int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& stats);
+
+}  // namespace asfcast::app

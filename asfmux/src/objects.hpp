@@ -1,0 +1,135 @@
+// Internal to asfmux (and its tests): GUID constants, the per-object writers the HeaderBuilder
+// composes, and the data-packet layout constants. Section numbers refer to
+// shared/specs/ASF-notes.md.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "asfcast/asfmux/asfmux.hpp"
+#include "asfcast/core/bytes.hpp"
+
+namespace asfcast::asfmux::detail {
+
+// ---- GUIDs (ASF-notes §3) ----
+
+constexpr std::uint8_t hex_nibble(char c) {
+    if (c >= '0' && c <= '9') return static_cast<std::uint8_t>(c - '0');
+    if (c >= 'A' && c <= 'F') return static_cast<std::uint8_t>(c - 'A' + 10);
+    if (c >= 'a' && c <= 'f') return static_cast<std::uint8_t>(c - 'a' + 10);
+    throw "bad hex digit in GUID literal";  // only reachable at compile time
+}
+
+// Canonical "XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX" to the on-disk byte order: first group a
+// little-endian DWORD, second and third little-endian WORDs, last 8 bytes as written (ASF-notes §1).
+constexpr Guid guid_from_string(std::string_view s) {
+    if (s.size() != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-')
+        throw "malformed GUID literal";
+    std::uint8_t b[16]{};
+    int n = 0;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '-') continue;
+        b[n / 2] = static_cast<std::uint8_t>(b[n / 2] | (hex_nibble(s[i]) << ((n % 2) ? 0 : 4)));
+        ++n;
+    }
+    return Guid{b[3], b[2], b[1], b[0], b[5], b[4], b[7], b[6],
+                b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]};
+}
+
+namespace guids {
+// Top level
+inline constexpr Guid header = guid_from_string("75B22630-668E-11CF-A6D9-00AA0062CE6C");
+inline constexpr Guid data = guid_from_string("75B22636-668E-11CF-A6D9-00AA0062CE6C");
+inline constexpr Guid simple_index = guid_from_string("33000890-E5B1-11CF-89F4-00A0C90349CB");
+// In the Header Object
+inline constexpr Guid file_properties = guid_from_string("8CABDCA1-A947-11CF-8EE4-00C00C205365");
+inline constexpr Guid stream_properties = guid_from_string("B7DC0791-A9B7-11CF-8EE6-00C00C205365");
+inline constexpr Guid header_extension = guid_from_string("5FBF03B5-A92E-11CF-8EE3-00C00C205365");
+inline constexpr Guid codec_list = guid_from_string("86D15240-311D-11D0-A3A4-00A0C90348F6");
+inline constexpr Guid content_description = guid_from_string("75B22633-668E-11CF-A6D9-00AA0062CE6C");
+inline constexpr Guid extended_content_description = guid_from_string("D2D0A440-E307-11D2-97F0-00A0C95EA850");
+inline constexpr Guid stream_bitrate_properties = guid_from_string("7BF875CE-468D-11D1-8D82-006097C9A2B2");
+// In the Header Extension
+inline constexpr Guid extended_stream_properties = guid_from_string("14E6A5CB-C672-4332-8399-A96952065B5A");
+// Stream types, error correction types
+inline constexpr Guid audio_media = guid_from_string("F8699E40-5B4D-11CF-A8FD-00805F5C442B");
+inline constexpr Guid video_media = guid_from_string("BC19EFC0-5B4D-11CF-A8FD-00805F5C442B");
+inline constexpr Guid no_error_correction = guid_from_string("20FB5700-5B55-11CF-A8FD-00805F5C442B");
+inline constexpr Guid audio_spread = guid_from_string("BFC3CD50-618F-11CF-8BB2-00AA00B4E220");
+// Reserved fields
+inline constexpr Guid reserved_1 = guid_from_string("ABD3D211-A9BA-11CF-8EE6-00C00C205365");
+inline constexpr Guid reserved_2 = guid_from_string("86D15241-311D-11D0-A3A4-00A0C90348F6");
+}  // namespace guids
+
+// Name for any GUID listed in ASF-notes §3 ("File Properties", "Audio Media", ...), else nullptr.
+const char* guid_name(const Guid& g);
+
+// ---- Streams in header order ----
+
+struct StreamRef {
+    int number = 0;
+    const VideoStreamFormat* video = nullptr;  // exactly one of video/audio is set
+    const AudioStreamFormat* audio = nullptr;
+};
+// All streams sorted by stream number. Throws std::invalid_argument for numbers outside 1..127 or
+// used twice.
+std::vector<StreamRef> ordered_streams(const StreamSet& streams);
+
+std::uint32_t audio_bitrate(const AudioStreamFormat& a);  // bitrate, or avg_bytes_per_sec*8 if 0
+
+// ---- Object writers (each appends one complete object) ----
+
+struct FilePropertiesFields {
+    Guid file_id{};
+    std::uint64_t file_size = 0;
+    std::uint64_t creation_filetime = 0;
+    std::uint64_t data_packets = 0;
+    std::uint64_t play_duration_100ns = 0;
+    std::uint64_t send_duration_100ns = 0;
+    std::uint64_t preroll_ms = 0;
+    std::uint32_t flags = 0;
+    std::uint32_t packet_size = 0;  // written as both min and max
+    std::uint32_t max_bitrate = 0;
+};
+void write_file_properties(ByteWriter& w, const FilePropertiesFields& f);                // §5
+void write_stream_properties(ByteWriter& w, const VideoStreamFormat& v);                 // §6
+void write_stream_properties(ByteWriter& w, const AudioStreamFormat& a);                 // §6
+void write_extended_stream_properties(ByteWriter& w, const VideoStreamFormat& v);        // §8
+void write_extended_stream_properties(ByteWriter& w, const AudioStreamFormat& a);        // §8
+void write_header_extension(ByteWriter& w, const std::vector<StreamRef>& streams);       // §7
+void write_stream_bitrate_properties(ByteWriter& w, const std::vector<StreamRef>& streams);  // §9
+void write_codec_list(ByteWriter& w, const std::vector<StreamRef>& streams);             // §10
+void write_content_description(ByteWriter& w, const Metadata& m);                        // §11
+void write_extended_content_description(ByteWriter& w, const Metadata& m);               // §11
+void write_data_object_start(ByteWriter& w, const Guid& file_id, std::uint64_t object_size,
+                             std::uint64_t packets);                                      // §15
+
+// Constants of the ExtendedStreamProperties we write (§8).
+inline constexpr std::uint32_t kDefaultBufferMs = 3000;
+
+// ---- Data packet layout written by the Packetizer (ASF-notes §16) ----
+namespace pkt {
+inline constexpr std::uint8_t kEcFlags = 0x82;            // §16.1: EC present, 2 data bytes (00 00)
+inline constexpr std::uint8_t kLengthTypeFlags = 0x10;    // §16.2: padding length WORD; no packet length/sequence
+inline constexpr std::uint8_t kMultiplePayloads = 0x01;   // §16.2: Length Type Flags bit 0
+inline constexpr std::uint8_t kPropertyFlags = 0x5D;      // §16.2: repl BYTE, offset DWORD, obj# BYTE, stream BYTE
+inline constexpr std::uint8_t kPayloadLengthWord = 0x80;  // §16.3: Payload Flags length type WORD
+inline constexpr std::uint8_t kReplicatedLength = 8;      // object size D + presentation time D
+inline constexpr std::size_t kMaxPayloads = 63;           // 6-bit count in Payload Flags
+// Byte offsets in the packet.
+inline constexpr std::size_t kOffLengthTypeFlags = 3;
+inline constexpr std::size_t kOffPadding = 5;
+inline constexpr std::size_t kOffSendTime = 7;
+inline constexpr std::size_t kOffDuration = 11;
+inline constexpr std::size_t kOffPayloadFlags = 13;
+inline constexpr std::size_t kSingleHeader = 13;    // EC 3 + flags 2 + padding 2 + send 4 + duration 2
+inline constexpr std::size_t kMultipleHeader = 14;  // + Payload Flags
+inline constexpr std::size_t kSinglePayloadHeader = 15;    // stream, obj#, offset D, repl len, repl 8
+inline constexpr std::size_t kMultiplePayloadHeader = 17;  // + payload length W
+inline constexpr std::size_t kMinPacketSize = kMultipleHeader + kMultiplePayloadHeader + 1;
+inline constexpr std::size_t kMaxPacketSize = 65535;
+}  // namespace pkt
+
+}  // namespace asfcast::asfmux::detail

@@ -1,0 +1,237 @@
+// Data packets (ASF-notes §16). Layout of every packet we write (packet_size bytes):
+//
+//   0  82 00 00        Error Correction Flags (present, 2 bytes) + EC data            §16.1
+//   3  10 | 11         Length Type Flags: Padding Length WORD, +0x01 multiple payloads §16.2
+//   4  5D              Property Flags: repl BYTE, offset DWORD, object# BYTE, stream BYTE
+//   5  WORD            Padding Length (always present: the header length never changes)
+//   7  DWORD           Send Time (ms)
+//  11  WORD            Duration (ms)
+//  13  BYTE            Payload Flags = count | 0x80 (multiple payloads only)           §16.3
+//      payloads: Stream Number B (bit 7 key frame), Media Object Number B, Offset D,
+//                Replicated Data Length B = 8, Media Object Size D, Presentation Time D,
+//                [Payload Length W, multiple only], data
+//      padding: zeros to packet_size
+//
+// Payloads are written straight into the packet buffer in the multiple-payload form; a packet
+// that ends up with one payload is turned into the single-payload form on close (a 3-byte move;
+// the bytes saved become padding). A fragment that fills an empty packet is written in the
+// single-payload form directly.
+//
+// Send Time = decode time (ms, no preroll) of the packet's first payload, never below the previous
+// packet's. Duration = latest decode time of a payload in the packet - Send Time (0 for one frame).
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <stdexcept>
+#include <string>
+
+#include "objects.hpp"
+
+namespace asfcast::asfmux {
+namespace {
+
+namespace pkt = detail::pkt;
+
+inline void store16(std::uint8_t* p, std::uint32_t v) {
+    p[0] = static_cast<std::uint8_t>(v);
+    p[1] = static_cast<std::uint8_t>(v >> 8);
+}
+inline void store32(std::uint8_t* p, std::uint32_t v) {
+    p[0] = static_cast<std::uint8_t>(v);
+    p[1] = static_cast<std::uint8_t>(v >> 8);
+    p[2] = static_cast<std::uint8_t>(v >> 16);
+    p[3] = static_cast<std::uint8_t>(v >> 24);
+}
+
+// Microseconds to whole milliseconds (floor), plus `add`, clamped to a DWORD.
+std::uint32_t to_ms(Micros us, std::int64_t add) {
+    std::int64_t ms = us / 1000;
+    if (us % 1000 < 0) --ms;
+    ms += add;
+    if (ms < 0) return 0;
+    if (ms > std::numeric_limits<std::uint32_t>::max()) return std::numeric_limits<std::uint32_t>::max();
+    return static_cast<std::uint32_t>(ms);
+}
+
+}  // namespace
+
+Packetizer::Packetizer(MuxConfig config, const StreamSet& streams) : config_(config) {
+    if (config_.packet_size < pkt::kMinPacketSize || config_.packet_size > pkt::kMaxPacketSize)
+        throw std::invalid_argument("ASF packet size " + std::to_string(config_.packet_size) + " is outside " +
+                                    std::to_string(pkt::kMinPacketSize) + ".." + std::to_string(pkt::kMaxPacketSize));
+    for (const auto& s : detail::ordered_streams(streams)) {
+        StreamState& st = streams_[static_cast<std::size_t>(s.number)];
+        if (s.video) {
+            st.kind = 1;
+            if (s.video->frame_rate > 0.0 && std::isfinite(s.video->frame_rate))
+                st.frame_duration_us = static_cast<Micros>(std::llround(1e6 / s.video->frame_rate));
+        } else {
+            st.kind = 2;
+            st.avg_bytes_per_sec = s.audio->avg_bytes_per_sec;
+        }
+    }
+}
+
+std::size_t Packetizer::max_audio_frame_bytes() const {
+    // An audio frame alone in a packet, single-payload form.
+    return config_.packet_size - pkt::kSingleHeader - pkt::kSinglePayloadHeader;
+}
+
+std::size_t Packetizer::free_space() const {
+    if (!is_open_) return config_.packet_size - pkt::kMultipleHeader - pkt::kMultiplePayloadHeader;
+    if (single_form_ || payloads_ >= pkt::kMaxPayloads) return 0;
+    const std::size_t left = config_.packet_size - pos_;
+    return left > pkt::kMultiplePayloadHeader ? left - pkt::kMultiplePayloadHeader : 0;
+}
+
+std::optional<Micros> Packetizer::next_deadline() const {
+    if (!is_open_) return std::nullopt;
+    return open_.oldest_capture_us + Micros{config_.max_packet_delay_ms} * 1000;
+}
+
+void Packetizer::open_packet(Micros now_us) {
+    open_ = DataPacket{};
+    open_.bytes.resize(config_.packet_size);  // zero-filled: the padding
+    std::uint8_t* b = open_.bytes.data();
+    b[0] = pkt::kEcFlags;  // EC data bytes 1..2 stay 0
+    b[4] = pkt::kPropertyFlags;
+    open_.oldest_capture_us = now_us;
+    is_open_ = true;
+    single_form_ = false;
+    pos_ = pkt::kMultipleHeader;
+    payloads_ = 0;
+    max_dts_ms_ = 0;
+}
+
+void Packetizer::add(const EncodedFrame& frame, Micros now_us, std::vector<DataPacket>& out) {
+    if (frame.stream < 1 || frame.stream > 127 || streams_[static_cast<std::size_t>(frame.stream)].kind == 0)
+        throw std::invalid_argument("Packetizer: frame for unknown stream " + std::to_string(frame.stream));
+    StreamState& st = streams_[static_cast<std::size_t>(frame.stream)];
+    const bool video = st.kind == 1;
+    if (video != (frame.kind == MediaKind::video))
+        throw std::invalid_argument("Packetizer: stream " + std::to_string(frame.stream) + " is configured as " +
+                                    (video ? "video" : "audio") + " but got a frame of the other kind");
+    const std::size_t size = frame.data.size();
+    if (size == 0) return;  // nothing to carry; no media object is created
+    if (size > std::numeric_limits<std::uint32_t>::max())
+        throw std::invalid_argument("Packetizer: media object larger than 4 GiB");
+    if (!video && size > max_audio_frame_bytes())
+        throw std::invalid_argument("Packetizer: audio frame of " + std::to_string(size) + " bytes on stream " +
+                                    std::to_string(frame.stream) + " cannot fit in a " +
+                                    std::to_string(config_.packet_size) + "-byte packet (at most " +
+                                    std::to_string(max_audio_frame_bytes()) + ")");
+
+    const bool key = video && frame.keyframe;
+    if (is_open_) {
+        if (key && config_.key_frame_starts_packet) close_packet(out);  // key frame first in a packet
+        else if (!video && free_space() < size) close_packet(out);       // audio is never split
+    }
+
+    const std::uint8_t stream_byte = static_cast<std::uint8_t>(frame.stream | (key ? 0x80 : 0));
+    const std::uint8_t object = st.object_number++;
+    const std::uint32_t pres_ms = to_ms(frame.pts, config_.preroll_ms);
+    const std::uint32_t dts_ms = to_ms(frame.dts, 0);
+    Micros duration = st.frame_duration_us;
+    if (!video && st.avg_bytes_per_sec)
+        duration = static_cast<Micros>(static_cast<double>(size) * 1e6 / st.avg_bytes_per_sec);
+    const Micros end_pts = frame.pts + duration;
+    const std::uint8_t* data = frame.data.data();
+    const std::uint32_t size32 = static_cast<std::uint32_t>(size);
+    const std::size_t psize = config_.packet_size;
+
+    std::size_t offset = 0;
+    while (offset < size) {
+        if (!is_open_) open_packet(now_us);
+        const std::size_t remaining = size - offset;
+        std::uint8_t* b = open_.bytes.data();
+
+        // Per-packet bookkeeping for the payload about to be written.
+        if (payloads_ == 0) {
+            const std::uint32_t send = std::max(dts_ms, last_send_time_ms_);
+            last_send_time_ms_ = send;
+            open_.send_time_ms = send;
+            max_dts_ms_ = send;
+            open_.max_pts = end_pts;
+            if (key && offset == 0) open_.starts_with_key_frame = true;
+        } else {
+            open_.max_pts = std::max(open_.max_pts, end_pts);
+        }
+        max_dts_ms_ = std::max(max_dts_ms_, dts_ms);
+        if (key && offset == 0) open_.key_frames.push_back({frame.stream, frame.pts});
+
+        // An empty packet that no second payload could share: single-payload form, then close.
+        const std::size_t multi_cap = psize - pkt::kMultipleHeader - pkt::kMultiplePayloadHeader;
+        if (payloads_ == 0 && remaining + pkt::kMultiplePayloadHeader + 1 > multi_cap) {
+            const std::size_t n = std::min(remaining, psize - pkt::kSingleHeader - pkt::kSinglePayloadHeader);
+            std::uint8_t* p = b + pkt::kSingleHeader;
+            p[0] = stream_byte;
+            p[1] = object;
+            store32(p + 2, static_cast<std::uint32_t>(offset));
+            p[6] = pkt::kReplicatedLength;
+            store32(p + 7, size32);
+            store32(p + 11, pres_ms);
+            std::memcpy(p + pkt::kSinglePayloadHeader, data + offset, n);
+            pos_ = pkt::kSingleHeader + pkt::kSinglePayloadHeader + n;
+            payloads_ = 1;
+            single_form_ = true;
+            offset += n;
+            close_packet(out);
+            continue;
+        }
+
+        const std::size_t n = std::min(remaining, free_space());  // >= 1: full packets are closed
+        std::uint8_t* p = b + pos_;
+        p[0] = stream_byte;
+        p[1] = object;
+        store32(p + 2, static_cast<std::uint32_t>(offset));
+        p[6] = pkt::kReplicatedLength;
+        store32(p + 7, size32);
+        store32(p + 11, pres_ms);
+        store16(p + 15, static_cast<std::uint32_t>(n));
+        std::memcpy(p + pkt::kMultiplePayloadHeader, data + offset, n);
+        pos_ += pkt::kMultiplePayloadHeader + n;
+        ++payloads_;
+        offset += n;
+        if (free_space() == 0) close_packet(out);
+    }
+}
+
+void Packetizer::poll(Micros now_us, std::vector<DataPacket>& out) {
+    if (is_open_ && now_us - open_.oldest_capture_us >= Micros{config_.max_packet_delay_ms} * 1000)
+        close_packet(out);
+}
+
+void Packetizer::flush(std::vector<DataPacket>& out) {
+    if (is_open_) close_packet(out);
+}
+
+void Packetizer::close_packet(std::vector<DataPacket>& out) {
+    if (!is_open_) return;
+    std::uint8_t* b = open_.bytes.data();
+    if (payloads_ == 1 && !single_form_) {
+        // Multiple-payload form -> single: drop Payload Flags and Payload Length (ASF-notes §16.3).
+        std::memmove(b + pkt::kSingleHeader, b + pkt::kMultipleHeader, pkt::kSinglePayloadHeader);
+        const std::size_t data_from = pkt::kMultipleHeader + pkt::kMultiplePayloadHeader;
+        const std::size_t data_to = pkt::kSingleHeader + pkt::kSinglePayloadHeader;
+        std::memmove(b + data_to, b + data_from, pos_ - data_from);
+        pos_ -= data_from - data_to;
+        std::memset(b + pos_, 0, data_from - data_to);
+        single_form_ = true;
+    }
+    const bool multiple = payloads_ > 1;
+    const std::size_t padding = config_.packet_size - pos_;
+    b[pkt::kOffLengthTypeFlags] = static_cast<std::uint8_t>(pkt::kLengthTypeFlags | (multiple ? pkt::kMultiplePayloads : 0));
+    store16(b + pkt::kOffPadding, static_cast<std::uint32_t>(padding));
+    store32(b + pkt::kOffSendTime, open_.send_time_ms);
+    store16(b + pkt::kOffDuration, std::min<std::uint32_t>(max_dts_ms_ - open_.send_time_ms, 0xFFFF));
+    if (multiple) b[pkt::kOffPayloadFlags] = static_cast<std::uint8_t>(payloads_ | pkt::kPayloadLengthWord);
+    open_.padding = static_cast<std::uint32_t>(padding);
+    open_.number = next_number_++;
+    out.push_back(std::move(open_));
+    open_ = DataPacket{};
+    is_open_ = false;
+    payloads_ = 0;
+}
+
+}  // namespace asfcast::asfmux

@@ -1,0 +1,661 @@
+// GStreamer capture graphs (C API). One pipeline per source; appsinks hand tightly packed I420
+// frames and interleaved S16 blocks, timestamped with the pipeline running time, to callbacks.
+#include "asfcast/capture/capture.hpp"
+
+#include <gst/app/gstappsink.h>
+#include <gst/audio/audio.h>
+#include <gst/gst.h>
+#include <gst/pbutils/pbutils.h>
+#include <gst/video/video.h>
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <filesystem>
+#include <mutex>
+#include <string_view>
+#include <thread>
+
+namespace asfcast::capture {
+
+namespace {
+
+struct GErrorHolder {
+    GError* err = nullptr;
+    ~GErrorHolder() {
+        if (err) g_error_free(err);
+    }
+    std::string message() const { return err && err->message ? err->message : "unknown error"; }
+};
+
+std::string take_gchar(gchar* s) {
+    if (!s) return {};
+    std::string out(s);
+    g_free(s);
+    return out;
+}
+
+// A file path or URI resolved to a URI; `local` is the local path when the URI is file://.
+struct ResolvedInput {
+    std::string uri;
+    std::string local;
+};
+
+ResolvedInput resolve_input(const std::string& path_or_uri) {
+    ResolvedInput r;
+    if (path_or_uri.empty()) throw CaptureError("file source: no input path given");
+    if (gst_uri_is_valid(path_or_uri.c_str())) {
+        r.uri = path_or_uri;
+        if (path_or_uri.rfind("file:", 0) == 0) {
+            GErrorHolder e;
+            r.local = take_gchar(g_filename_from_uri(path_or_uri.c_str(), nullptr, &e.err));
+            if (r.local.empty())
+                throw CaptureError("invalid file URI '" + path_or_uri + "': " + e.message());
+        }
+    } else {
+        GErrorHolder e;
+        r.uri = take_gchar(gst_filename_to_uri(path_or_uri.c_str(), &e.err));
+        if (r.uri.empty()) throw CaptureError("cannot make a URI of '" + path_or_uri + "': " + e.message());
+        r.local = path_or_uri;
+    }
+    if (!r.local.empty()) {
+        std::error_code ec;
+        auto st = std::filesystem::status(r.local, ec);
+        if (ec || !std::filesystem::exists(st))
+            throw CaptureError("input file not found: " + path_or_uri);
+        if (std::filesystem::is_directory(st))
+            throw CaptureError("input file is a directory: " + path_or_uri);
+    }
+    return r;
+}
+
+// Valid nicks of videotestsrc's "pattern" enum; throws when the element is missing.
+std::vector<std::string> pattern_names(bool& valid, const std::string& wanted) {
+    GstElement* src = gst_element_factory_make("videotestsrc", nullptr);
+    if (!src) throw CaptureError("GStreamer element 'videotestsrc' not found (gst-plugins-base missing?)");
+    std::vector<std::string> names;
+    valid = false;
+    GParamSpec* spec = g_object_class_find_property(G_OBJECT_GET_CLASS(src), "pattern");
+    if (spec && G_IS_PARAM_SPEC_ENUM(spec)) {
+        GEnumClass* klass = G_PARAM_SPEC_ENUM(spec)->enum_class;
+        for (guint i = 0; i < klass->n_values; ++i) {
+            names.emplace_back(klass->values[i].value_nick);
+            if (wanted == klass->values[i].value_nick) valid = true;
+        }
+    }
+    gst_object_unref(src);
+    return names;
+}
+
+std::string join(const std::vector<std::string>& v, std::string_view sep) {
+    std::string out;
+    for (std::size_t i = 0; i < v.size(); ++i) {
+        if (i) out += sep;
+        out += v[i];
+    }
+    return out;
+}
+
+std::string video_caps(const RawFormat& f) {
+    return fmt::format("video/x-raw,format=I420,width={},height={},framerate={}/{}", f.width, f.height,
+                       f.fps_num, f.fps_den);
+}
+
+std::string audio_caps(const RawFormat& f) {
+    return fmt::format("audio/x-raw,format=S16LE,layout=interleaved,rate={},channels={}", f.sample_rate,
+                       f.channels);
+}
+
+void validate_format(const RawFormat& f) {
+    if (!f.video && !f.audio) throw CaptureError("capture: neither video nor audio requested");
+    if (f.video) {
+        if (f.width <= 0 || f.height <= 0 || f.width % 2 || f.height % 2)
+            throw CaptureError(fmt::format("capture: invalid video size {}x{} (must be positive and even)",
+                                           f.width, f.height));
+        if (f.fps_num <= 0 || f.fps_den <= 0)
+            throw CaptureError(fmt::format("capture: invalid frame rate {}/{}", f.fps_num, f.fps_den));
+    }
+    if (f.audio) {
+        if (f.sample_rate < 8000 || f.sample_rate > 192000)
+            throw CaptureError(fmt::format("capture: invalid sample rate {}", f.sample_rate));
+        if (f.channels < 1 || f.channels > 8)
+            throw CaptureError(fmt::format("capture: invalid channel count {}", f.channels));
+    }
+}
+
+}  // namespace
+
+void ensure_gstreamer() {
+    static std::once_flag once;
+    std::call_once(once, [] {
+        GErrorHolder e;
+        if (!gst_init_check(nullptr, nullptr, &e.err))
+            throw CaptureError("GStreamer initialization failed: " + e.message());
+    });
+}
+
+FileProbe probe_file(const std::string& path_or_uri) {
+    ensure_gstreamer();
+    ResolvedInput in = resolve_input(path_or_uri);
+    GErrorHolder e;
+    GstDiscoverer* disc = gst_discoverer_new(10 * GST_SECOND, &e.err);
+    if (!disc) throw CaptureError("cannot create GstDiscoverer: " + e.message());
+    GstDiscovererInfo* info = gst_discoverer_discover_uri(disc, in.uri.c_str(), &e.err);
+    g_object_unref(disc);
+    if (!info) throw CaptureError("cannot read media file " + path_or_uri + ": " + e.message());
+
+    FileProbe probe;
+    GstDiscovererResult result = gst_discoverer_info_get_result(info);
+    std::string why;
+    switch (result) {
+        case GST_DISCOVERER_OK: break;
+        case GST_DISCOVERER_URI_INVALID: why = "invalid URI"; break;
+        case GST_DISCOVERER_TIMEOUT: why = "timed out while probing"; break;
+        case GST_DISCOVERER_BUSY: why = "discoverer busy"; break;
+        case GST_DISCOVERER_MISSING_PLUGINS: {
+            why = "missing GStreamer plugins";
+            const gchar** details = gst_discoverer_info_get_missing_elements_installer_details(info);
+            for (std::size_t i = 0; details && details[i]; ++i) why += std::string(i ? ", " : ": ") + details[i];
+            break;
+        }
+        case GST_DISCOVERER_ERROR:
+        default: why = e.err ? e.message() : "cannot be decoded"; break;
+    }
+    if (result == GST_DISCOVERER_OK) {
+        GList* v = gst_discoverer_info_get_video_streams(info);
+        GList* a = gst_discoverer_info_get_audio_streams(info);
+        probe.has_video = v != nullptr;
+        probe.has_audio = a != nullptr;
+        gst_discoverer_stream_info_list_free(v);
+        gst_discoverer_stream_info_list_free(a);
+        GstClockTime d = gst_discoverer_info_get_duration(info);
+        probe.duration = GST_CLOCK_TIME_IS_VALID(d) ? static_cast<Micros>(d / 1000) : 0;
+    }
+    g_object_unref(info);
+    if (result != GST_DISCOVERER_OK)
+        throw CaptureError("cannot decode media file " + path_or_uri + ": " + why);
+    if (!probe.has_video && !probe.has_audio)
+        throw CaptureError("media file " + path_or_uri + " has neither audio nor video");
+    return probe;
+}
+
+struct CapturePipeline::Impl {
+    SourceConfig source;
+    RawFormat format;
+    CaptureCallbacks cb;
+    CaptureStats stats;
+    std::string desc;
+
+    GstElement* pipeline = nullptr;
+    GstElement* vbranch = nullptr;  // file source: bins fed from uridecodebin pads (not owned)
+    GstElement* abranch = nullptr;
+    std::atomic<bool> vlinked{false};
+    std::atomic<bool> alinked{false};
+    bool live = true;
+
+    std::thread bus_thread;
+    std::atomic<bool> quit{false};
+    std::mutex m;
+    std::condition_variable cv;
+    bool eos = false;
+    bool errored = false;
+    std::atomic<bool> end_called{false};
+
+    std::mutex stop_mutex;
+    bool started = false;
+    bool stopped = false;
+
+    ~Impl() { release(); }
+
+    void release() {
+        if (pipeline) {
+            gst_element_set_state(pipeline, GST_STATE_NULL);
+            gst_object_unref(pipeline);
+            pipeline = nullptr;
+        }
+    }
+
+    void fire_end() {
+        if (!end_called.exchange(true) && cb.on_end) {
+            try {
+                cb.on_end();
+            } catch (const std::exception& ex) {
+                spdlog::error("capture: on_end callback threw: {}", ex.what());
+            }
+        }
+    }
+
+    void configure_sink(GstElement* sink, bool video) {
+        bool sync = false;
+        bool drop = false;
+        guint max_buffers = 4;
+        if (live) {
+            drop = true;  // bounded memory if the consumer stalls
+        } else if (!source.fast) {
+            sync = true;  // real-time pacing of a file
+            max_buffers = 8;
+        }
+        g_object_set(sink, "sync", sync ? TRUE : FALSE, "drop", drop ? TRUE : FALSE, "max-buffers", max_buffers,
+                     "emit-signals", FALSE, "enable-last-sample", FALSE, nullptr);
+        GstAppSinkCallbacks cbs;
+        std::memset(&cbs, 0, sizeof cbs);
+        cbs.new_sample = video ? &Impl::on_video_sample : &Impl::on_audio_sample;
+        gst_app_sink_set_callbacks(GST_APP_SINK(sink), &cbs, this, nullptr);
+    }
+
+    // Running time of the buffer in microseconds (may be slightly negative for file sources).
+    Micros running_us(GstSample* sample, GstBuffer* buf) {
+        GstClockTime pts = GST_BUFFER_PTS(buf);
+        const GstSegment* seg = gst_sample_get_segment(sample);
+        if (GST_CLOCK_TIME_IS_VALID(pts) && seg && seg->format == GST_FORMAT_TIME) {
+            guint64 rt = 0;
+            int sign = gst_segment_to_running_time_full(seg, GST_FORMAT_TIME, pts, &rt);
+            if (sign > 0) return static_cast<Micros>(rt / 1000);
+            if (sign < 0) return -static_cast<Micros>(rt / 1000);
+        }
+        // No usable timestamp: take "now" on the pipeline clock.
+        GstClock* clock = gst_element_get_clock(pipeline);
+        if (!clock) return 0;
+        GstClockTime now = gst_clock_get_time(clock);
+        gst_object_unref(clock);
+        GstClockTime base = gst_element_get_base_time(pipeline);
+        return now > base ? static_cast<Micros>((now - base) / 1000) : 0;
+    }
+
+    static GstFlowReturn on_video_sample(GstAppSink* sink, gpointer user) {
+        auto* self = static_cast<Impl*>(user);
+        GstSample* sample = gst_app_sink_pull_sample(sink);
+        if (!sample) return GST_FLOW_EOS;
+        GstFlowReturn ret = GST_FLOW_OK;
+        GstBuffer* buf = gst_sample_get_buffer(sample);
+        GstCaps* caps = gst_sample_get_caps(sample);
+        GstVideoInfo vinfo;
+        GstVideoFrame vframe;
+        if (buf && caps && gst_video_info_from_caps(&vinfo, caps) &&
+            gst_video_frame_map(&vframe, &vinfo, buf, GST_MAP_READ)) {
+            RawVideoFrame f;
+            f.pts = self->running_us(sample, buf);
+            f.width = GST_VIDEO_FRAME_WIDTH(&vframe);
+            f.height = GST_VIDEO_FRAME_HEIGHT(&vframe);
+            std::size_t total = 0;
+            for (guint p = 0; p < 3; ++p)
+                total += static_cast<std::size_t>(GST_VIDEO_FRAME_COMP_WIDTH(&vframe, p)) *
+                         static_cast<std::size_t>(GST_VIDEO_FRAME_COMP_HEIGHT(&vframe, p));
+            f.i420.resize(total);
+            std::uint8_t* dst = f.i420.data();
+            for (guint p = 0; p < 3; ++p) {
+                const auto w = static_cast<std::size_t>(GST_VIDEO_FRAME_COMP_WIDTH(&vframe, p));
+                const int h = GST_VIDEO_FRAME_COMP_HEIGHT(&vframe, p);
+                const int stride = GST_VIDEO_FRAME_PLANE_STRIDE(&vframe, p);
+                const auto* src = static_cast<const std::uint8_t*>(GST_VIDEO_FRAME_PLANE_DATA(&vframe, p));
+                for (int y = 0; y < h; ++y) {
+                    std::memcpy(dst, src + static_cast<std::ptrdiff_t>(y) * stride, w);
+                    dst += w;
+                }
+            }
+            gst_video_frame_unmap(&vframe);
+            self->stats.video_frames.fetch_add(1, std::memory_order_relaxed);
+            if (self->cb.on_video) {
+                try {
+                    self->cb.on_video(std::move(f));
+                } catch (const std::exception& ex) {
+                    spdlog::error("capture: on_video callback threw: {}", ex.what());
+                    ret = GST_FLOW_ERROR;
+                }
+            }
+        } else {
+            spdlog::warn("capture: cannot map a video sample; dropped");
+        }
+        gst_sample_unref(sample);
+        return ret;
+    }
+
+    static GstFlowReturn on_audio_sample(GstAppSink* sink, gpointer user) {
+        auto* self = static_cast<Impl*>(user);
+        GstSample* sample = gst_app_sink_pull_sample(sink);
+        if (!sample) return GST_FLOW_EOS;
+        GstFlowReturn ret = GST_FLOW_OK;
+        GstBuffer* buf = gst_sample_get_buffer(sample);
+        GstMapInfo map;
+        if (buf && gst_buffer_map(buf, &map, GST_MAP_READ)) {
+            RawAudioBlock b;
+            b.pts = self->running_us(sample, buf);
+            b.sample_rate = self->format.sample_rate;
+            b.channels = self->format.channels;
+            if (GstCaps* caps = gst_sample_get_caps(sample)) {
+                GstAudioInfo ainfo;
+                if (gst_audio_info_from_caps(&ainfo, caps)) {
+                    b.sample_rate = GST_AUDIO_INFO_RATE(&ainfo);
+                    b.channels = GST_AUDIO_INFO_CHANNELS(&ainfo);
+                }
+            }
+            const std::size_t per_frame = sizeof(std::int16_t) * static_cast<std::size_t>(b.channels);
+            const std::size_t n = map.size / per_frame * static_cast<std::size_t>(b.channels);
+            b.samples.resize(n);
+            std::memcpy(b.samples.data(), map.data, n * sizeof(std::int16_t));
+            gst_buffer_unmap(buf, &map);
+            self->stats.audio_blocks.fetch_add(1, std::memory_order_relaxed);
+            if (self->cb.on_audio && !b.samples.empty()) {
+                try {
+                    self->cb.on_audio(std::move(b));
+                } catch (const std::exception& ex) {
+                    spdlog::error("capture: on_audio callback threw: {}", ex.what());
+                    ret = GST_FLOW_ERROR;
+                }
+            }
+        }
+        gst_sample_unref(sample);
+        return ret;
+    }
+
+    // --- file source: uridecodebin pads go to the branch of their kind or to a fakesink ---
+    static void on_pad_added(GstElement*, GstPad* pad, gpointer user) {
+        auto* self = static_cast<Impl*>(user);
+        GstCaps* caps = gst_pad_get_current_caps(pad);
+        if (!caps) caps = gst_pad_query_caps(pad, nullptr);
+        std::string kind;
+        if (caps && gst_caps_get_size(caps) > 0) kind = gst_structure_get_name(gst_caps_get_structure(caps, 0));
+        if (caps) gst_caps_unref(caps);
+
+        GstElement* target = nullptr;
+        if (kind.rfind("video/", 0) == 0 && self->vbranch && !self->vlinked.exchange(true))
+            target = self->vbranch;
+        else if (kind.rfind("audio/", 0) == 0 && self->abranch && !self->alinked.exchange(true))
+            target = self->abranch;
+
+        if (target) {
+            GstPad* sinkpad = gst_element_get_static_pad(target, "sink");
+            GstPadLinkReturn lr = gst_pad_link(pad, sinkpad);
+            gst_object_unref(sinkpad);
+            if (GST_PAD_LINK_FAILED(lr))
+                spdlog::error("capture: cannot link decoded {} pad (error {})", kind, static_cast<int>(lr));
+            else
+                spdlog::debug("capture: linked decoded {} stream", kind);
+            return;
+        }
+        // A stream nobody asked for (or a second one of a kind): let it run into a fakesink so
+        // it does not stop the demuxer.
+        spdlog::debug("capture: ignoring decoded stream {}", kind.empty() ? "(no caps)" : kind);
+        GstElement* sink = gst_element_factory_make("fakesink", nullptr);
+        if (!sink) return;
+        g_object_set(sink, "sync", FALSE, "async", FALSE, nullptr);
+        gst_bin_add(GST_BIN(self->pipeline), sink);
+        gst_element_sync_state_with_parent(sink);
+        GstPad* sinkpad = gst_element_get_static_pad(sink, "sink");
+        gst_pad_link(pad, sinkpad);
+        gst_object_unref(sinkpad);
+    }
+
+    static void on_no_more_pads(GstElement*, gpointer user) {
+        auto* self = static_cast<Impl*>(user);
+        // A branch we built but the decoder never fed would block preroll: end it.
+        for (auto [branch, linked, name] : {std::tuple{self->vbranch, &self->vlinked, "video"},
+                                            std::tuple{self->abranch, &self->alinked, "audio"}}) {
+            if (branch && !linked->load()) {
+                spdlog::warn("capture: {} has no decodable {} stream", self->source.path, name);
+                GstPad* sinkpad = gst_element_get_static_pad(branch, "sink");
+                gst_pad_send_event(sinkpad, gst_event_new_eos());
+                gst_object_unref(sinkpad);
+            }
+        }
+    }
+
+    GstElement* make_branch(const std::string& d) {
+        GErrorHolder e;
+        GstElement* bin = gst_parse_bin_from_description(d.c_str(), TRUE, &e.err);
+        if (!bin || e.err) {
+            if (bin) gst_object_unref(bin);
+            throw CaptureError("cannot build capture branch '" + d + "': " + e.message());
+        }
+        return bin;
+    }
+
+    GstElement* sink_named(GstElement* in, const char* name) {
+        GstElement* s = gst_bin_get_by_name(GST_BIN(in), name);
+        if (!s) throw CaptureError(std::string("capture: appsink '") + name + "' missing from the pipeline");
+        return s;
+    }
+
+    void build_test() {
+        live = true;
+        bool valid = false;
+        auto names = pattern_names(valid, source.pattern);
+        if (!valid)
+            throw CaptureError("unknown test pattern '" + source.pattern + "' (valid: " + join(names, ", ") + ")");
+        if (!(source.tone_hz >= 0.0) || source.tone_hz * 2 >= format.sample_rate)
+            throw CaptureError(fmt::format("test tone {} Hz out of range (0 to below half of {} Hz)",
+                                           source.tone_hz, format.sample_rate));
+        std::string d;
+        if (format.video)
+            d += fmt::format(
+                "videotestsrc is-live=true pattern={} ! videoconvert ! videoscale ! videorate ! "
+                "capsfilter caps=\"{}\" ! appsink name=vsink",
+                source.pattern, video_caps(format));
+        if (format.audio) {
+            if (!d.empty()) d += "  ";
+            d += fmt::format(
+                "audiotestsrc is-live=true wave=sine freq={} ! audioconvert ! audioresample ! "
+                "capsfilter caps=\"{}\" ! appsink name=asink",
+                source.tone_hz, audio_caps(format));
+        }
+        desc = d;
+        GErrorHolder e;
+        GstElement* p = gst_parse_launch(d.c_str(), &e.err);
+        if (!p || e.err) {
+            if (p) gst_object_unref(p);
+            throw CaptureError("cannot build test pipeline: " + e.message() + " [" + d + "]");
+        }
+        pipeline = p;
+        if (format.video) {
+            GstElement* s = sink_named(pipeline, "vsink");
+            configure_sink(s, true);
+            gst_object_unref(s);
+        }
+        if (format.audio) {
+            GstElement* s = sink_named(pipeline, "asink");
+            configure_sink(s, false);
+            gst_object_unref(s);
+        }
+    }
+
+    void build_file() {
+        live = false;
+        ResolvedInput in = resolve_input(source.path);  // missing file: error before anything else
+        FileProbe probe = probe_file(source.path);
+        const bool want_video = format.video && probe.has_video;
+        const bool want_audio = format.audio && probe.has_audio;
+        if (!want_video && !want_audio)
+            throw CaptureError(fmt::format("media file {} has no {} to capture (it has video: {}, audio: {})",
+                                           source.path,
+                                           format.video && format.audio ? "video or audio"
+                                           : format.video              ? "video"
+                                                                       : "audio",
+                                           probe.has_video ? "yes" : "no", probe.has_audio ? "yes" : "no"));
+        pipeline = gst_pipeline_new("capture");
+        GstElement* dec = gst_element_factory_make("uridecodebin", "dec");
+        if (!dec) throw CaptureError("GStreamer element 'uridecodebin' not found (gst-plugins-base missing?)");
+        g_object_set(dec, "uri", in.uri.c_str(), nullptr);
+        gst_bin_add(GST_BIN(pipeline), dec);
+        desc = "uridecodebin uri=" + in.uri + " name=dec";
+        if (want_video) {
+            std::string d = fmt::format(
+                "queue ! videoconvert ! videoscale ! videorate ! capsfilter caps=\"{}\" ! appsink name=vsink",
+                video_caps(format));
+            vbranch = make_branch(d);
+            gst_bin_add(GST_BIN(pipeline), vbranch);
+            GstElement* s = sink_named(vbranch, "vsink");
+            configure_sink(s, true);
+            gst_object_unref(s);
+            desc += "  dec. ! " + d;
+        }
+        if (want_audio) {
+            std::string d = fmt::format(
+                "queue ! audioconvert ! audioresample ! capsfilter caps=\"{}\" ! appsink name=asink",
+                audio_caps(format));
+            abranch = make_branch(d);
+            gst_bin_add(GST_BIN(pipeline), abranch);
+            GstElement* s = sink_named(abranch, "asink");
+            configure_sink(s, false);
+            gst_object_unref(s);
+            desc += "  dec. ! " + d;
+        }
+        g_signal_connect(dec, "pad-added", G_CALLBACK(&Impl::on_pad_added), this);
+        g_signal_connect(dec, "no-more-pads", G_CALLBACK(&Impl::on_no_more_pads), this);
+    }
+
+    static std::string error_text(GstMessage* msg) {
+        GError* err = nullptr;
+        gchar* dbg = nullptr;
+        gst_message_parse_error(msg, &err, &dbg);
+        std::string text = fmt::format("{}: {}", GST_OBJECT_NAME(GST_MESSAGE_SRC(msg)),
+                                       err && err->message ? err->message : "unknown error");
+        if (dbg) text += fmt::format(" ({})", dbg);
+        if (err) g_error_free(err);
+        g_free(dbg);
+        return text;
+    }
+
+    void bus_loop() {
+        GstBus* bus = gst_element_get_bus(pipeline);
+        bool error_reported = false;
+        while (!quit.load()) {
+            GstMessage* msg = gst_bus_timed_pop_filtered(
+                bus, 50 * GST_MSECOND,
+                static_cast<GstMessageType>(GST_MESSAGE_ERROR | GST_MESSAGE_EOS | GST_MESSAGE_WARNING));
+            if (!msg) continue;
+            switch (GST_MESSAGE_TYPE(msg)) {
+                case GST_MESSAGE_ERROR: {
+                    std::string text = error_text(msg);
+                    spdlog::error("capture: {}", text);
+                    {
+                        std::lock_guard lk(m);
+                        errored = true;
+                    }
+                    cv.notify_all();
+                    if (!error_reported && cb.on_error) {
+                        error_reported = true;
+                        try {
+                            cb.on_error(text);
+                        } catch (const std::exception& ex) {
+                            spdlog::error("capture: on_error callback threw: {}", ex.what());
+                        }
+                    }
+                    break;
+                }
+                case GST_MESSAGE_EOS: {
+                    spdlog::debug("capture: end of stream");
+                    {
+                        std::lock_guard lk(m);
+                        eos = true;
+                    }
+                    cv.notify_all();
+                    fire_end();
+                    break;
+                }
+                case GST_MESSAGE_WARNING: {
+                    GError* err = nullptr;
+                    gchar* dbg = nullptr;
+                    gst_message_parse_warning(msg, &err, &dbg);
+                    spdlog::warn("capture: {}: {}", GST_OBJECT_NAME(GST_MESSAGE_SRC(msg)),
+                                 err && err->message ? err->message : "warning");
+                    if (err) g_error_free(err);
+                    g_free(dbg);
+                    break;
+                }
+                default: break;
+            }
+            gst_message_unref(msg);
+        }
+        gst_object_unref(bus);
+    }
+
+    void start() {
+        std::lock_guard lk(stop_mutex);
+        if (started) return;
+        if (stopped) throw CaptureError("capture pipeline already stopped");
+        ensure_gstreamer();
+        validate_format(format);
+        try {
+            if (source.type == SourceType::test)
+                build_test();
+            else
+                build_file();
+        } catch (...) {
+            release();
+            throw;
+        }
+        spdlog::info("capture: {}", desc);
+        GstStateChangeReturn r = gst_element_set_state(pipeline, GST_STATE_PLAYING);
+        if (r == GST_STATE_CHANGE_ASYNC) r = gst_element_get_state(pipeline, nullptr, nullptr, 5 * GST_SECOND);
+        if (r == GST_STATE_CHANGE_FAILURE) {
+            std::string why = "state change failed";
+            GstBus* bus = gst_element_get_bus(pipeline);
+            if (GstMessage* msg = gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR)) {
+                why = error_text(msg);
+                gst_message_unref(msg);
+            }
+            gst_object_unref(bus);
+            release();
+            throw CaptureError("cannot start capture (" + why + ") [" + desc + "]");
+        }
+        if (r == GST_STATE_CHANGE_ASYNC) spdlog::warn("capture: pipeline still prerolling after 5 s");
+        started = true;
+        bus_thread = std::thread([this] { bus_loop(); });
+    }
+
+    void stop() {
+        std::lock_guard lk(stop_mutex);
+        if (stopped) return;
+        stopped = true;
+        if (!started) return;
+        const bool on_bus_thread = std::this_thread::get_id() == bus_thread.get_id();
+        bool need_eos = false;
+        {
+            std::lock_guard g(m);
+            need_eos = !eos && !errored;
+        }
+        if (need_eos) {
+            // Sources push EOS; everything queued downstream is delivered before it reaches the sinks.
+            gst_element_send_event(pipeline, gst_event_new_eos());
+            if (!on_bus_thread) {
+                std::unique_lock g(m);
+                if (!cv.wait_for(g, std::chrono::seconds(3), [this] { return eos || errored; }))
+                    spdlog::warn("capture: no end of stream within 3 s of stop; stopping anyway");
+            }
+        }
+        gst_element_set_state(pipeline, GST_STATE_NULL);
+        quit = true;
+        if (!on_bus_thread && bus_thread.joinable()) bus_thread.join();
+        fire_end();
+    }
+};
+
+CapturePipeline::CapturePipeline(SourceConfig source, RawFormat format, CaptureCallbacks callbacks)
+    : impl_(std::make_unique<Impl>()) {
+    impl_->source = std::move(source);
+    impl_->format = format;
+    impl_->cb = std::move(callbacks);
+}
+
+CapturePipeline::~CapturePipeline() {
+    if (!impl_) return;
+    try {
+        impl_->stop();
+    } catch (...) {
+    }
+    if (impl_->bus_thread.joinable()) {
+        if (std::this_thread::get_id() == impl_->bus_thread.get_id())
+            impl_->bus_thread.detach();  // destroyed from its own callback; the loop ends on quit
+        else
+            impl_->bus_thread.join();
+    }
+}
+
+void CapturePipeline::start() { impl_->start(); }
+void CapturePipeline::stop() { impl_->stop(); }
+const CaptureStats& CapturePipeline::stats() const { return impl_->stats; }
+std::string CapturePipeline::description() const { return impl_->desc; }
+
+}  // namespace asfcast::capture

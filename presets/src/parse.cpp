@@ -1,0 +1,612 @@
+// The preset schema: YAML (yaml-cpp) -> Preset, with every key, type and range checked. Each error
+// names the origin, the dotted key and what is allowed; no yaml-cpp exception leaves this file.
+#include "parse.hpp"
+
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <numeric>
+#include <span>
+#include <sstream>
+#include <string_view>
+#include <system_error>
+#include <utility>
+
+namespace asfcast::presets::detail {
+namespace {
+
+using Keys = std::span<const std::string_view>;
+
+constexpr std::array<std::string_view, 9> kTopKeys = {"name",  "description", "base",     "source",  "video",
+                                                      "audio", "asf",         "metadata", "outputs"};
+constexpr std::array<std::string_view, 4> kSourceKeys = {"type", "path", "pattern", "tone_hz"};
+constexpr std::array<std::string_view, 14> kVideoKeys = {
+    "codec",   "fourcc",      "width", "height",  "framerate", "bitrate_kbps", "max_bitrate_kbps", "vbv_buffer_kbit",
+    "keyframe_interval_s", "profile", "x264_preset", "tune", "bframes", "threads"};
+constexpr std::array<std::string_view, 4> kAudioKeys = {"codec", "bitrate_kbps", "sample_rate", "channels"};
+constexpr std::array<std::string_view, 3> kAsfKeys = {"packet_size", "preroll_ms", "max_packet_delay_ms"};
+constexpr std::array<std::string_view, 4> kMetadataKeys = {"title", "author", "copyright", "description"};
+constexpr std::array<std::string_view, 1> kOutputsKeys = {"archive"};
+
+constexpr std::array<std::string_view, 2> kSourceTypes = {"test", "file"};
+constexpr std::array<std::string_view, 26> kPatterns = {
+    "smpte",   "snow",        "black",  "white",   "red",      "green",        "blue",     "checkers-1", "checkers-2",
+    "checkers-4", "checkers-8", "circular", "blink", "smpte75", "zone-plate", "gamut", "chroma-zone-plate",
+    "solid-color", "ball",     "smpte100", "bar",   "pinwheel", "spokes",      "gradient", "colors",
+    "smpte-rp-219"};
+constexpr std::array<std::string_view, 1> kVideoCodecs = {"h264"};
+constexpr std::array<std::string_view, 6> kFourccs = {"H264", "h264", "X264", "x264", "AVC1", "avc1"};
+constexpr std::array<std::string_view, 3> kProfiles = {"baseline", "main", "high"};
+constexpr std::array<std::string_view, 10> kX264Presets = {"ultrafast", "superfast", "veryfast", "faster", "fast",
+                                                           "medium",    "slow",      "slower",   "veryslow", "placebo"};
+// At most one of the first six ("psy" tunes), plus fastdecode and/or zerolatency, comma separated.
+constexpr std::array<std::string_view, 8> kTunes = {"film", "animation",  "grain",      "stillimage",
+                                                    "psnr", "ssim",       "fastdecode", "zerolatency"};
+constexpr std::size_t kPsyTunes = 6;
+constexpr std::array<std::string_view, 2> kAudioCodecs = {"wma2", "mp3"};
+constexpr std::array<int, 4> kWma2Rates = {22050, 32000, 44100, 48000};
+constexpr std::array<int, 3> kMp3Rates = {32000, 44100, 48000};
+// MPEG-1 layer III bit rates (kbit/s); a CBR frame header can only say one of these.
+constexpr std::array<int, 14> kMp3Bitrates = {32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320};
+
+constexpr std::size_t kMaxTextBytes = 1024;    // description and metadata fields (they go into the ASF header)
+constexpr std::size_t kMaxNameBytes = 64;
+constexpr std::size_t kMaxPathBytes = 4096;
+constexpr std::uint32_t kPacketOverhead = 64;  // packet + payload headers around one audio frame, rounded up
+
+template <class T>
+std::string join(std::span<const T> items, std::string_view sep = ", ") {
+    std::string out;
+    for (const auto& item : items) {
+        if (!out.empty()) out += sep;
+        if constexpr (std::is_arithmetic_v<T>)
+            out += std::to_string(item);
+        else
+            out += item;
+    }
+    return out;
+}
+
+// A scalar as shown in messages: bounded, control characters escaped.
+std::string show_raw(std::string_view s) {
+    std::string out;
+    const std::size_t limit = 60;
+    for (std::size_t i = 0; i < s.size() && i < limit; ++i) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        if (c < 0x20 || c == 0x7f) {
+            static constexpr char hex[] = "0123456789abcdef";
+            out += "\\x";
+            out += hex[c >> 4];
+            out += hex[c & 15];
+        } else {
+            out += static_cast<char>(c);
+        }
+    }
+    if (s.size() > limit) out += "...";
+    return out;
+}
+std::string quote(std::string_view s) { return "'" + show_raw(s) + "'"; }
+
+std::string kind(const YAML::Node& n) {
+    switch (n.Type()) {
+        case YAML::NodeType::Map: return "a mapping";
+        case YAML::NodeType::Sequence: return "a sequence";
+        case YAML::NodeType::Null: return "null";
+        case YAML::NodeType::Scalar: return quote(n.Scalar());
+        default: return "nothing";
+    }
+}
+
+bool valid_utf8(std::string_view s) {
+    std::size_t i = 0;
+    while (i < s.size()) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        std::size_t len = 0;
+        std::uint32_t cp = 0;
+        if (c < 0x80) {
+            ++i;
+            continue;
+        } else if ((c & 0xe0) == 0xc0) {
+            len = 2;
+            cp = c & 0x1f;
+        } else if ((c & 0xf0) == 0xe0) {
+            len = 3;
+            cp = c & 0x0f;
+        } else if ((c & 0xf8) == 0xf0) {
+            len = 4;
+            cp = c & 0x07;
+        } else {
+            return false;
+        }
+        if (i + len > s.size()) return false;
+        for (std::size_t k = 1; k < len; ++k) {
+            const auto cc = static_cast<unsigned char>(s[i + k]);
+            if ((cc & 0xc0) != 0x80) return false;
+            cp = (cp << 6) | (cc & 0x3f);
+        }
+        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
+            (cp >= 0xd800 && cp <= 0xdfff))
+            return false;
+        i += len;
+    }
+    return true;
+}
+
+bool contains(Keys keys, std::string_view key) { return std::find(keys.begin(), keys.end(), key) != keys.end(); }
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+    std::vector<std::size_t> row(b.size() + 1);
+    std::iota(row.begin(), row.end(), std::size_t{0});
+    for (std::size_t i = 1; i <= a.size(); ++i) {
+        std::size_t diag = row[0];
+        row[0] = i;
+        for (std::size_t j = 1; j <= b.size(); ++j) {
+            const std::size_t up = row[j];
+            row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+            diag = up;
+        }
+    }
+    return row[b.size()];
+}
+
+// The closest allowed key, if the unknown one looks like a typo of it.
+std::string_view suggestion(std::string_view key, Keys allowed) {
+    if (key.size() > 64) return {};
+    std::string_view best;
+    std::size_t best_d = 3;
+    for (auto k : allowed) {
+        std::size_t d = edit_distance(key, k);
+        if (key.size() >= 3 && k.starts_with(key)) d = std::min<std::size_t>(d, 1);
+        if (d < best_d) {
+            best_d = d;
+            best = k;
+        }
+    }
+    return best;
+}
+
+using Entries = std::vector<std::pair<std::string, YAML::Node>>;
+
+class Parser {
+public:
+    Parser(const std::string& origin, const BaseLookup& lookup, std::vector<std::string>& chain)
+        : origin_(origin), lookup_(lookup), chain_(chain) {}
+
+    Preset parse(const YAML::Node& root) {
+        if (!root.IsMap()) fail("expected a mapping of preset keys at the top level, got " + kind(root));
+        const Entries top = entries(root, "", kTopKeys);
+
+        Preset p;
+        // `base:` first, whatever its position: everything else overrides it.
+        for (const auto& [key, value] : top)
+            if (key == "base") p = load_base(value);
+        // Name and description describe this preset, not its base.
+        p.name.clear();
+        p.description.clear();
+        p.origin = origin_;
+
+        for (const auto& [key, value] : top) {
+            if (key == "name") {
+                p.name = get_string(value, key, kMaxNameBytes);
+                if (p.name.empty()) fail_key(key, "must not be empty (allowed 1.." + std::to_string(kMaxNameBytes) +
+                                                      " characters)");
+            } else if (key == "description") {
+                p.description = get_string(value, key, kMaxTextBytes);
+            } else if (key == "source") {
+                apply_source(value, p.source);
+            } else if (key == "video") {
+                apply_video(value, p.video);
+            } else if (key == "audio") {
+                apply_audio(value, p.audio);
+            } else if (key == "asf") {
+                apply_asf(value, p.asf);
+            } else if (key == "metadata") {
+                apply_metadata(value, p.metadata);
+            } else if (key == "outputs") {
+                apply_outputs(value, p.outputs);
+            }
+        }
+        if (p.name.empty()) p.name = name_from_origin();
+        validate(p);
+        return p;
+    }
+
+private:
+    [[noreturn]] void fail(const std::string& what) const { throw PresetError(origin_ + ": " + what); }
+    [[noreturn]] void fail_key(const std::string& key, const std::string& what) const {
+        throw PresetError(origin_ + ": " + key + ": " + what);
+    }
+    [[noreturn]] void out_of_range(const std::string& key, const std::string& value, const std::string& allowed) const {
+        fail_key(key, show_raw(value) + " is out of range (allowed " + allowed + ")");
+    }
+
+    static std::string dotted(const std::string& path, const std::string& key) {
+        return path.empty() ? key : path + "." + key;
+    }
+
+    std::string name_from_origin() const {
+        static constexpr std::string_view builtin = "built-in:";
+        if (origin_.starts_with(builtin)) return origin_.substr(builtin.size());
+        std::string stem = std::filesystem::path(origin_).stem().string();
+        return stem.empty() ? origin_ : stem;
+    }
+
+    // The key/value pairs of a mapping, after checking every key is allowed and appears once.
+    Entries entries(const YAML::Node& map, const std::string& path, Keys allowed) const {
+        Entries out;
+        for (const auto& kv : map) {
+            const YAML::Node k = kv.first;
+            if (!k.IsScalar())
+                fail((path.empty() ? std::string("top level") : path) + ": keys must be plain names, got " + kind(k));
+            const std::string key = k.Scalar();
+            if (!contains(allowed, key)) {
+                std::string msg = "unknown key " + quote(dotted(path, key)) + " (allowed keys: " +
+                                  join<std::string_view>(allowed) + ")";
+                if (auto s = suggestion(key, allowed); !s.empty()) msg += "; did you mean '" + std::string(s) + "'?";
+                fail(msg);
+            }
+            for (const auto& e : out)
+                if (e.first == key) fail("duplicate key " + quote(dotted(path, key)));
+            out.emplace_back(key, kv.second);
+        }
+        return out;
+    }
+
+    Entries section(const YAML::Node& value, const std::string& key, Keys allowed) const {
+        if (!value.IsMap()) fail_key(key, "expected a mapping, got " + kind(value));
+        return entries(value, key, allowed);
+    }
+
+    const std::string& scalar(const YAML::Node& v, const std::string& key, std::string_view expected) const {
+        if (!v.IsScalar()) fail_key(key, "expected " + std::string(expected) + ", got " + kind(v));
+        return v.Scalar();
+    }
+
+    std::int64_t get_int(const YAML::Node& v, const std::string& key, std::int64_t lo, std::int64_t hi) const {
+        const std::string& s = scalar(v, key, "an integer");
+        std::string_view t = s;
+        if (t.starts_with('+')) t.remove_prefix(1);
+        std::int64_t value = 0;
+        auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), value);
+        if (t.empty() || end != t.data() + t.size() || (ec != std::errc() && ec != std::errc::result_out_of_range))
+            fail_key(key, "expected an integer, got " + quote(s));
+        if (ec == std::errc::result_out_of_range || value < lo || value > hi)
+            out_of_range(key, s, std::to_string(lo) + ".." + std::to_string(hi));
+        return value;
+    }
+
+    double get_number(const YAML::Node& v, const std::string& key, double lo, double hi,
+                      const std::string& allowed) const {
+        const std::string& s = scalar(v, key, "a number");
+        std::string_view t = s;
+        if (t.starts_with('+')) t.remove_prefix(1);
+        double value = 0;
+        auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), value, std::chars_format::fixed);
+        if (t.empty() || end != t.data() + t.size() || (ec != std::errc() && ec != std::errc::result_out_of_range))
+            fail_key(key, "expected a number, got " + quote(s));
+        if (ec == std::errc::result_out_of_range || !std::isfinite(value) || value < lo || value > hi)
+            out_of_range(key, s, allowed);
+        return value;
+    }
+
+    // Any scalar (a number is taken as written); null is the empty string.
+    std::string get_string(const YAML::Node& v, const std::string& key, std::size_t max_bytes) const {
+        if (v.IsNull()) return {};
+        const std::string& s = scalar(v, key, "a string");
+        if (!valid_utf8(s)) fail_key(key, "is not valid UTF-8");
+        if (s.size() > max_bytes)
+            fail_key(key, "is " + std::to_string(s.size()) + " bytes long (allowed 0.." + std::to_string(max_bytes) +
+                              " bytes)");
+        for (char c : s)
+            if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t')
+                fail_key(key, "contains a control character (allowed: printable text, tabs and line breaks)");
+        return s;
+    }
+
+    std::string get_enum(const YAML::Node& v, const std::string& key, Keys allowed) const {
+        const std::string& s = scalar(v, key, "one of " + join<std::string_view>(allowed));
+        if (!contains(allowed, s))
+            fail_key(key, quote(s) + " is not allowed (allowed: " + join<std::string_view>(allowed) + ")");
+        return s;
+    }
+
+    Preset load_base(const YAML::Node& value) {
+        const std::string name = get_string(value, "base", kMaxNameBytes);
+        if (name.empty()) fail_key("base", "must name a built-in preset (allowed: " + join<std::string>(lookup_.names()) + ")");
+        if (std::find(chain_.begin(), chain_.end(), name) != chain_.end()) {
+            std::string cycle;
+            for (const auto& n : chain_) cycle += n + " -> ";
+            fail_key("base", "inheritance cycle: " + cycle + name);
+        }
+        if (chain_.size() >= kMaxBaseDepth)
+            fail_key("base", "more than " + std::to_string(kMaxBaseDepth) + " levels of inheritance");
+        auto text = lookup_.find(name);
+        if (!text)
+            fail_key("base", "unknown preset " + quote(name) + " (allowed: " + join<std::string>(lookup_.names()) + ")");
+        chain_.push_back(name);
+        struct Pop {
+            std::vector<std::string>& c;
+            ~Pop() { c.pop_back(); }
+        } pop{chain_};
+        return parse_preset_with(*text, "built-in:" + name, lookup_, chain_);
+    }
+
+    void apply_source(const YAML::Node& value, SourcePreset& s) const {
+        for (const auto& [k, v] : section(value, "source", kSourceKeys)) {
+            const std::string key = "source." + k;
+            if (k == "type") s.type = get_enum(v, key, kSourceTypes);
+            else if (k == "path") s.path = get_string(v, key, kMaxPathBytes);
+            else if (k == "pattern") s.pattern = get_enum(v, key, kPatterns);
+            else if (k == "tone_hz") s.tone_hz = get_number(v, key, 1, 20000, "1..20000");
+        }
+    }
+
+    static bool is_none(const YAML::Node& v) { return v.IsNull() || (v.IsScalar() && v.Scalar() == "none"); }
+
+    void apply_video(const YAML::Node& value, std::optional<VideoPreset>& video) const {
+        if (is_none(value)) {
+            video.reset();
+            return;
+        }
+        if (!value.IsMap()) fail_key("video", "expected a mapping or none, got " + kind(value));
+        VideoPreset v = video.value_or(VideoPreset{});
+        for (const auto& [k, n] : entries(value, "video", kVideoKeys)) {
+            const std::string key = "video." + k;
+            if (k == "codec") v.codec = get_enum(n, key, kVideoCodecs);
+            else if (k == "fourcc") v.fourcc = get_enum(n, key, kFourccs);
+            else if (k == "width") v.width = get_dimension(n, key);
+            else if (k == "height") v.height = get_dimension(n, key);
+            else if (k == "framerate") get_framerate(n, key, v.fps_num, v.fps_den);
+            else if (k == "bitrate_kbps") v.bitrate_kbps = static_cast<int>(get_int(n, key, 32, 100000));
+            else if (k == "max_bitrate_kbps") v.max_bitrate_kbps = static_cast<int>(get_int(n, key, 0, 200000));
+            else if (k == "vbv_buffer_kbit") v.vbv_buffer_kbit = static_cast<int>(get_int(n, key, 0, 200000));
+            else if (k == "keyframe_interval_s") v.keyframe_interval_s = get_number(n, key, 0.1, 30, "0.1..30");
+            else if (k == "profile") v.profile = get_enum(n, key, kProfiles);
+            else if (k == "x264_preset") v.x264_preset = get_enum(n, key, kX264Presets);
+            else if (k == "tune") v.tune = get_tune(n, key);
+            else if (k == "bframes") v.bframes = static_cast<int>(get_int(n, key, 0, 16));
+            else if (k == "threads") v.threads = static_cast<int>(get_int(n, key, 0, 64));
+        }
+        video = v;
+    }
+
+    int get_dimension(const YAML::Node& v, const std::string& key) const {
+        const auto value = get_int(v, key, 16, 4096);
+        if (value % 2 != 0) out_of_range(key, v.Scalar(), "even values 16..4096");
+        return static_cast<int>(value);
+    }
+
+    // "30", "30000/1001", "29.97" (NTSC rates map to N*1000/1001, other decimals to an exact fraction).
+    void get_framerate(const YAML::Node& v, const std::string& key, int& num, int& den) const {
+        static const std::string allowed = "1..120 frames per second, as N, N/D or a decimal";
+        const std::string& s = scalar(v, key, "a frame rate (N, N/D or a decimal)");
+        const auto bad = [&] { fail_key(key, "expected a frame rate (N, N/D or a decimal), got " + quote(s)); };
+        const auto parse_u = [&](std::string_view t, std::int64_t& out) {
+            auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), out);
+            if (t.empty() || t.front() == '-' || end != t.data() + t.size()) bad();
+            if (ec != std::errc()) out_of_range(key, s, allowed);
+        };
+        std::int64_t n = 0, d = 1;
+        const std::string_view t = s;
+        if (auto slash = t.find('/'); slash != std::string_view::npos) {
+            parse_u(t.substr(0, slash), n);
+            parse_u(t.substr(slash + 1), d);
+            if (d < 1 || d > 1000000 || n > 120000000) out_of_range(key, s, allowed);
+        } else if (auto dot = t.find('.'); dot != std::string_view::npos) {
+            std::string_view frac = t.substr(dot + 1);
+            if (frac.empty() || frac.size() > 6 || frac.front() == '-' || frac.front() == '+') bad();
+            std::int64_t whole = 0, f = 0;
+            parse_u(t.substr(0, dot), whole);
+            parse_u(frac, f);
+            if (whole > 1000) out_of_range(key, s, allowed);
+            d = 1;
+            for (std::size_t i = 0; i < frac.size(); ++i) d *= 10;
+            n = whole * d + f;
+            const double fps = static_cast<double>(n) / static_cast<double>(d);
+            for (int ntsc : {24, 30, 48, 60, 120}) {
+                if (std::abs(fps - ntsc * 1000.0 / 1001.0) < 0.006) {
+                    n = ntsc * 1000;
+                    d = 1001;
+                    break;
+                }
+            }
+        } else {
+            parse_u(t, n);
+        }
+        if (n < 1 || n > 120 * d || n < d) out_of_range(key, s, allowed);
+        const std::int64_t g = std::gcd(n, d);
+        num = static_cast<int>(n / g);
+        den = static_cast<int>(d / g);
+    }
+
+    std::string get_tune(const YAML::Node& v, const std::string& key) const {
+        const std::string value = get_string(v, key, 128);
+        const std::string allowed = "empty, or one of " + join<std::string_view>(std::span(kTunes).first(kPsyTunes)) +
+                                    " and/or fastdecode, zerolatency, comma separated";
+        if (value.empty()) return value;
+        std::size_t psy = 0;
+        std::vector<std::string_view> seen;
+        std::string_view rest = value;
+        while (true) {
+            const auto comma = rest.find(',');
+            const std::string_view item = rest.substr(0, comma);
+            const auto it = std::find(kTunes.begin(), kTunes.end(), item);
+            if (it == kTunes.end() || std::find(seen.begin(), seen.end(), item) != seen.end())
+                fail_key(key, quote(value) + " is not allowed (allowed: " + allowed + ")");
+            if (static_cast<std::size_t>(it - kTunes.begin()) < kPsyTunes && ++psy > 1)
+                fail_key(key, quote(value) + " is not allowed (allowed: " + allowed + ")");
+            seen.push_back(item);
+            if (comma == std::string_view::npos) break;
+            rest.remove_prefix(comma + 1);
+        }
+        return value;
+    }
+
+    void apply_audio(const YAML::Node& value, std::optional<AudioPreset>& audio) const {
+        if (is_none(value)) {
+            audio.reset();
+            return;
+        }
+        if (!value.IsMap()) fail_key("audio", "expected a mapping or none, got " + kind(value));
+        AudioPreset a = audio.value_or(AudioPreset{});
+        for (const auto& [k, n] : entries(value, "audio", kAudioKeys)) {
+            const std::string key = "audio." + k;
+            if (k == "codec") a.codec = get_enum(n, key, kAudioCodecs);
+            else if (k == "bitrate_kbps") a.bitrate_kbps = static_cast<int>(get_int(n, key, 32, 320));
+            else if (k == "sample_rate") a.sample_rate = static_cast<int>(get_int(n, key, 22050, 48000));
+            else if (k == "channels") a.channels = static_cast<int>(get_int(n, key, 1, 2));
+        }
+        audio = a;
+    }
+
+    void apply_asf(const YAML::Node& value, AsfPreset& asf) const {
+        for (const auto& [k, v] : section(value, "asf", kAsfKeys)) {
+            const std::string key = "asf." + k;
+            if (k == "packet_size") asf.packet_size = static_cast<std::uint32_t>(get_int(v, key, 512, 65535));
+            else if (k == "preroll_ms") asf.preroll_ms = static_cast<std::uint32_t>(get_int(v, key, 0, 60000));
+            else if (k == "max_packet_delay_ms")
+                asf.max_packet_delay_ms = static_cast<std::uint32_t>(get_int(v, key, 1, 10000));
+        }
+    }
+
+    void apply_metadata(const YAML::Node& value, MetadataPreset& m) const {
+        for (const auto& [k, v] : section(value, "metadata", kMetadataKeys)) {
+            const std::string key = "metadata." + k;
+            std::string s = get_string(v, key, kMaxTextBytes);
+            if (k == "title") m.title = std::move(s);
+            else if (k == "author") m.author = std::move(s);
+            else if (k == "copyright") m.copyright = std::move(s);
+            else if (k == "description") m.description = std::move(s);
+        }
+    }
+
+    void apply_outputs(const YAML::Node& value, OutputsPreset& o) const {
+        for (const auto& [k, v] : section(value, "outputs", kOutputsKeys))
+            if (k == "archive") o.archive = get_string(v, "outputs." + k, kMaxPathBytes);
+    }
+
+    // Largest encoded audio frame in bytes (audio payloads are never split across ASF packets).
+    static std::uint32_t max_audio_frame_bytes(const AudioPreset& a) {
+        const std::int64_t bps = static_cast<std::int64_t>(a.bitrate_kbps) * 1000;
+        if (a.codec == "mp3") return static_cast<std::uint32_t>(144 * bps / a.sample_rate + 1);
+        // WMA2 (ffmpeg wmav2): one superframe of 2048 samples (1024 at 22.05 kHz and below).
+        const std::int64_t frame_len = a.sample_rate <= 22050 ? 1024 : 2048;
+        return static_cast<std::uint32_t>(bps * frame_len / (8 * std::int64_t{a.sample_rate}) + 1);
+    }
+
+    // Rules between keys, on the merged result (base + overrides).
+    void validate(const Preset& p) const {
+        if (!p.video && !p.audio)
+            fail("video, audio: a preset needs at least one of video and audio (both are none or missing)");
+        if (p.source.type == "file" && p.source.path.empty())
+            fail_key("source.path", "is required when source.type is file");
+        if (p.video) {
+            const VideoPreset& v = *p.video;
+            if (v.profile == "baseline" && v.bframes > 0)
+                fail_key("video.bframes", std::to_string(v.bframes) +
+                                              " is not allowed with video.profile baseline (allowed 0; "
+                                              "use profile main or high for B-frames)");
+            if (v.max_bitrate_kbps != 0 && v.max_bitrate_kbps < v.bitrate_kbps)
+                out_of_range("video.max_bitrate_kbps", std::to_string(v.max_bitrate_kbps),
+                             "0 for no VBV, or video.bitrate_kbps (" + std::to_string(v.bitrate_kbps) +
+                                 ")..200000");
+            if (v.max_bitrate_kbps != 0 && v.vbv_buffer_kbit == 0)
+                out_of_range("video.vbv_buffer_kbit", "0", "1..200000 when video.max_bitrate_kbps is set");
+        }
+        if (p.audio) {
+            const AudioPreset& a = *p.audio;
+            const bool mp3 = a.codec == "mp3";
+            const std::span<const int> rates = mp3 ? std::span<const int>(kMp3Rates) : std::span<const int>(kWma2Rates);
+            if (std::find(rates.begin(), rates.end(), a.sample_rate) == rates.end())
+                fail_key("audio.sample_rate", std::to_string(a.sample_rate) + " is not allowed for audio.codec " +
+                                                  a.codec + " (allowed " + join<int>(rates) + ")");
+            if (mp3 && std::find(kMp3Bitrates.begin(), kMp3Bitrates.end(), a.bitrate_kbps) == kMp3Bitrates.end())
+                fail_key("audio.bitrate_kbps", std::to_string(a.bitrate_kbps) +
+                                                   " is not allowed for audio.codec mp3 (allowed " +
+                                                   join<int>(kMp3Bitrates) + ")");
+            const std::uint32_t need = max_audio_frame_bytes(a) + kPacketOverhead;
+            if (p.asf.packet_size < need)
+                out_of_range("asf.packet_size", std::to_string(p.asf.packet_size),
+                             std::to_string(need) + "..65535: an audio frame of " + a.codec + " at " +
+                                 std::to_string(a.bitrate_kbps) + " kbit/s, " + std::to_string(a.sample_rate) +
+                                 " Hz must fit in one packet");
+        }
+    }
+
+    const std::string& origin_;
+    const BaseLookup& lookup_;
+    std::vector<std::string>& chain_;
+};
+
+std::string syntax_error(const std::string& origin, const YAML::Exception& e) {
+    std::string out = origin + ": ";
+    if (!e.mark.is_null()) out += "line " + std::to_string(e.mark.line + 1) + ": ";
+    return out + "YAML syntax error: " + e.msg;
+}
+
+// Discards every event: used to count documents without building nodes.
+struct IgnoreEvents final : YAML::EventHandler {
+    void OnDocumentStart(const YAML::Mark&) override {}
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+    void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+    void OnMapEnd() override {}
+};
+
+// At most two HandleNextDocument calls: a broken stream can make yaml-cpp report documents forever.
+bool more_than_one_document(const std::string& text) {
+    std::istringstream in(text);
+    YAML::Parser parser(in);
+    IgnoreEvents ignore;
+    return parser.HandleNextDocument(ignore) && parser.HandleNextDocument(ignore);
+}
+
+}  // namespace
+
+Preset parse_preset_with(const std::string& text, const std::string& origin, const BaseLookup& lookup,
+                         std::vector<std::string>& chain) {
+    if (text.size() > kMaxPresetBytes)
+        throw PresetError(origin + ": is " + std::to_string(text.size()) + " bytes long (allowed up to " +
+                          std::to_string(kMaxPresetBytes) + " bytes)");
+    // YAML::Load parses the first document only; YAML::LoadAll is not used: yaml-cpp 0.7 loops
+    // forever in it on input such as ", n" (jbeder/yaml-cpp#1319).
+    YAML::Node root;
+    try {
+        root = YAML::Load(text);
+    } catch (const YAML::Exception& e) {
+        throw PresetError(syntax_error(origin, e));
+    } catch (const std::exception& e) {
+        throw PresetError(origin + ": YAML syntax error: " + e.what());
+    }
+    if (root.IsNull()) throw PresetError(origin + ": empty preset (expected a mapping of preset keys)");
+    bool several = false;
+    try {
+        several = root.IsMap() && more_than_one_document(text);
+    } catch (const YAML::Exception& e) {  // a syntax error after the first document
+        throw PresetError(syntax_error(origin, e));
+    } catch (const std::exception& e) {
+        throw PresetError(origin + ": YAML syntax error: " + e.what());
+    }
+    if (several) throw PresetError(origin + ": holds more than one YAML document (allowed: one preset per file)");
+    try {
+        return Parser(origin, lookup, chain).parse(root);
+    } catch (const PresetError&) {
+        throw;
+    } catch (const YAML::Exception& e) {
+        throw PresetError(syntax_error(origin, e));
+    } catch (const std::exception& e) {
+        throw PresetError(origin + ": " + e.what());
+    }
+}
+
+}  // namespace asfcast::presets::detail

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs asfcast on its built-in default: a live test
+# pattern + tone, encoded live to H.264 + WMA2 and archived to asfcast-live.wmv. Extra
+# arguments go to `asfcast run` (e.g. --duration 30, --preset low-latency). Ctrl-C stops cleanly.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+scripts/build.sh
+exec build/app/asfcast run --archive asfcast-live.wmv "$@"

@@ -1,0 +1,171 @@
+// HeaderBuilder: object order, live vs final headers, round trip through parse_header.
+#include <gtest/gtest.h>
+
+#include "objects.hpp"
+#include "test_util.hpp"
+
+namespace asfcast::asfmux {
+namespace {
+
+using testutil::H;
+using testutil::kFileId;
+using testutil::test_audio;
+using testutil::test_video;
+
+HeaderBuilder make_builder() {
+    MuxConfig c;
+    c.packet_size = 4096;
+    c.preroll_ms = 2000;
+    StreamSet s;
+    s.audio.push_back(test_audio());  // stream 2, listed first: the header orders by number
+    s.video.push_back(test_video());  // stream 1
+    Metadata m;
+    m.title = "Title";
+    m.author = "Author";
+    m.rating = "R";
+    m.extended = {{"WM/EncodingSettings", "asfcast"}, {"Empty", ""}};
+    return HeaderBuilder(c, s, m, kFileId, 0x01D9000000000000ULL);
+}
+
+TEST(Header, ObjectOrderAndHeaderObjectFields) {
+    const MuxedHeader h = make_builder().build_live();
+    const Bytes& b = h.bytes;
+    ASSERT_GT(b.size(), 30u);
+    // Header Object fixed part (ASF-notes §4): GUID, size, count 8 (2 streams + 6), 01 02.
+    EXPECT_BYTES_EQ(Bytes(b.begin(), b.begin() + 16), H("30 26 B2 75 8E 66 CF 11 A6 D9 00 AA 00 62 CE 6C"));
+    EXPECT_BYTES_EQ(Bytes(b.begin() + 24, b.begin() + 30), H("08 00 00 00 01 02"));
+
+    const HeaderInfo info = parse_header(b);
+    std::vector<std::string> names;
+    for (const auto& o : info.objects) names.push_back(o.name + "@" + std::to_string(o.depth));
+    const std::vector<std::string> expected = {
+        "Header@0",          "File Properties@1",
+        "Stream Properties@1", "Stream Properties@1",
+        "Header Extension@1",  "Extended Stream Properties@2",
+        "Extended Stream Properties@2", "Stream Bitrate Properties@1",
+        "Codec List@1",        "Content Description@1",
+        "Extended Content Description@1", "Data@0"};
+    EXPECT_EQ(names, expected);
+    EXPECT_EQ(info.header_size + 50, b.size());
+    EXPECT_EQ(info.objects.back().offset, info.header_size);
+    // Stream Properties in stream-number order.
+    ASSERT_EQ(info.streams.size(), 2u);
+    EXPECT_EQ(info.streams[0].number, 1);
+    EXPECT_EQ(info.streams[1].number, 2);
+}
+
+TEST(Header, LiveFieldsAndMuxedHeader) {
+    const MuxedHeader h = make_builder().build_live();
+    EXPECT_EQ(h.packet_size, 4096u);
+    EXPECT_EQ(h.preroll_ms, 2000u);
+    EXPECT_EQ(h.video_streams, std::vector<int>{1});
+    EXPECT_EQ(h.audio_streams, std::vector<int>{2});
+    EXPECT_GE(h.max_bitrate, 500000u + 128000u);
+
+    const HeaderInfo info = parse_header(h.bytes);
+    EXPECT_EQ(info.file_id, kFileId);
+    EXPECT_EQ(info.file_size, 0u);
+    EXPECT_EQ(info.data_packets, 0u);
+    EXPECT_EQ(info.play_duration_100ns, 0u);
+    EXPECT_EQ(info.send_duration_100ns, 0u);
+    EXPECT_EQ(info.preroll_ms, 2000u);
+    EXPECT_EQ(info.flags, 1u);
+    EXPECT_EQ(info.min_packet_size, 4096u);
+    EXPECT_EQ(info.max_packet_size, 4096u);
+    EXPECT_EQ(info.max_bitrate, h.max_bitrate);
+    EXPECT_EQ(info.data_object_size, 50u);
+    EXPECT_EQ(info.data_object_packets, 0u);
+}
+
+TEST(Header, RoundTripStreamsCodecsMetadata) {
+    const HeaderInfo info = parse_header(make_builder().build_live().bytes);
+    ASSERT_EQ(info.streams.size(), 2u);
+    const StreamInfo& v = info.streams[0];
+    EXPECT_EQ(v.kind, MediaKind::video);
+    EXPECT_EQ(v.width, 320);
+    EXPECT_EQ(v.height, 240);
+    EXPECT_EQ(v.fourcc, "H264");
+    EXPECT_EQ(v.codec_data, test_video().codec_private);
+    EXPECT_EQ(v.bitrate, 500000u);
+    EXPECT_FALSE(v.spread_error_correction);
+    EXPECT_TRUE(v.has_extended_properties);
+    const StreamInfo& a = info.streams[1];
+    EXPECT_EQ(a.kind, MediaKind::audio);
+    EXPECT_EQ(a.format_tag, 0x0161);
+    EXPECT_EQ(a.channels, 2);
+    EXPECT_EQ(a.sample_rate, 44100u);
+    EXPECT_EQ(a.avg_bytes_per_sec, 16000u);
+    EXPECT_EQ(a.block_align, 1486);
+    EXPECT_EQ(a.codec_data, test_audio().codec_data);
+    EXPECT_EQ(a.bitrate, 128000u);
+    EXPECT_TRUE(a.spread_error_correction);
+    EXPECT_TRUE(a.has_extended_properties);
+    EXPECT_EQ(info.codecs, (std::vector<std::string>{"H264", "WMA"}));
+    EXPECT_EQ(info.metadata.title, "Title");
+    EXPECT_EQ(info.metadata.author, "Author");
+    EXPECT_EQ(info.metadata.copyright, "");
+    EXPECT_EQ(info.metadata.rating, "R");
+    const std::vector<std::pair<std::string, std::string>> ext = {{"WM/EncodingSettings", "asfcast"}, {"Empty", ""}};
+    EXPECT_EQ(info.metadata.extended, ext);
+}
+
+TEST(Header, FinalIsSameLengthWithPatchedFields) {
+    const HeaderBuilder b = make_builder();
+    const Bytes live = b.build_live().bytes;
+    FileTotals t;
+    t.data_packets = 10;
+    t.file_size = live.size() + 10 * 4096 + 62;
+    t.play_duration = 5'000'000;  // 5 s
+    t.send_duration = 4'900'000;
+    const Bytes fin = b.build_final(t);
+    ASSERT_EQ(fin.size(), live.size());
+
+    const HeaderInfo info = parse_header(fin);
+    EXPECT_EQ(info.file_size, t.file_size);
+    EXPECT_EQ(info.data_packets, 10u);
+    EXPECT_EQ(info.play_duration_100ns, 50'000'000u + 2000u * 10'000u);  // includes preroll
+    EXPECT_EQ(info.send_duration_100ns, 49'000'000u);
+    EXPECT_EQ(info.flags, 2u);
+    EXPECT_EQ(info.data_object_size, 50u + 10u * 4096u);
+    EXPECT_EQ(info.data_object_packets, 10u);
+
+    // Only File Properties bytes 40..95 (size..flags) and the Data Object size/packets differ.
+    const std::size_t fp = 30;  // File Properties follows the Header Object's fixed part
+    const std::size_t data = static_cast<std::size_t>(info.header_size);
+    for (std::size_t i = 0; i < live.size(); ++i) {
+        const bool in_fp = i >= fp + 40 && i < fp + 92;
+        const bool in_data = (i >= data + 16 && i < data + 24) || (i >= data + 40 && i < data + 48);
+        if (!in_fp && !in_data) {
+            EXPECT_EQ(live[i], fin[i]) << "byte " << i;
+        }
+    }
+}
+
+TEST(Header, TotalBitrate) {
+    StreamSet s;
+    EXPECT_GT(s.total_bitrate(8192), 0u);  // never 0
+    s.video.push_back(test_video());
+    s.audio.push_back(test_audio());
+    const std::uint32_t r = s.total_bitrate(8192);
+    EXPECT_GE(r, 500000u + 128000u + 8u * 14u);
+    EXPECT_EQ(r % (8192 * 8), 0u);  // whole packets per second
+    s.video[0].max_bitrate = 2'000'000;
+    EXPECT_GE(s.total_bitrate(8192), 2'128'000u);
+}
+
+TEST(Header, RejectsBadConfig) {
+    MuxConfig c;
+    c.packet_size = 16;
+    StreamSet s;
+    s.video.push_back(test_video());
+    EXPECT_THROW(HeaderBuilder(c, s, {}, kFileId, 0), std::invalid_argument);
+    c.packet_size = 70000;
+    EXPECT_THROW(HeaderBuilder(c, s, {}, kFileId, 0), std::invalid_argument);
+    c.packet_size = 8192;
+    s.audio.push_back(test_audio());
+    s.audio[0].stream = 1;
+    EXPECT_THROW(HeaderBuilder(c, s, {}, kFileId, 0), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace asfcast::asfmux

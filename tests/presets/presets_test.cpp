@@ -1,0 +1,619 @@
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+
+#include "asfcast/presets/presets.hpp"
+#include "parse.hpp"
+
+namespace {
+
+using asfcast::presets::builtin_preset;
+using asfcast::presets::builtin_presets;
+using asfcast::presets::load_preset_file;
+using asfcast::presets::parse_preset;
+using asfcast::presets::Preset;
+using asfcast::presets::PresetError;
+using asfcast::presets::resolve_preset;
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+// A small valid preset with video and audio; tests add or replace keys.
+const std::string kMinimal = "video: {}\naudio: {}\n";
+
+std::string error_of(const std::string& yaml, const std::string& origin = "test.yaml") {
+    try {
+        parse_preset(yaml, origin);
+    } catch (const PresetError& e) {
+        return e.what();
+    }
+    ADD_FAILURE() << "no error for:\n" << yaml;
+    return {};
+}
+
+class TempDir {
+public:
+    TempDir() {
+        std::string tmpl = (std::filesystem::temp_directory_path() / "presets_test.XXXXXX").string();
+        if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp");
+        path_ = tmpl;
+    }
+    ~TempDir() {
+        std::error_code ec;
+        std::filesystem::remove_all(path_, ec);
+    }
+    std::string write(const std::string& name, const std::string& text) const {
+        auto p = path_ / name;
+        std::ofstream(p, std::ios::binary) << text;
+        return p.string();
+    }
+    const std::filesystem::path& path() const { return path_; }
+
+private:
+    std::filesystem::path path_;
+};
+
+// --- built-in presets ---------------------------------------------------------------------------
+
+TEST(Builtin, ListHasTheRequiredPresetsWithDescriptions) {
+    std::map<std::string, std::string> all;
+    for (auto& [name, description] : builtin_presets()) all[name] = description;
+    for (const char* name : {"default", "low-latency", "audio-only", "radio-mp3"}) {
+        ASSERT_TRUE(all.count(name)) << name;
+        EXPECT_FALSE(all[name].empty()) << name;
+    }
+}
+
+TEST(Builtin, EveryBuiltinParsesAndIsNamedAfterItsFile) {
+    for (auto& [name, description] : builtin_presets()) {
+        Preset p = builtin_preset(name);
+        EXPECT_EQ(p.name, name);
+        EXPECT_EQ(p.origin, "built-in:" + name);
+        EXPECT_EQ(p.description, description);
+        EXPECT_TRUE(p.video || p.audio);
+    }
+}
+
+TEST(Builtin, DefaultValues) {
+    Preset p = builtin_preset("default");
+    EXPECT_EQ(p.source.type, "test");
+    EXPECT_EQ(p.source.pattern, "smpte");
+    EXPECT_EQ(p.source.tone_hz, 1000.0);
+    ASSERT_TRUE(p.video);
+    EXPECT_EQ(p.video->codec, "h264");
+    EXPECT_EQ(p.video->fourcc, "H264");
+    EXPECT_EQ(p.video->width, 1280);
+    EXPECT_EQ(p.video->height, 720);
+    EXPECT_EQ(p.video->fps_num, 30);
+    EXPECT_EQ(p.video->fps_den, 1);
+    EXPECT_EQ(p.video->bitrate_kbps, 2000);
+    EXPECT_EQ(p.video->max_bitrate_kbps, 2000);
+    EXPECT_EQ(p.video->vbv_buffer_kbit, 2000);
+    EXPECT_EQ(p.video->keyframe_interval_s, 2.0);
+    EXPECT_EQ(p.video->profile, "main");
+    EXPECT_EQ(p.video->x264_preset, "veryfast");
+    EXPECT_EQ(p.video->tune, "");
+    EXPECT_EQ(p.video->bframes, 0);
+    ASSERT_TRUE(p.audio);
+    EXPECT_EQ(p.audio->codec, "wma2");
+    EXPECT_EQ(p.audio->bitrate_kbps, 128);
+    EXPECT_EQ(p.audio->sample_rate, 44100);
+    EXPECT_EQ(p.audio->channels, 2);
+    EXPECT_EQ(p.asf.packet_size, 8192u);
+    EXPECT_EQ(p.asf.preroll_ms, 3000u);
+    EXPECT_EQ(p.asf.max_packet_delay_ms, 100u);
+    EXPECT_EQ(p.metadata.title, "asfcast live");
+    EXPECT_EQ(p.outputs.archive, "");
+}
+
+TEST(Builtin, DefaultEqualsStructDefaults) {
+    // The struct defaults and the default preset say the same thing.
+    Preset p = builtin_preset("default");
+    Preset d = parse_preset(kMinimal, "x.yaml");
+    ASSERT_TRUE(p.video && d.video && p.audio && d.audio);
+    EXPECT_EQ(p.video->width, d.video->width);
+    EXPECT_EQ(p.video->bitrate_kbps, d.video->bitrate_kbps);
+    EXPECT_EQ(p.video->max_bitrate_kbps, d.video->max_bitrate_kbps);
+    EXPECT_EQ(p.video->vbv_buffer_kbit, d.video->vbv_buffer_kbit);
+    EXPECT_EQ(p.video->keyframe_interval_s, d.video->keyframe_interval_s);
+    EXPECT_EQ(p.video->x264_preset, d.video->x264_preset);
+    EXPECT_EQ(p.audio->bitrate_kbps, d.audio->bitrate_kbps);
+    EXPECT_EQ(p.asf.packet_size, d.asf.packet_size);
+    EXPECT_EQ(p.asf.preroll_ms, d.asf.preroll_ms);
+}
+
+TEST(Builtin, LowLatency) {
+    Preset p = builtin_preset("low-latency");
+    ASSERT_TRUE(p.video && p.audio);
+    EXPECT_EQ(p.video->width, 1280);
+    EXPECT_EQ(p.video->fps_num, 30);
+    EXPECT_EQ(p.video->tune, "zerolatency");
+    EXPECT_EQ(p.video->bitrate_kbps, 1500);
+    EXPECT_EQ(p.video->max_bitrate_kbps, 1500);
+    EXPECT_EQ(p.video->vbv_buffer_kbit, 500);
+    EXPECT_EQ(p.video->keyframe_interval_s, 1.0);
+    EXPECT_EQ(p.video->bframes, 0);
+    EXPECT_EQ(p.asf.packet_size, 1450u);
+    EXPECT_EQ(p.asf.preroll_ms, 500u);
+    EXPECT_EQ(p.asf.max_packet_delay_ms, 20u);
+}
+
+TEST(Builtin, AudioOnlyAndRadio) {
+    Preset a = builtin_preset("audio-only");
+    EXPECT_FALSE(a.video);
+    ASSERT_TRUE(a.audio);
+    EXPECT_EQ(a.audio->codec, "wma2");
+    EXPECT_EQ(a.audio->bitrate_kbps, 128);
+    EXPECT_EQ(a.asf.packet_size, 2048u);
+
+    Preset r = builtin_preset("radio-mp3");
+    EXPECT_EQ(r.name, "radio-mp3");
+    EXPECT_FALSE(r.video);
+    ASSERT_TRUE(r.audio);
+    EXPECT_EQ(r.audio->codec, "mp3");
+    EXPECT_EQ(r.audio->bitrate_kbps, 128);
+    EXPECT_EQ(r.audio->sample_rate, 44100);
+    EXPECT_EQ(r.asf.packet_size, 2048u);  // inherited from audio-only
+}
+
+TEST(Builtin, UnknownNameListsAvailable) {
+    try {
+        builtin_preset("nope");
+        FAIL();
+    } catch (const PresetError& e) {
+        EXPECT_THAT(e.what(), AllOf(HasSubstr("unknown preset 'nope'"), HasSubstr("default"),
+                                    HasSubstr("low-latency"), HasSubstr("audio-only")));
+    }
+}
+
+// --- parsing and defaults -----------------------------------------------------------------------
+
+TEST(Parse, FullDocument) {
+    Preset p = parse_preset(R"(
+name: event
+description: An event
+source: {type: file, path: /media/in.mp4}
+video:
+  width: 1920
+  height: 1080
+  framerate: 30000/1001
+  bitrate_kbps: 4500
+  max_bitrate_kbps: 5000
+  vbv_buffer_kbit: 9000
+  keyframe_interval_s: 2.5
+  profile: high
+  x264_preset: superfast
+  tune: film,fastdecode
+  bframes: 2
+  threads: 4
+  fourcc: avc1
+audio: {codec: mp3, bitrate_kbps: 192, sample_rate: 48000, channels: 1}
+asf: {packet_size: 4096, preroll_ms: 2000, max_packet_delay_ms: 50}
+metadata: {title: T, author: A, copyright: C, description: "D é"}
+outputs: {archive: /tmp/out.wmv}
+)",
+                            "/etc/asfcast/event.yaml");
+    EXPECT_EQ(p.name, "event");
+    EXPECT_EQ(p.description, "An event");
+    EXPECT_EQ(p.origin, "/etc/asfcast/event.yaml");
+    EXPECT_EQ(p.source.type, "file");
+    EXPECT_EQ(p.source.path, "/media/in.mp4");
+    ASSERT_TRUE(p.video && p.audio);
+    EXPECT_EQ(p.video->width, 1920);
+    EXPECT_EQ(p.video->height, 1080);
+    EXPECT_EQ(p.video->fps_num, 30000);
+    EXPECT_EQ(p.video->fps_den, 1001);
+    EXPECT_EQ(p.video->max_bitrate_kbps, 5000);
+    EXPECT_EQ(p.video->keyframe_interval_s, 2.5);
+    EXPECT_EQ(p.video->tune, "film,fastdecode");
+    EXPECT_EQ(p.video->bframes, 2);
+    EXPECT_EQ(p.video->threads, 4);
+    EXPECT_EQ(p.video->fourcc, "avc1");
+    EXPECT_EQ(p.audio->codec, "mp3");
+    EXPECT_EQ(p.audio->channels, 1);
+    EXPECT_EQ(p.asf.packet_size, 4096u);
+    EXPECT_EQ(p.metadata.description, "D é");
+    EXPECT_EQ(p.outputs.archive, "/tmp/out.wmv");
+}
+
+TEST(Parse, NameDefaultsToFileStem) {
+    EXPECT_EQ(parse_preset(kMinimal, "/x/my-event.yaml").name, "my-event");
+    EXPECT_EQ(parse_preset(kMinimal, "built-in:foo").name, "foo");
+}
+
+TEST(Parse, FrameRates) {
+    auto fr = [](const std::string& v) {
+        Preset p = parse_preset("video: {framerate: " + v + "}\n", "f.yaml");
+        return std::make_pair(p.video->fps_num, p.video->fps_den);
+    };
+    EXPECT_EQ(fr("25"), std::make_pair(25, 1));
+    EXPECT_EQ(fr("30000/1001"), std::make_pair(30000, 1001));
+    EXPECT_EQ(fr("60/2"), std::make_pair(30, 1));
+    EXPECT_EQ(fr("29.97"), std::make_pair(30000, 1001));
+    EXPECT_EQ(fr("23.976"), std::make_pair(24000, 1001));
+    EXPECT_EQ(fr("59.94"), std::make_pair(60000, 1001));
+    EXPECT_EQ(fr("12.5"), std::make_pair(25, 2));
+    EXPECT_EQ(fr("120"), std::make_pair(120, 1));
+    EXPECT_THAT(error_of("video: {framerate: 121}\n"),
+                HasSubstr("test.yaml: video.framerate: 121 is out of range (allowed 1..120"));
+    EXPECT_THAT(error_of("video: {framerate: 0}\n"), HasSubstr("video.framerate: 0 is out of range"));
+    EXPECT_THAT(error_of("video: {framerate: 1/0}\n"), HasSubstr("video.framerate: 1/0 is out of range"));
+    EXPECT_THAT(error_of("video: {framerate: 1/2}\n"), HasSubstr("video.framerate: 1/2 is out of range"));
+    EXPECT_THAT(error_of("video: {framerate: fast}\n"), HasSubstr("video.framerate: expected a frame rate"));
+    EXPECT_THAT(error_of("video: {framerate: 30/-1}\n"), HasSubstr("video.framerate: expected a frame rate"));
+    EXPECT_THAT(error_of("video: {framerate: 99999999999999999999}\n"), HasSubstr("is out of range"));
+}
+
+TEST(Parse, AudioOnlyAndVideoOnly) {
+    for (const char* yaml : {"audio: {}\n", "video: none\naudio: {}\n", "video:\naudio: {}\n", "video: ~\naudio: {}\n"}) {
+        Preset p = parse_preset(yaml, "a.yaml");
+        EXPECT_FALSE(p.video) << yaml;
+        ASSERT_TRUE(p.audio) << yaml;
+    }
+    Preset v = parse_preset("video: {}\naudio: none\n", "v.yaml");
+    EXPECT_TRUE(v.video);
+    EXPECT_FALSE(v.audio);
+}
+
+TEST(Parse, NullStringIsEmpty) {
+    Preset p = parse_preset("video: {tune: }\naudio: {}\nmetadata: {title: ~}\n", "n.yaml");
+    EXPECT_EQ(p.video->tune, "");
+    EXPECT_EQ(p.metadata.title, "");
+}
+
+TEST(Parse, Tunes) {
+    EXPECT_EQ(parse_preset("video: {tune: zerolatency}\n", "t").video->tune, "zerolatency");
+    EXPECT_EQ(parse_preset("video: {tune: 'animation,zerolatency,fastdecode'}\n", "t").video->tune,
+              "animation,zerolatency,fastdecode");
+    EXPECT_THAT(error_of("video: {tune: 'film,grain'}\n"),
+                AllOf(HasSubstr("video.tune: 'film,grain' is not allowed (allowed: "), HasSubstr("zerolatency")));
+    EXPECT_THAT(error_of("video: {tune: fast}\n"), HasSubstr("video.tune: 'fast' is not allowed"));
+    EXPECT_THAT(error_of("video: {tune: 'zerolatency,'}\n"), HasSubstr("is not allowed"));
+}
+
+// --- inheritance --------------------------------------------------------------------------------
+
+TEST(Base, OverridesABuiltin) {
+    Preset p = parse_preset("base: low-latency\nvideo: {bitrate_kbps: 1000}\nasf: {preroll_ms: 800}\n",
+                            "/p/mine.yaml");
+    EXPECT_EQ(p.name, "mine");
+    EXPECT_EQ(p.description, "");  // the base's description is not this preset's
+    EXPECT_EQ(p.origin, "/p/mine.yaml");
+    ASSERT_TRUE(p.video && p.audio);
+    EXPECT_EQ(p.video->bitrate_kbps, 1000);
+    EXPECT_EQ(p.video->tune, "zerolatency");  // kept from the base
+    EXPECT_EQ(p.asf.preroll_ms, 800u);
+    EXPECT_EQ(p.asf.packet_size, 1450u);
+}
+
+TEST(Base, MayComeAfterOverridesAndRemoveAStream) {
+    Preset p = parse_preset("audio: none\nbase: default\n", "v.yaml");
+    EXPECT_TRUE(p.video);
+    EXPECT_FALSE(p.audio);
+}
+
+TEST(Base, MergedResultIsValidated) {
+    // default has max_bitrate 2000; raising only the bit rate breaks the VBV rule.
+    EXPECT_THAT(error_of("base: default\nvideo: {bitrate_kbps: 3000}\n"),
+                HasSubstr("test.yaml: video.max_bitrate_kbps: 2000 is out of range (allowed 0 for no VBV, or "
+                          "video.bitrate_kbps (3000)..200000)"));
+}
+
+TEST(Base, UnknownBase) {
+    EXPECT_THAT(error_of("base: nope\n"),
+                AllOf(HasSubstr("test.yaml: base: unknown preset 'nope' (allowed: "), HasSubstr("default")));
+}
+
+TEST(Base, CycleIsDetected) {
+    std::map<std::string, std::string> texts = {
+        {"a", "base: b\n"}, {"b", "base: c\n"}, {"c", "base: a\n"}, {"self", "base: self\n"}};
+    asfcast::presets::detail::BaseLookup lookup{
+        [&](const std::string& n) -> std::optional<std::string> {
+            auto it = texts.find(n);
+            if (it == texts.end()) return std::nullopt;
+            return it->second;
+        },
+        [&] {
+            std::vector<std::string> names;
+            for (auto& [n, t] : texts) names.push_back(n);
+            return names;
+        }};
+    std::vector<std::string> chain;
+    try {
+        asfcast::presets::detail::parse_preset_with("base: a\n", "top.yaml", lookup, chain);
+        FAIL();
+    } catch (const PresetError& e) {
+        EXPECT_THAT(e.what(), HasSubstr("built-in:c: base: inheritance cycle: a -> b -> c -> a"));
+    }
+    EXPECT_TRUE(chain.empty());
+    chain = {"self"};
+    EXPECT_THROW(asfcast::presets::detail::parse_preset_with("base: self\n", "built-in:self", lookup, chain),
+                 PresetError);
+}
+
+// --- validation ---------------------------------------------------------------------------------
+
+TEST(Validate, UnknownTopLevelKey) {
+    EXPECT_THAT(error_of(kMinimal + "vidoe: {}\n"),
+                AllOf(StartsWith("test.yaml: unknown key 'vidoe' (allowed keys: name, description, base, source, "
+                                 "video, audio, asf, metadata, outputs)"),
+                      HasSubstr("did you mean 'video'?")));
+}
+
+TEST(Validate, UnknownNestedKey) {
+    EXPECT_THAT(error_of("video: {bitrat: 5}\n"),
+                AllOf(StartsWith("test.yaml: unknown key 'video.bitrat' (allowed keys: codec, fourcc, width"),
+                      HasSubstr("bitrate_kbps"), HasSubstr("did you mean 'bitrate_kbps'?")));
+    EXPECT_THAT(error_of(kMinimal + "asf: {packet: 1}\n"), HasSubstr("unknown key 'asf.packet'"));
+    EXPECT_THAT(error_of(kMinimal + "source: {typ: test}\n"), HasSubstr("unknown key 'source.typ'"));
+    EXPECT_THAT(error_of(kMinimal + "metadata: {album: x}\n"), HasSubstr("unknown key 'metadata.album'"));
+    EXPECT_THAT(error_of(kMinimal + "outputs: {push: x}\n"), HasSubstr("unknown key 'outputs.push'"));
+    EXPECT_THAT(error_of("audio: {rate: 1}\n"), HasSubstr("unknown key 'audio.rate'"));
+}
+
+TEST(Validate, DuplicateKey) {
+    EXPECT_THAT(error_of("video: {width: 640, width: 320}\naudio: {}\n"), HasSubstr("duplicate key 'video.width'"));
+}
+
+TEST(Validate, OutOfRangeNamesOriginKeyAndRange) {
+    struct Case {
+        std::string yaml, message;
+    };
+    const Case cases[] = {
+        {"video: {bitrate_kbps: 5}\n", "/etc/p.yaml: video.bitrate_kbps: 5 is out of range (allowed 32..100000)"},
+        {"video: {bitrate_kbps: 100001}\n", "video.bitrate_kbps: 100001 is out of range (allowed 32..100000)"},
+        {"video: {width: 8}\n", "video.width: 8 is out of range (allowed 16..4096)"},
+        {"video: {width: 1279}\n", "video.width: 1279 is out of range (allowed even values 16..4096)"},
+        {"video: {height: 5000}\n", "video.height: 5000 is out of range (allowed 16..4096)"},
+        {"video: {max_bitrate_kbps: -1}\n", "video.max_bitrate_kbps: -1 is out of range (allowed 0..200000)"},
+        {"video: {vbv_buffer_kbit: 300000}\n", "video.vbv_buffer_kbit: 300000 is out of range (allowed 0..200000)"},
+        {"video: {keyframe_interval_s: 31}\n", "video.keyframe_interval_s: 31 is out of range (allowed 0.1..30)"},
+        {"video: {keyframe_interval_s: 0.05}\n", "video.keyframe_interval_s: 0.05 is out of range (allowed 0.1..30)"},
+        {"video: {bframes: 17}\n", "video.bframes: 17 is out of range (allowed 0..16)"},
+        {"video: {threads: 65}\n", "video.threads: 65 is out of range (allowed 0..64)"},
+        {"audio: {bitrate_kbps: 16}\n", "audio.bitrate_kbps: 16 is out of range (allowed 32..320)"},
+        {"audio: {channels: 6}\n", "audio.channels: 6 is out of range (allowed 1..2)"},
+        {"audio: {}\nasf: {packet_size: 100}\n", "asf.packet_size: 100 is out of range (allowed 512..65535)"},
+        {"audio: {}\nasf: {packet_size: 70000}\n", "asf.packet_size: 70000 is out of range (allowed 512..65535)"},
+        {"audio: {}\nasf: {preroll_ms: 60001}\n", "asf.preroll_ms: 60001 is out of range (allowed 0..60000)"},
+        {"audio: {}\nasf: {max_packet_delay_ms: 0}\n",
+         "asf.max_packet_delay_ms: 0 is out of range (allowed 1..10000)"},
+        {"audio: {}\nsource: {tone_hz: 30000}\n", "source.tone_hz: 30000 is out of range (allowed 1..20000)"},
+        {"video: {bitrate_kbps: 99999999999999999999999}\n", "video.bitrate_kbps: 99999999999999999999999 is out"},
+        {"video: {keyframe_interval_s: 1e400}\n", "video.keyframe_interval_s: expected a number"},
+    };
+    for (const auto& c : cases) EXPECT_THAT(error_of(c.yaml, "/etc/p.yaml"), HasSubstr(c.message)) << c.yaml;
+}
+
+TEST(Validate, EnumsListTheAllowedValues) {
+    EXPECT_THAT(error_of("video: {profile: extended}\n"),
+                HasSubstr("test.yaml: video.profile: 'extended' is not allowed (allowed: baseline, main, high)"));
+    EXPECT_THAT(error_of("video: {x264_preset: turbo}\n"),
+                HasSubstr("video.x264_preset: 'turbo' is not allowed (allowed: ultrafast, superfast, veryfast"));
+    EXPECT_THAT(error_of("video: {fourcc: H265}\n"),
+                HasSubstr("video.fourcc: 'H265' is not allowed (allowed: H264, h264, X264, x264, AVC1, avc1)"));
+    EXPECT_THAT(error_of("video: {codec: wmv2}\n"), HasSubstr("video.codec: 'wmv2' is not allowed (allowed: h264)"));
+    EXPECT_THAT(error_of("audio: {codec: aac}\n"), HasSubstr("audio.codec: 'aac' is not allowed (allowed: wma2, mp3)"));
+    EXPECT_THAT(error_of("audio: {}\nsource: {type: v4l2}\n"),
+                HasSubstr("source.type: 'v4l2' is not allowed (allowed: test, file)"));
+    EXPECT_THAT(error_of("audio: {}\nsource: {pattern: plaid}\n"),
+                AllOf(HasSubstr("source.pattern: 'plaid' is not allowed (allowed: smpte, snow"),
+                      HasSubstr("smpte-rp-219")));
+    for (const char* pattern : {"ball", "checkers-8", "chroma-zone-plate", "smpte-rp-219", "pinwheel"})
+        EXPECT_NO_THROW(parse_preset(std::string("audio: {}\nsource: {pattern: ") + pattern + "}\n", "p"));
+}
+
+TEST(Validate, WrongType) {
+    EXPECT_THAT(error_of("video: {width: wide}\n"), HasSubstr("test.yaml: video.width: expected an integer, got 'wide'"));
+    EXPECT_THAT(error_of("video: {width: 1280.5}\n"), HasSubstr("video.width: expected an integer, got '1280.5'"));
+    EXPECT_THAT(error_of("video: {width: [1280]}\n"), HasSubstr("video.width: expected an integer, got a sequence"));
+    EXPECT_THAT(error_of("video: {width: }\n"), HasSubstr("video.width: expected an integer, got null"));
+    EXPECT_THAT(error_of("video: {keyframe_interval_s: soon}\n"),
+                HasSubstr("video.keyframe_interval_s: expected a number, got 'soon'"));
+    EXPECT_THAT(error_of("video: {keyframe_interval_s: nan}\n"), HasSubstr("keyframe_interval_s: nan is out of range"));
+    EXPECT_THAT(error_of("video: 1280x720\n"), HasSubstr("video: expected a mapping or none, got '1280x720'"));
+    EXPECT_THAT(error_of("video: {}\naudio: [wma2]\n"), HasSubstr("audio: expected a mapping or none, got a sequence"));
+    EXPECT_THAT(error_of(kMinimal + "asf: 8192\n"), HasSubstr("asf: expected a mapping, got '8192'"));
+    EXPECT_THAT(error_of(kMinimal + "metadata: {title: {a: b}}\n"),
+                HasSubstr("metadata.title: expected a string, got a mapping"));
+    EXPECT_THAT(error_of("- video\n- audio\n"), HasSubstr("test.yaml: expected a mapping of preset keys at the top "
+                                                          "level, got a sequence"));
+    EXPECT_THAT(error_of("{[a]: 1}\n"), HasSubstr("keys must be plain names"));
+}
+
+TEST(Validate, BaselineWithBframes) {
+    EXPECT_THAT(error_of("video: {profile: baseline, bframes: 2}\n"),
+                HasSubstr("test.yaml: video.bframes: 2 is not allowed with video.profile baseline (allowed 0"));
+    EXPECT_NO_THROW(parse_preset("video: {profile: baseline, bframes: 0}\n", "b"));
+}
+
+TEST(Validate, FileSourceNeedsPath) {
+    EXPECT_THAT(error_of(kMinimal + "source: {type: file}\n"),
+                HasSubstr("test.yaml: source.path: is required when source.type is file"));
+}
+
+TEST(Validate, NeitherAudioNorVideo) {
+    for (const char* yaml : {"name: x\n", "video: none\naudio: none\n", "base: audio-only\naudio: ~\n"})
+        EXPECT_THAT(error_of(yaml), HasSubstr("test.yaml: video, audio: a preset needs at least one of video and audio"))
+            << yaml;
+}
+
+TEST(Validate, VbvRules) {
+    EXPECT_THAT(error_of("video: {bitrate_kbps: 3000, max_bitrate_kbps: 2500}\n"),
+                HasSubstr("video.max_bitrate_kbps: 2500 is out of range (allowed 0 for no VBV, or "
+                          "video.bitrate_kbps (3000)..200000)"));
+    EXPECT_THAT(error_of("video: {vbv_buffer_kbit: 0}\n"),
+                HasSubstr("video.vbv_buffer_kbit: 0 is out of range (allowed 1..200000 when video.max_bitrate_kbps is set)"));
+    Preset p = parse_preset("video: {bitrate_kbps: 3000, max_bitrate_kbps: 0}\n", "x");
+    EXPECT_EQ(p.video->max_bitrate_kbps, 0);
+}
+
+TEST(Validate, AudioPerCodec) {
+    EXPECT_THAT(error_of("audio: {codec: mp3, sample_rate: 22050}\n"),
+                HasSubstr("audio.sample_rate: 22050 is not allowed for audio.codec mp3 (allowed 32000, 44100, 48000)"));
+    EXPECT_THAT(error_of("audio: {codec: wma2, sample_rate: 24000}\n"),
+                HasSubstr("audio.sample_rate: 24000 is not allowed for audio.codec wma2 (allowed 22050, 32000, 44100, "
+                          "48000)"));
+    EXPECT_THAT(error_of("audio: {sample_rate: 8000}\n"), HasSubstr("audio.sample_rate: 8000 is out of range"));
+    EXPECT_THAT(error_of("audio: {codec: mp3, bitrate_kbps: 130}\n"),
+                HasSubstr("audio.bitrate_kbps: 130 is not allowed for audio.codec mp3 (allowed 32, 40, 48"));
+    EXPECT_NO_THROW(parse_preset("audio: {codec: wma2, bitrate_kbps: 130, sample_rate: 22050, channels: 1}\n", "w"));
+    EXPECT_NO_THROW(parse_preset("audio: {codec: mp3, bitrate_kbps: 320, sample_rate: 32000}\n", "m"));
+}
+
+TEST(Validate, AudioFrameMustFitInAPacket) {
+    // MP3 320 kbit/s at 32 kHz: 1441-byte frames.
+    EXPECT_THAT(error_of("audio: {codec: mp3, bitrate_kbps: 320, sample_rate: 32000}\nasf: {packet_size: 1024}\n"),
+                HasSubstr("asf.packet_size: 1024 is out of range (allowed 1505..65535: an audio frame of mp3"));
+    EXPECT_NO_THROW(parse_preset("audio: {}\nasf: {packet_size: 1024}\n", "p"));
+}
+
+TEST(Validate, Strings) {
+    EXPECT_THAT(error_of(kMinimal + "metadata: {title: \"a\\x01b\"}\n"),
+                HasSubstr("metadata.title: contains a control character"));
+    EXPECT_THAT(error_of(kMinimal + "metadata: {title: \"" + std::string(1100, 'x') + "\"}\n"),
+                HasSubstr("metadata.title: is 1100 bytes long (allowed 0..1024 bytes)"));
+    EXPECT_THAT(error_of(kMinimal + "name: \"\"\n"), HasSubstr("name: must not be empty"));
+    EXPECT_THAT(error_of(kMinimal + "metadata: {title: \"\xff\xfe\"}\n"), AllOf(StartsWith("test.yaml: ")));
+}
+
+TEST(Validate, YamlSyntaxErrorHasLine) {
+    EXPECT_THAT(error_of("name: x\nvideo: {width: 640\naudio: {}\n"),
+                AllOf(StartsWith("test.yaml: line "), HasSubstr(": YAML syntax error: ")));
+    EXPECT_THAT(error_of("name: x\nvideo:\n  width: 640\n   height: 480\n"),
+                StartsWith("test.yaml: line 4: YAML syntax error: "));
+    EXPECT_THAT(error_of("name: x\ndescription: a: b\n"), StartsWith("test.yaml: line 2: YAML syntax error: "));
+    EXPECT_THAT(error_of("video: {width: 640]\n"), HasSubstr("YAML syntax error"));
+}
+
+TEST(Validate, EmptyAndMultipleDocuments) {
+    EXPECT_THAT(error_of(""), HasSubstr("test.yaml: "));
+    EXPECT_THAT(error_of("# nothing\n"), HasSubstr("test.yaml: "));
+    EXPECT_THAT(error_of(kMinimal + "---\n" + kMinimal), HasSubstr("test.yaml: holds more than one YAML document"));
+    EXPECT_THAT(error_of(kMinimal + "---\nx: [1\n"), StartsWith("test.yaml: line 5: YAML syntax error: "));
+}
+
+TEST(Validate, HostileInputsGivePresetError) {
+    // Deep nesting (flow and block), huge input, self-referencing aliases, NUL bytes.
+    EXPECT_THAT(error_of(std::string(100000, '[')), StartsWith("test.yaml: "));
+    EXPECT_THAT(error_of(std::string(100000, '{')), StartsWith("test.yaml: "));
+    std::string block;
+    for (int i = 0; i < 3000; ++i) block += std::string(static_cast<std::size_t>(i), ' ') + "a:\n";
+    EXPECT_THAT(error_of(block), StartsWith("test.yaml: "));
+    std::string dashes;
+    for (int i = 0; i < 5000; ++i) dashes += "- ";
+    EXPECT_THAT(error_of(dashes + "x\n"), StartsWith("test.yaml: "));
+    EXPECT_THAT(error_of(std::string(2 << 20, ' ')), HasSubstr("bytes long"));
+    EXPECT_THAT(error_of("video: &a {width: *a}\n"), HasSubstr("video.width: expected an integer"));
+    EXPECT_THAT(error_of("a: &a [*a]\n"), HasSubstr("unknown key 'a'"));
+    EXPECT_THAT(error_of(std::string("video: {width: 6\0 40}\n", 23)), StartsWith("test.yaml: "));
+    EXPECT_THAT(error_of("!<tag:x> {video: {}}\n&x\n"), StartsWith("test.yaml: "));
+    // yaml-cpp 0.7 loops forever in LoadAll on these (jbeder/yaml-cpp#1319), and its scanner on "[:".
+    for (const char* s : {", n", ",", "a: b\n,\n", "[:", "{:", "- !+(.,.)"})
+        EXPECT_THAT(error_of(s), StartsWith("test.yaml: ")) << s;
+}
+
+// --- files and resolution -----------------------------------------------------------------------
+
+TEST(Files, LoadPresetFile) {
+    TempDir dir;
+    const std::string path = dir.write("event.yaml", "base: default\nvideo: {bitrate_kbps: 1000, max_bitrate_kbps: 1000}\n");
+    Preset p = load_preset_file(path);
+    EXPECT_EQ(p.name, "event");
+    EXPECT_EQ(p.origin, path);
+    EXPECT_EQ(p.video->bitrate_kbps, 1000);
+}
+
+TEST(Files, ErrorsNameThePath) {
+    TempDir dir;
+    const std::string bad = dir.write("bad.yaml", "video: {bitrat: 1}\n");
+    try {
+        load_preset_file(bad);
+        FAIL();
+    } catch (const PresetError& e) {
+        EXPECT_THAT(e.what(), StartsWith(bad + ": unknown key 'video.bitrat'"));
+    }
+    const std::string missing = (dir.path() / "missing.yaml").string();
+    try {
+        load_preset_file(missing);
+        FAIL();
+    } catch (const PresetError& e) {
+        EXPECT_THAT(e.what(), AllOf(StartsWith(missing + ": cannot open"), HasSubstr("No such file")));
+    }
+    try {
+        load_preset_file(dir.path().string());
+        FAIL();
+    } catch (const PresetError& e) {
+        EXPECT_THAT(e.what(), HasSubstr("is a directory"));
+    }
+}
+
+TEST(Files, ResolveByNameAndByPath) {
+    EXPECT_EQ(resolve_preset("low-latency").name, "low-latency");
+    EXPECT_EQ(resolve_preset("audio-only").origin, "built-in:audio-only");
+    TempDir dir;
+    const std::string path = dir.write("x.yml", "name: custom\naudio: {}\n");
+    Preset p = resolve_preset(path);
+    EXPECT_EQ(p.name, "custom");
+    EXPECT_EQ(p.origin, path);
+    EXPECT_THROW(resolve_preset("nope.yaml"), PresetError);  // a path (ends .yaml), and missing
+    try {
+        resolve_preset("nope");
+        FAIL();
+    } catch (const PresetError& e) {
+        EXPECT_THAT(e.what(), AllOf(HasSubstr("unknown preset 'nope' (available: "), HasSubstr("radio-mp3")));
+    }
+}
+
+}  // namespace
+
+namespace {
+
+TEST(Readme, ExamplesParse) {
+    Preset p = parse_preset(R"(
+name: town-hall
+description: Town hall meeting, 1080p30 at 4.5 Mbit/s
+base: default
+source:
+  type: file
+  path: /srv/media/town-hall.mp4
+video:
+  width: 1920
+  height: 1080
+  framerate: 30000/1001
+  bitrate_kbps: 4500
+  max_bitrate_kbps: 4500
+  vbv_buffer_kbit: 4500
+  x264_preset: superfast      # 1080p30 stays real-time on 2 cores
+audio:
+  bitrate_kbps: 160
+  sample_rate: 48000
+asf:
+  preroll_ms: 2000
+metadata:
+  title: Town hall
+  author: City of Example
+  copyright: (c) 2025 City of Example
+outputs:
+  archive: /srv/archive/town-hall.wmv
+)",
+                            "/etc/asfcast/town-hall.yaml");
+    EXPECT_EQ(p.video->height, 1080);
+    EXPECT_EQ(p.video->profile, "main");  // from default
+    EXPECT_EQ(p.audio->bitrate_kbps, 160);
+    Preset r = parse_preset("name: studio-radio\naudio: {codec: mp3, bitrate_kbps: 192, sample_rate: 48000}\n"
+                            "asf: {packet_size: 2048}\n",
+                            "r.yaml");
+    EXPECT_FALSE(r.video);
+    EXPECT_EQ(r.audio->codec, "mp3");
+    EXPECT_EQ(error_of("name: x\nvideo:\n  width: 640\naudio: {x: [1, 2}\n", "/etc/asfcast/event.yaml"),
+              "/etc/asfcast/event.yaml: line 4: YAML syntax error: illegal flow end");
+}
+
+}  // namespace
