@@ -96,6 +96,32 @@ int inspect_file(const std::string& path, bool json) {
         }
         if (in.gcount() > 0 && static_cast<std::uint32_t>(in.gcount()) < psize && packets < limit)
             problems.push_back(fmt::format("trailing partial packet of {} bytes", in.gcount()));
+        // Top-level objects after the Data Object (Simple Index, Index): GUID + size each.
+        if (limit != UINT64_MAX) {
+            in.clear();
+            std::uint64_t pos = header_size + 50 + limit * psize;
+            // Simple Index Object GUID as stored on disk (ASF-notes §3).
+            static const std::uint8_t kSimpleIndex[16] = {0x90, 0x08, 0x00, 0x33, 0xB1, 0xE5, 0xCF, 0x11,
+                                                          0x89, 0xF4, 0x00, 0xA0, 0xC9, 0x03, 0x49, 0xCB};
+            for (int n = 0; n < 64; ++n) {
+                std::uint8_t obj[24];
+                in.seekg(static_cast<std::streamoff>(pos));
+                if (!in.read(reinterpret_cast<char*>(obj), 24)) break;
+                std::uint64_t size = 0;
+                for (int i = 0; i < 8; ++i) size |= static_cast<std::uint64_t>(obj[16 + i]) << (8 * i);
+                if (size < 24) {
+                    problems.push_back(fmt::format("object at {} has size {}", pos, size));
+                    break;
+                }
+                asfmux::ObjectInfo o;
+                std::copy(obj, obj + 16, o.guid.begin());
+                o.name = std::equal(obj, obj + 16, kSimpleIndex) ? "Simple Index" : asfmux::guid_to_string(o.guid);
+                o.offset = pos;
+                o.size = size;
+                info.objects.push_back(o);
+                pos += size;
+            }
+        }
     }
     if (!send_monotonic) problems.push_back("send times go backwards");
     if (bad_packets) problems.push_back(fmt::format("{} packets could not be parsed", bad_packets));
