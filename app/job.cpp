@@ -229,55 +229,32 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
         audio_q.close();
     };
 
+    // One thread per encoder: raw queue -> encoder -> mux queue, then a StreamEnded mark.
+    auto encode_loop = [&](auto& queue, auto& encoder, std::atomic<std::uint64_t>& encoded, const char* what) {
+        std::vector<EncodedFrame> out;
+        auto forward = [&] {
+            for (auto& f : out) {
+                ++encoded;
+                mux_q.push(std::move(f));
+            }
+            out.clear();
+        };
+        try {
+            while (auto raw_unit = queue.pop()) {
+                encoder.encode(*raw_unit, out);
+                forward();
+            }
+            encoder.flush(out);
+            forward();
+        } catch (const std::exception& e) {
+            spdlog::error("{} encoder: {}", what, e.what());
+            failed = true;
+        }
+        mux_q.push(StreamEnded{encoder.format().stream});
+    };
     std::vector<std::thread> threads;
-    if (venc) {
-        threads.emplace_back([&] {
-            std::vector<EncodedFrame> out;
-            auto forward = [&] {
-                for (auto& f : out) {
-                    ++stats.video_frames_encoded;
-                    mux_q.push(std::move(f));
-                }
-                out.clear();
-            };
-            try {
-                while (auto f = video_q.pop()) {
-                    venc->encode(*f, out);
-                    forward();
-                }
-                venc->flush(out);
-                forward();
-            } catch (const std::exception& e) {
-                spdlog::error("video encoder: {}", e.what());
-                failed = true;
-            }
-            mux_q.push(StreamEnded{venc->format().stream});
-        });
-    }
-    if (aenc) {
-        threads.emplace_back([&] {
-            std::vector<EncodedFrame> out;
-            auto forward = [&] {
-                for (auto& f : out) {
-                    ++stats.audio_frames_encoded;
-                    mux_q.push(std::move(f));
-                }
-                out.clear();
-            };
-            try {
-                while (auto b = audio_q.pop()) {
-                    aenc->encode(*b, out);
-                    forward();
-                }
-                aenc->flush(out);
-                forward();
-            } catch (const std::exception& e) {
-                spdlog::error("audio encoder: {}", e.what());
-                failed = true;
-            }
-            mux_q.push(StreamEnded{aenc->format().stream});
-        });
-    }
+    if (venc) threads.emplace_back([&] { encode_loop(video_q, *venc, stats.video_frames_encoded, "video"); });
+    if (aenc) threads.emplace_back([&] { encode_loop(audio_q, *aenc, stats.audio_frames_encoded, "audio"); });
 
     // The muxer thread: the only writer of the muxed stream.
     std::vector<int> stream_numbers;
