@@ -460,6 +460,17 @@ struct CapturePipeline::Impl {
         }
     }
 
+    // Builds one decoded-stream branch of a file pipeline, adds it and configures its appsink.
+    GstElement* add_file_branch(const std::string& d, const char* sink_name, bool video) {
+        GstElement* branch = make_branch(d);
+        gst_bin_add(GST_BIN(pipeline), branch);
+        GstElement* s = sink_named(branch, sink_name);
+        configure_sink(s, video);
+        gst_object_unref(s);
+        desc += "  dec. ! " + d;
+        return branch;
+    }
+
     void build_file() {
         live = false;
         ResolvedInput in = resolve_input(source.path);  // missing file: error before anything else
@@ -483,23 +494,13 @@ struct CapturePipeline::Impl {
             std::string d = fmt::format(
                 "queue ! videoconvert ! videoscale ! videorate ! capsfilter caps=\"{}\" ! appsink name=vsink",
                 video_caps(format));
-            vbranch = make_branch(d);
-            gst_bin_add(GST_BIN(pipeline), vbranch);
-            GstElement* s = sink_named(vbranch, "vsink");
-            configure_sink(s, true);
-            gst_object_unref(s);
-            desc += "  dec. ! " + d;
+            vbranch = add_file_branch(d, "vsink", true);
         }
         if (want_audio) {
             std::string d = fmt::format(
                 "queue ! audioconvert ! audioresample ! capsfilter caps=\"{}\" ! appsink name=asink",
                 audio_caps(format));
-            abranch = make_branch(d);
-            gst_bin_add(GST_BIN(pipeline), abranch);
-            GstElement* s = sink_named(abranch, "asink");
-            configure_sink(s, false);
-            gst_object_unref(s);
-            desc += "  dec. ! " + d;
+            abranch = add_file_branch(d, "asink", false);
         }
         g_signal_connect(dec, "pad-added", G_CALLBACK(&Impl::on_pad_added), this);
         g_signal_connect(dec, "no-more-pads", G_CALLBACK(&Impl::on_no_more_pads), this);
