@@ -1,0 +1,78 @@
+// pullserver: the pull source. Serves the muxed stream over MS-WMSP (HTTP, "mmsh") to players and
+// distribution servers, thousands at once, from one shared packet ring per mount point.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "asfcast/core/muxed.hpp"
+
+namespace asfcast::pull {
+
+struct PullUser {
+    std::string name;
+    std::string password;  // never logged
+};
+
+struct PullConfig {
+    std::string bind_address = "127.0.0.1";
+    std::uint16_t port = 8080;                 // 0: any free port (tests)
+    std::size_t max_clients = 5000;            // connections, all mounts together
+    std::size_t max_clients_per_ip = 0;        // 0: no per-address limit
+    std::string auth = "none";                 // none | basic | digest
+    std::string realm = "asfcast";
+    std::vector<PullUser> users;
+    std::vector<std::string> allow;            // CIDR blocks; empty: every address not denied
+    std::vector<std::string> deny;             // CIDR blocks, checked first
+    std::size_t max_head_bytes = 8192;         // request line + headers
+    std::size_t max_body_bytes = 65536;        // Log POST bodies
+    std::uint32_t header_timeout_ms = 10000;   // whole request head must arrive within this
+    std::uint32_t idle_timeout_ms = 60000;     // MS-WMSP 3.2.2 Idle-Timeout
+    std::uint32_t max_lag_ms = 4000;           // a client further behind than this is lagging
+    std::string lag_policy = "skip";           // skip: jump to the next key frame; disconnect
+    std::size_t ring_packets = 4096;           // packets kept per mount (bounded memory)
+    std::size_t log_entries = 1000;            // client Log bodies kept (bounded)
+};
+
+// Counters for the status line, the control API and tests.
+struct PullStats {
+    std::uint64_t connections_accepted = 0;
+    std::uint64_t connections_refused = 0;     // limits, ACL
+    std::uint64_t auth_failures = 0;
+    std::uint64_t bad_requests = 0;
+    std::uint64_t header_timeouts = 0;
+    std::uint64_t describes = 0;
+    std::uint64_t plays = 0;
+    std::uint64_t lag_skips = 0;
+    std::uint64_t lag_disconnects = 0;
+    std::uint64_t log_requests = 0;
+    std::uint64_t bytes_sent = 0;
+    std::size_t clients_now = 0;               // open connections
+    std::size_t streaming_now = 0;             // connections receiving $D
+};
+
+class PullServer {
+public:
+    explicit PullServer(PullConfig config);
+    ~PullServer();
+    PullServer(const PullServer&) = delete;
+    PullServer& operator=(const PullServer&) = delete;
+
+    // Adds a mount point ("/" for the default stream, "/name" for others) and returns the sink
+    // the muxer's bus feeds. Call before start().
+    std::shared_ptr<MuxedStreamSink> add_mount(const std::string& path);
+    // Binds and starts the network thread. Throws std::runtime_error naming the address on failure.
+    void start();
+    // Closes every connection and joins the network thread. Idempotent.
+    void stop();
+    std::uint16_t port() const;  // the bound port
+    PullStats stats() const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace asfcast::pull
