@@ -32,7 +32,14 @@ constexpr std::array<std::string_view, 14> kVideoKeys = {
 constexpr std::array<std::string_view, 4> kAudioKeys = {"codec", "bitrate_kbps", "sample_rate", "channels"};
 constexpr std::array<std::string_view, 3> kAsfKeys = {"packet_size", "preroll_ms", "max_packet_delay_ms"};
 constexpr std::array<std::string_view, 4> kMetadataKeys = {"title", "author", "copyright", "description"};
-constexpr std::array<std::string_view, 1> kOutputsKeys = {"archive"};
+constexpr std::array<std::string_view, 2> kOutputsKeys = {"archive", "pull"};
+constexpr std::array<std::string_view, 16> kPullKeys = {
+    "enabled", "address", "port", "mount", "max_clients", "max_clients_per_ip", "auth", "realm", "users", "allow",
+    "deny", "max_head_bytes", "header_timeout_ms", "idle_timeout_ms", "max_lag_ms", "lag_policy"};
+constexpr std::array<std::string_view, 2> kPullUserKeys = {"name", "password"};
+constexpr std::array<std::string_view, 3> kPullAuth = {"none", "basic", "digest"};
+constexpr std::array<std::string_view, 2> kLagPolicies = {"skip", "disconnect"};
+constexpr std::array<std::string_view, 2> kBools = {"true", "false"};
 
 constexpr std::array<std::string_view, 2> kSourceTypes = {"test", "file"};
 constexpr std::array<std::string_view, 26> kPatterns = {
@@ -487,8 +494,61 @@ private:
     }
 
     void apply_outputs(const YAML::Node& value, OutputsPreset& o) const {
-        for (const auto& [k, v] : section(value, "outputs", kOutputsKeys))
+        for (const auto& [k, v] : section(value, "outputs", kOutputsKeys)) {
             if (k == "archive") o.archive = get_string(v, "outputs." + k, kMaxPathBytes);
+            else if (k == "pull") apply_pull(v, o.pull);
+        }
+    }
+
+    std::vector<YAML::Node> get_list(const YAML::Node& v, const std::string& key, std::size_t max_items) const {
+        std::vector<YAML::Node> out;
+        if (v.IsNull()) return out;
+        if (!v.IsSequence()) fail_key(key, "expected a list, got " + kind(v));
+        if (v.size() > max_items)
+            fail_key(key, "has " + std::to_string(v.size()) + " entries (allowed 0.." + std::to_string(max_items) + ")");
+        for (const auto& item : v) out.push_back(item);
+        return out;
+    }
+
+    void apply_pull(const YAML::Node& value, PullPreset& pull) const {
+        // `pull: false` / `pull: off` turns the pull source off.
+        if (value.IsScalar() && (value.Scalar() == "false" || value.Scalar() == "off")) {
+            pull.enabled = false;
+            return;
+        }
+        for (const auto& [k, v] : section(value, "outputs.pull", kPullKeys)) {
+            const std::string key = "outputs.pull." + k;
+            if (k == "enabled") pull.enabled = get_enum(v, key, kBools) == "true";
+            else if (k == "address") pull.address = get_string(v, key, 255);
+            else if (k == "port") pull.port = static_cast<int>(get_int(v, key, 1, 65535));
+            else if (k == "mount") pull.mount = get_string(v, key, 255);
+            else if (k == "max_clients") pull.max_clients = static_cast<int>(get_int(v, key, 1, 100000));
+            else if (k == "max_clients_per_ip") pull.max_clients_per_ip = static_cast<int>(get_int(v, key, 0, 100000));
+            else if (k == "auth") pull.auth = get_enum(v, key, kPullAuth);
+            else if (k == "realm") pull.realm = get_string(v, key, 128);
+            else if (k == "max_head_bytes") pull.max_head_bytes = static_cast<int>(get_int(v, key, 1024, 65536));
+            else if (k == "header_timeout_ms") pull.header_timeout_ms = static_cast<int>(get_int(v, key, 100, 600000));
+            else if (k == "idle_timeout_ms") pull.idle_timeout_ms = static_cast<int>(get_int(v, key, 10000, 3600000));
+            else if (k == "max_lag_ms") pull.max_lag_ms = static_cast<int>(get_int(v, key, 500, 60000));
+            else if (k == "lag_policy") pull.lag_policy = get_enum(v, key, kLagPolicies);
+            else if (k == "allow" || k == "deny") {
+                std::vector<std::string> blocks;
+                for (const auto& item : get_list(v, key, 1024)) blocks.push_back(get_string(item, key, 64));
+                (k == "allow" ? pull.allow : pull.deny) = std::move(blocks);
+            } else if (k == "users") {
+                pull.users.clear();
+                for (const auto& item : get_list(v, key, 1024)) {
+                    PullUserPreset user;
+                    for (const auto& [uk, uv] : section(item, key, kPullUserKeys)) {
+                        if (uk == "name") user.name = get_string(uv, key + "." + uk, 128);
+                        else user.password = get_string(uv, key + "." + uk, 1024);
+                    }
+                    if (user.name.empty() || user.name.find(':') != std::string::npos)
+                        fail_key(key + ".name", "must be 1..128 bytes without ':'");
+                    pull.users.push_back(std::move(user));
+                }
+            }
+        }
     }
 
     // Largest encoded audio frame in bytes (audio payloads are never split across ASF packets).
@@ -537,6 +597,16 @@ private:
                                  std::to_string(a.bitrate_kbps) + " kbit/s, " + std::to_string(a.sample_rate) +
                                  " Hz must fit in one packet");
         }
+        const PullPreset& pull = p.outputs.pull;
+        if (!pull.mount.empty() &&
+            (pull.mount == "/" || pull.mount.front() != '/' ||
+             pull.mount.find_first_of("?#% \t") != std::string::npos))
+            fail_key("outputs.pull.mount", quote(pull.mount) +
+                                               " is not allowed (allowed: a path like /live: starts with '/', "
+                                               "no '?', '#', '%' or spaces; '/' always serves the stream)");
+        if (pull.auth != "none" && pull.users.empty())
+            fail_key("outputs.pull.users", "is empty but outputs.pull.auth is " + pull.auth +
+                                               " (add at least one {name, password})");
     }
 
     const std::string& origin_;

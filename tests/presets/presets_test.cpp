@@ -18,6 +18,7 @@ using asfcast::presets::builtin_presets;
 using asfcast::presets::load_preset_file;
 using asfcast::presets::parse_preset;
 using asfcast::presets::Preset;
+using asfcast::presets::PullPreset;
 using asfcast::presets::PresetError;
 using asfcast::presets::resolve_preset;
 using ::testing::AllOf;
@@ -617,3 +618,65 @@ outputs:
 }
 
 }  // namespace
+
+TEST(Pull, DefaultsServeLoopback8080WithoutAuth) {
+    Preset p = builtin_preset("default");
+    Preset d = parse_preset(kMinimal, "x.yaml");
+    for (const Preset* q : {&p, &d}) {
+        EXPECT_TRUE(q->outputs.pull.enabled);
+        EXPECT_EQ(q->outputs.pull.address, "127.0.0.1");
+        EXPECT_EQ(q->outputs.pull.port, 8080);
+        EXPECT_EQ(q->outputs.pull.auth, "none");
+        EXPECT_EQ(q->outputs.pull.max_clients, 5000);
+        EXPECT_EQ(q->outputs.pull.lag_policy, "skip");
+    }
+}
+
+TEST(Pull, EveryKeyParses) {
+    Preset p = parse_preset(kMinimal + R"(outputs:
+  pull:
+    address: 0.0.0.0
+    port: 8081
+    mount: /live
+    max_clients: 100
+    max_clients_per_ip: 4
+    auth: digest
+    realm: studio
+    users: [{name: alice, password: "s3cret"}, {name: bob, password: x}]
+    allow: [10.0.0.0/8, "::1"]
+    deny: [10.1.0.0/16]
+    max_head_bytes: 4096
+    header_timeout_ms: 5000
+    idle_timeout_ms: 30000
+    max_lag_ms: 2000
+    lag_policy: disconnect
+)",
+                            "x.yaml");
+    const PullPreset& pull = p.outputs.pull;
+    EXPECT_EQ(pull.address, "0.0.0.0");
+    EXPECT_EQ(pull.port, 8081);
+    EXPECT_EQ(pull.mount, "/live");
+    EXPECT_EQ(pull.max_clients_per_ip, 4);
+    EXPECT_EQ(pull.auth, "digest");
+    ASSERT_EQ(pull.users.size(), 2u);
+    EXPECT_EQ(pull.users[0].name, "alice");
+    EXPECT_EQ(pull.users[0].password, "s3cret");
+    EXPECT_EQ(pull.allow, (std::vector<std::string>{"10.0.0.0/8", "::1"}));
+    EXPECT_EQ(pull.deny, (std::vector<std::string>{"10.1.0.0/16"}));
+    EXPECT_EQ(pull.lag_policy, "disconnect");
+    EXPECT_FALSE(parse_preset(kMinimal + "outputs: {pull: false}\n", "x.yaml").outputs.pull.enabled);
+}
+
+TEST(Pull, ErrorsNameTheKey) {
+    EXPECT_THAT(error_of(kMinimal + "outputs: {pull: {port: 70000}}\n"),
+                HasSubstr("outputs.pull.port: 70000 is out of range (allowed 1..65535)"));
+    EXPECT_THAT(error_of(kMinimal + "outputs: {pull: {auth: basic}}\n"),
+                HasSubstr("outputs.pull.users: is empty but outputs.pull.auth is basic"));
+    EXPECT_THAT(error_of(kMinimal + "outputs: {pull: {mount: live}}\n"), HasSubstr("outputs.pull.mount"));
+    EXPECT_THAT(error_of(kMinimal + "outputs: {pull: {lag_policy: wait}}\n"),
+                HasSubstr("outputs.pull.lag_policy: 'wait' is not allowed (allowed: skip, disconnect)"));
+    EXPECT_THAT(error_of(kMinimal + "outputs: {pull: {users: [{name: a, pass: b}]}}\n"),
+                HasSubstr("unknown key 'outputs.pull.users.pass'"));
+    EXPECT_THAT(error_of(kMinimal + "outputs: {pull: {allow: 10.0.0.0/8}}\n"),
+                HasSubstr("outputs.pull.allow: expected a list"));
+}

@@ -58,8 +58,34 @@ struct MetadataPreset {
     std::string title, author, copyright, description;
 };
 
+struct PullUserPreset {
+    std::string name;
+    std::string password;           // never logged
+};
+
+// The MS-WMSP pull source (pullserver/). Defaults serve 127.0.0.1:8080 with no authentication.
+struct PullPreset {
+    bool enabled = true;
+    std::string address = "127.0.0.1";
+    int port = 8080;
+    std::string mount;              // extra path serving this stream ("/live"); "/" always serves it
+    int max_clients = 5000;
+    int max_clients_per_ip = 0;     // 0: no per-address limit
+    std::string auth = "none";      // none | basic | digest
+    std::string realm = "asfcast";
+    std::vector<PullUserPreset> users;
+    std::vector<std::string> allow; // CIDR blocks; empty: everyone not denied
+    std::vector<std::string> deny;
+    int max_head_bytes = 8192;
+    int header_timeout_ms = 10000;
+    int idle_timeout_ms = 60000;
+    int max_lag_ms = 4000;
+    std::string lag_policy = "skip";  // skip | disconnect
+};
+
 struct OutputsPreset {
     std::string archive;            // path, empty = none
+    PullPreset pull;
 };
 
 struct Preset {
