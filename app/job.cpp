@@ -18,6 +18,7 @@
 #include "asfcast/core/bounded_queue.hpp"
 #include "asfcast/core/clock.hpp"
 #include "asfcast/encode/encode.hpp"
+#include "asfcast/pullserver/pullserver.hpp"
 
 namespace asfcast::app {
 namespace {
@@ -75,9 +76,10 @@ public:
         const double kbps = last_bytes_ && secs > 0 ? (bytes - last_bytes_) * 8.0 / secs / 1000.0 : 0.0;
         last_ = now;
         last_bytes_ = bytes;
-        fmt::print(stderr, "\r{}  video {} fr (dropped {})  audio {} fr  {:6.0f} kbit/s  {} packets   ",
+        fmt::print(stderr, "\r{}  video {} fr (dropped {})  audio {} fr  {:6.0f} kbit/s  {} packets  {} pull clients   ",
                    format_clock(st.media_time_us.load()), st.video_frames_encoded.load(),
-                   st.video_frames_dropped.load(), st.audio_frames_encoded.load(), kbps, st.packets.load());
+                   st.video_frames_dropped.load(), st.audio_frames_encoded.load(), kbps, st.packets.load(),
+                   st.pull_clients.load());
         std::fflush(stderr);
         printed_ = true;
     }
@@ -174,6 +176,38 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
             ac, [builder](const asfmux::FileTotals& t) { return builder->build_final(t); });
         bus.subscribe(archive);
         spdlog::info("archiving to {}", ac.path);
+    }
+    // The pull source: "/" serves the stream, and the preset's mount path too.
+    std::unique_ptr<pull::PullServer> pull_server;
+    if (preset.outputs.pull.enabled) {
+        const presets::PullPreset& pp = preset.outputs.pull;
+        pull::PullConfig pc;
+        pc.bind_address = pp.address;
+        pc.port = static_cast<std::uint16_t>(pp.port);
+        pc.max_clients = static_cast<std::size_t>(pp.max_clients);
+        pc.max_clients_per_ip = static_cast<std::size_t>(pp.max_clients_per_ip);
+        pc.auth = pp.auth;
+        pc.realm = pp.realm;
+        for (const auto& u : pp.users) pc.users.push_back({u.name, u.password});
+        pc.allow = pp.allow;
+        pc.deny = pp.deny;
+        pc.max_head_bytes = static_cast<std::size_t>(pp.max_head_bytes);
+        pc.header_timeout_ms = static_cast<std::uint32_t>(pp.header_timeout_ms);
+        pc.idle_timeout_ms = static_cast<std::uint32_t>(pp.idle_timeout_ms);
+        pc.max_lag_ms = static_cast<std::uint32_t>(pp.max_lag_ms);
+        pc.lag_policy = pp.lag_policy;
+        try {
+            pull_server = std::make_unique<pull::PullServer>(pc);
+        } catch (const std::invalid_argument& e) {
+            throw std::runtime_error(preset.origin + ": " + e.what());
+        }
+        bus.subscribe(pull_server->add_mount("/"));
+        if (!pp.mount.empty()) bus.subscribe(pull_server->add_mount(pp.mount));
+        pull_server->start();
+        const std::string host = pp.address.find(':') != std::string::npos ? "[" + pp.address + "]" : pp.address;
+        spdlog::info("serving mmsh://{}:{}/{}{}", host, pull_server->port(),
+                     pp.mount.empty() ? "" : " and mmsh://" + host + ":" + std::to_string(pull_server->port()),
+                     pp.mount);
     }
     bus.publish_header(header);
 
@@ -315,8 +349,9 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
     }
 
     StatusLine status(options.status_line);
-    while (!stop && !capture_ended && !duration_reached && !failed) {
+    for (int tick = 0; !stop && !capture_ended && !duration_reached && !failed; ++tick) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        if (pull_server && tick % 10 == 0) stats.pull_clients = pull_server->stats().streaming_now;
         status.update(stats);
     }
     pipeline.stop();  // EOS through the graph; every captured frame reaches the encoders
@@ -326,6 +361,16 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
     mux_thread.join();
     status.update(stats);
     status.finish();
+    if (pull_server) {
+        // Give streaming clients a moment to receive the rest and $E before the sockets close.
+        for (int i = 0; i < 30 && pull_server->stats().streaming_now > 0; ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        const pull::PullStats ps = pull_server->stats();
+        pull_server->stop();
+        spdlog::info("pull: {} connections, {} plays, {} refused, {} auth failures, {} lag skips, {} MB sent",
+                     ps.connections_accepted, ps.plays, ps.connections_refused, ps.auth_failures, ps.lag_skips,
+                     ps.bytes_sent / 1000000);
+    }
 
     if (archive && !archive->error().empty()) failed = true;
     {

@@ -1,5 +1,8 @@
 // The asfcast command: run a broadcast job, inspect ASF files, list presets.
+#include <sys/resource.h>
 #include <unistd.h>
+
+#include <charconv>
 
 #include <atomic>
 #include <csignal>
@@ -23,6 +26,38 @@ void on_signal(int) {
     if (g_stop.exchange(true)) _exit(130);
 }
 
+// --pull [ADDR:]PORT | off. IPv6 addresses go in brackets: [::1]:8080.
+void apply_pull_spec(const std::string& spec, asfcast::presets::PullPreset& pull) {
+    if (spec == "off" || spec == "false" || spec == "no") {
+        pull.enabled = false;
+        return;
+    }
+    std::string address = pull.address;
+    std::string port_text = spec;
+    if (auto colon = spec.rfind(':'); colon != std::string::npos) {
+        address = spec.substr(0, colon);
+        port_text = spec.substr(colon + 1);
+        if (address.size() >= 2 && address.front() == '[' && address.back() == ']')
+            address = address.substr(1, address.size() - 2);
+    }
+    int port = -1;
+    auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    if (ec != std::errc() || end != port_text.data() + port_text.size() || port < 0 || port > 65535 || address.empty())
+        throw std::runtime_error("--pull " + spec + ": expected [ADDR:]PORT (port 0..65535, 0 = any free port) or off");
+    pull.enabled = true;
+    pull.address = address;
+    pull.port = port;
+}
+
+// Thousands of pull clients need thousands of descriptors: take the hard limit.
+void raise_descriptor_limit() {
+    rlimit rl{};
+    if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        ::setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -42,6 +77,9 @@ int main(int argc, char** argv) {
     run->add_option("--duration", duration, "end the broadcast cleanly after SECONDS")->check(CLI::PositiveNumber);
     run->add_option("--input", input_path, "encode this media file instead of the preset's source");
     run->add_flag("--fast", fast, "file input: encode as fast as possible instead of in real time");
+    std::string pull_spec;
+    run->add_option("--pull", pull_spec,
+                    "serve MS-WMSP pull (mmsh://) on [ADDR:]PORT (default 127.0.0.1:8080 from the preset), or 'off'");
 
     auto* inspect = cli.add_subcommand("inspect", "Print the ASF objects, streams and packet statistics of a file");
     std::string inspect_path;
@@ -70,6 +108,7 @@ int main(int argc, char** argv) {
             options.preset.source.path = input_path;
         }
         if (!archive_path.empty()) options.preset.outputs.archive = archive_path;
+        if (!pull_spec.empty()) apply_pull_spec(pull_spec, options.preset.outputs.pull);
         if (duration > 0) options.duration_s = duration;
         options.fast = fast;
         options.status_line = ::isatty(STDERR_FILENO) && log_level != "off";
@@ -80,6 +119,7 @@ int main(int argc, char** argv) {
         sigaction(SIGINT, &sa, nullptr);
         sigaction(SIGTERM, &sa, nullptr);
 
+        raise_descriptor_limit();
         asfcast::app::JobStats stats;
         spdlog::info("asfcast {}: preset '{}' ({})", ASFCAST_VERSION, options.preset.name, options.preset.origin);
         return asfcast::app::run_job(options, g_stop, stats);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs asfcast on its built-in default: a live test
-# pattern + tone, encoded live to H.264 + WMA2 and archived to asfcast-live.wmv. Extra
+# pattern + tone, encoded live to H.264 + WMA2, archived to asfcast-live.wmv and served to
+# players on mmsh://127.0.0.1:8080/ (ffplay mmsh://127.0.0.1:8080/, vlc mmsh://...). Extra
 # arguments go to `asfcast run` (e.g. --duration 30, --preset low-latency). Ctrl-C stops cleanly.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -392,6 +392,30 @@ Bytes strip_padding(ByteView packet, std::uint32_t packet_size) {
     (void)parse_packet(packet, packet_size);  // validates the whole packet
     const PacketHead ph = read_packet_head(packet, packet_size);
     const std::size_t new_length = ph.packet_length - ph.padding;
+    if (ph.padding == 0) return Bytes(packet.begin(), packet.begin() + static_cast<std::ptrdiff_t>(ph.packet_length));
+
+    if (ph.length_width == 0) {
+        // Without a Packet Length field a reader takes the fixed packet size from the header, so a
+        // single payload would run into the zeros clients pad a short $D with (ffmpeg's mmsh does).
+        // The Padding Length field is traded for a WORD Packet Length holding the new size: readers
+        // then count the missing bytes as padding (ASF-notes 16.2).
+        const std::size_t lengths_at = ph.length_at;  // right after the Property Flags
+        const std::size_t out_length = new_length - ph.padding_width + 2;
+        Bytes out;
+        out.reserve(out_length);
+        out.insert(out.end(), packet.begin(), packet.begin() + static_cast<std::ptrdiff_t>(lengths_at));
+        std::uint8_t& ltf = out[lengths_at - 2];
+        ltf = static_cast<std::uint8_t>((ltf & ~0x78) | 0x40);  // padding type 0, packet length type WORD
+        out.push_back(static_cast<std::uint8_t>(out_length));
+        out.push_back(static_cast<std::uint8_t>(out_length >> 8));
+        // Sequence field (if any) stays; the padding field goes.
+        out.insert(out.end(), packet.begin() + static_cast<std::ptrdiff_t>(lengths_at),
+                   packet.begin() + static_cast<std::ptrdiff_t>(ph.padding_at));
+        out.insert(out.end(), packet.begin() + static_cast<std::ptrdiff_t>(ph.padding_at + ph.padding_width),
+                   packet.begin() + static_cast<std::ptrdiff_t>(new_length));
+        return out;
+    }
+
     Bytes out(packet.begin(), packet.begin() + static_cast<std::ptrdiff_t>(new_length));
     ByteWriter w(out);
     auto patch = [&](std::size_t at, std::size_t width, std::uint32_t v) {

@@ -140,14 +140,16 @@ TEST(StripPadding, OurPackets) {
     const auto packets = some_packets();
     ASSERT_EQ(packets.size(), 2u);
     for (const auto& pk : packets) {
+        ASSERT_GT(pk.padding, 0u);
         const Bytes s = strip_padding(pk.bytes, 64);
+        // The WORD Padding Length is traded for a WORD Packet Length: same size, no padding.
         ASSERT_EQ(s.size(), 64u - pk.padding);
-        EXPECT_EQ(s[5], 0);  // Padding Length WORD kept, now 0
-        EXPECT_EQ(s[6], 0);
-        EXPECT_EQ(s[3], pk.bytes[3]);  // same Length Type Flags: same field widths
+        EXPECT_EQ(s[3], (pk.bytes[3] & ~0x78) | 0x40);
+        EXPECT_EQ(s[5] | (s[6] << 8), static_cast<int>(s.size()));
         const PacketInfo a = parse_packet(pk.bytes, 64);
-        const PacketInfo b = parse_packet(s, static_cast<std::uint32_t>(s.size()));
+        const PacketInfo b = parse_packet(s, 64);
         EXPECT_EQ(b.padding, 0u);
+        EXPECT_EQ(b.packet_length, s.size());
         ASSERT_EQ(a.payloads.size(), b.payloads.size());
         for (std::size_t i = 0; i < a.payloads.size(); ++i) {
             EXPECT_EQ(a.payloads[i].length, b.payloads[i].length);
@@ -155,6 +157,13 @@ TEST(StripPadding, OurPackets) {
         }
         EXPECT_EQ(std::vector<std::uint8_t>(s.begin() + 7, s.end()),
                   std::vector<std::uint8_t>(pk.bytes.begin() + 7, pk.bytes.begin() + static_cast<std::ptrdiff_t>(s.size())));
+        // A client that pads the $D back to the packet size with zeros (ffmpeg's mmsh) still
+        // reads the same payloads: the explicit length says where the packet ends.
+        Bytes padded = s;
+        padded.resize(64, 0);
+        const PacketInfo c = parse_packet(padded, 64);
+        ASSERT_EQ(c.payloads.size(), a.payloads.size());
+        for (std::size_t i = 0; i < a.payloads.size(); ++i) EXPECT_EQ(a.payloads[i].length, c.payloads[i].length);
     }
 }
 

@@ -222,9 +222,18 @@ struct PacketInfo {
 // Parses one data packet; `packet_size` is the fixed size from File Properties.
 PacketInfo parse_packet(ByteView packet, std::uint32_t packet_size);
 
-// The packet with its padding removed and Padding Length set to 0, as MS-WMSP 2.2.3.3 and
-// MS-WMHTTP 2.2.3.3 ask for $D packets.
+// The packet with its padding removed, as MS-WMSP 2.2.3.3 and MS-WMHTTP 2.2.3.3 ask for $D
+// packets. A packet without a Packet Length field gets one (WORD, in place of its Padding Length
+// field), so readers that pad the packet back to the fixed size see where it ends.
 Bytes strip_padding(ByteView packet, std::uint32_t packet_size);
+
+// The packet holding only the payloads of streams with keep_stream[number] set, with its padding
+// removed as strip_padding does, or nullopt when no payload remains. Send time, duration and the
+// payloads' bytes are kept; a multiple-payload packet stays in that form even with one payload
+// left. The result parses with parse_packet(result, packet_size). Used for MS-WMSP stream
+// selection (2.2.1.4.27). Throws ParseError for a malformed packet.
+std::optional<Bytes> filter_packet_streams(ByteView packet, std::uint32_t packet_size,
+                                           const std::array<bool, 128>& keep_stream);
 
 std::string guid_to_string(const Guid& g);
 Guid random_guid();

@@ -33,6 +33,9 @@ struct PullConfig {
     std::uint32_t max_lag_ms = 4000;           // a client further behind than this is lagging
     std::string lag_policy = "skip";           // skip: jump to the next key frame; disconnect
     std::size_t ring_packets = 4096;           // packets kept per mount (bounded memory)
+    // Kernel send buffer per connection (SO_SNDBUF). Bounds what a client that stops reading
+    // holds in the kernel, so the lag policy sees it within about a second.
+    int send_buffer_bytes = 128 * 1024;
     std::size_t log_entries = 1000;            // client Log bodies kept (bounded)
 };
 
@@ -70,8 +73,9 @@ public:
     std::uint16_t port() const;  // the bound port
     PullStats stats() const;
 
+    struct Impl;  // defined in pull_server.cpp only
+
 private:
-    struct Impl;
     std::unique_ptr<Impl> impl_;
 };
 

@@ -1,0 +1,33 @@
+// Client address rules for the pull server: allow and deny lists of IPv4/IPv6 CIDR blocks.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace asfcast::pull {
+
+class IpAcl {
+public:
+    // Entries are "a.b.c.d", "a.b.c.d/n" (0-32), an IPv6 address, or "IPv6/n" (0-128). Throws
+    // std::invalid_argument naming the list (pull.allow / pull.deny) and the bad entry.
+    static IpAcl parse(const std::vector<std::string>& allow, const std::vector<std::string>& deny);
+
+    // Deny wins; an empty allow list allows every address not denied. IPv4-mapped IPv6 addresses
+    // (::ffff:1.2.3.4) are matched as IPv4. Text that is not an address is refused.
+    bool allowed(std::string_view ip_text) const;
+
+private:
+    struct Block {
+        bool v4 = true;
+        std::array<std::uint8_t, 16> addr{};  // v4 uses the first 4 bytes
+        int prefix = 0;
+    };
+    static bool matches(const Block& b, const Block& address);
+
+    std::vector<Block> allow_, deny_;
+};
+
+}  // namespace asfcast::pull
