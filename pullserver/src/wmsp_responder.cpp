@@ -98,8 +98,10 @@ std::string WmspResponder::common_headers(std::uint32_t client_id) const {
     h += "\r\nCache-Control: no-cache\r\nPragma: no-cache\r\n";
     if (client_id != 0) {
         h += "Pragma: client-id=" + std::to_string(client_id) + "\r\n";
-        // A little under the Idle-Timeout, so the client's KeepAlive arrives in time (§3.2.5.2).
-        const std::uint32_t timeout = std::max<std::uint32_t>(1000, config_.idle_timeout_ms - 5000);
+        // A little under the Idle-Timeout, so the client's KeepAlive arrives in time (§3.2.5.2):
+        // never above it (short timeouts must not wrap around) and never below 1000 (§2.2.1.4.29).
+        const std::uint32_t idle = config_.idle_timeout_ms;
+        const std::uint32_t timeout = std::max<std::uint32_t>(1000, idle - std::min<std::uint32_t>(5000, idle / 2));
         h += "Pragma: timeout=" + std::to_string(timeout) + "\r\n";
     }
     // §3.2.5.2: sswitch MUST be supported; we also select streams for the player (predstrm).
@@ -174,7 +176,11 @@ WmspReply WmspResponder::respond(const http::HttpHead& req, ByteView body, const
     }
     const std::string path = target_path(req.target);
     const MountView* mount = mounts_(path);
-    if (!mount) {
+    // Only Describe and Play name a stream. The others act on a session, whatever their path:
+    // the OPTIONS KeepAlive names none ("OPTIONS *", §2.2.2.3.2) and logs go to paths like
+    // /log2 (§2.2.2.4).
+    const bool needs_mount = kind == RequestKind::Describe || kind == RequestKind::Play;
+    if (!mount && needs_mount) {
         ++stats_.bad_requests;
         return error(404, status_reason(404), "no stream is served at " + path);
     }
@@ -259,11 +265,11 @@ WmspReply WmspResponder::respond(const http::HttpHead& req, ByteView body, const
                 if (session->state == SessionState::Streaming) r.stop_streaming_of = id;
                 session->state = SessionState::Idle;
             }
-            r.head = std::string(http_version(req)) + " 200 OK\r\n" + common_headers(session ? id : 0) +
-                     "Content-Length: 0\r\n" + (req.keep_alive() ? "Connection: Keep-Alive\r\n" : "Connection: close\r\n") +
-                     "\r\n";
             // §3.2.5.8: in non-pipelined mode the server SHOULD close after a KeepAlive response.
-            r.close_after = !req.keep_alive() || (kind == RequestKind::KeepAlive && req.method == "OPTIONS");
+            r.close_after = !req.keep_alive() || kind == RequestKind::KeepAlive;
+            r.head = std::string(http_version(req)) + " 200 OK\r\n" + common_headers(session ? id : 0) +
+                     "Content-Length: 0\r\n" + (r.close_after ? "Connection: close\r\n" : "Connection: Keep-Alive\r\n") +
+                     "\r\n";
             return r;
         }
         case RequestKind::Pipeline:

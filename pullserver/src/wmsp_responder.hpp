@@ -54,7 +54,7 @@ struct WmspReply {
     StreamMask selected{};       // streams the Play selected
     bool all_selected = true;    // every stream of the header: packets go out unfiltered
     std::uint32_t client_id = 0;
-    // A Stop, or a second Play, for a session streaming on another connection: the edge ends it.
+    // A Stop for a session streaming on another connection: the edge ends that stream.
     std::uint32_t stop_streaming_of = 0;
 };
 

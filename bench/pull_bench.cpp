@@ -1,0 +1,777 @@
+// Fan-out benchmark of the MS-WMSP (mmsh) pull server: asfcast against VLC's mmsh output, same load
+// generator, same run. For each client count N and each server, pull_bench starts the server on a 1 Mbit/s
+// stream, waits until one probe client receives the ASF header ($H), ramps N Play sessions up gradually,
+// warms up, then measures over a window: per-client received rate ($D payload bytes), the server's CPU
+// (utime+stime from /proc; for asfcast the `asfcast-pull` network thread, since the same process also
+// encodes) and RSS (VmRSS before the clients and the peak under load). It prints one table and the
+// asfcast/VLC ratios against the targets of the brief (<= 0.5x VLC CPU per client, < 4 KB per client,
+// < 150 MB RSS at 5000 clients).
+//
+//   pull_bench [--clients 100,1000,5000] [--seconds 20] [--servers asfcast,vlc] [--port-base 18080]
+//              [--keep-going] [--asfcast PATH] [--bitrate KBPS|probe|median] [--warmup S] ...
+//   pull_bench --help
+//
+// The load generator (loadgen/wmsp_load.*) is one thread on epoll with non-blocking sockets; its own CPU
+// over the window is printed too. Servers run in their own process groups and are killed on exit, on
+// errors and on SIGINT (and die with us through PR_SET_PDEATHSIG). VLC refuses to run as root: it runs as
+// uid/gid 65534 with no supplementary groups (what `setpriv --reuid=65534 --regid=65534 --clear-groups`
+// does).
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "loadgen/procutil.hpp"
+#include "loadgen/wmsp_load.hpp"
+
+using namespace loadgen;
+
+namespace {
+
+// The 1 Mbit/s stream: what the VLC input file is encoded with and what asfcast's preset asks for.
+constexpr int kVideoKbps = 900;
+constexpr int kAudioKbps = 96;
+constexpr int kNominalKbps = kVideoKbps + kAudioKbps;
+constexpr double kFullRate = 0.95;  // a client is at full rate from 95% of the expected rate
+constexpr uid_t kNobody = 65534;
+
+struct Args {
+    std::vector<int> clients{100, 1000, 5000};
+    std::vector<std::string> servers{"asfcast", "vlc"};
+    double window_s = 20;
+    double warmup_s = 5;
+    double calib_s = 5;
+    double startup_timeout_s = 40;
+    double ramp_timeout_s = 60;
+    int ramp_step = 200;
+    int max_pending = 400;
+    double ramp_interval_s = 0.1;
+    int port_base = 18080;
+    int rcvlowat = 65536;
+    bool keep_going = false;
+    bool verbose = false;
+    std::string bitrate;  // "": nominal; a number; "probe"; "median"
+    std::string asfcast;
+    std::string input = "/tmp/pull_bench_input.asf";
+    std::string workdir = "/tmp";
+};
+
+void usage() {
+    std::printf(
+        "pull_bench: fan-out of MS-WMSP (mmsh) Play sessions, asfcast vs VLC, same load generator\n"
+        "  --clients LIST      client counts (default 100,1000,5000)\n"
+        "  --seconds S         measurement window (default 20)\n"
+        "  --servers LIST      asfcast,vlc (default both, in that order)\n"
+        "  --port-base P       first TCP port; each run uses the next one (default 18080)\n"
+        "  --keep-going        continue with the next run after a failed one\n"
+        "  --asfcast PATH      asfcast binary (default: ../app/asfcast next to this binary)\n"
+        "  --bitrate X         expected stream rate for the full-rate check: KBPS, 'probe' (rate one\n"
+        "                      client got before the load) or 'median' (median client); default %d,\n"
+        "                      the nominal rate of the input (%d video + %d audio)\n"
+        "  --warmup S          after all clients have the header, before the window (default 5)\n"
+        "  --calib S           unloaded probe measurement before the load (default 5)\n"
+        "  --ramp-step N       connections opened per ramp interval (default 200)\n"
+        "  --ramp-interval S   (default 0.1)\n"
+        "  --max-pending N     at most N opened clients without their $H yet: the ramp waits for a\n"
+        "                      server that accepts slowly (default 400)\n"
+        "  --startup-timeout S until the first $H from a new server (default 40)\n"
+        "  --ramp-timeout S    beyond the nominal ramp time, for every client's $H (default 60; then\n"
+        "                      the window is measured anyway and the rest count as not served)\n"
+        "  --rcvlowat BYTES    SO_RCVLOWAT of the clients once data flows: fewer, larger reads (default\n"
+        "                      65536; 0: read whatever arrives, like an eager player). Counters are\n"
+        "                      drained at both ends of the window, so rates stay exact\n"
+        "  --input FILE        VLC's input ASF, made with ffmpeg if missing (default %s)\n"
+        "  --workdir DIR       logs and the asfcast preset (default /tmp)\n"
+        "  --verbose           print the response head of each server\n",
+        kNominalKbps, kVideoKbps, kAudioKbps, "/tmp/pull_bench_input.asf");
+}
+
+std::vector<std::string> split(const std::string& s, char sep) {
+    std::vector<std::string> out;
+    std::size_t p = 0;
+    while (p <= s.size()) {
+        const std::size_t q = s.find(sep, p);
+        const std::string part = s.substr(p, q == std::string::npos ? std::string::npos : q - p);
+        if (!part.empty()) out.push_back(part);
+        if (q == std::string::npos) break;
+        p = q + 1;
+    }
+    return out;
+}
+
+double to_double(const std::string& flag, const std::string& v, double lo, double hi) {
+    char* end = nullptr;
+    const double d = std::strtod(v.c_str(), &end);
+    if (v.empty() || *end || !(d >= lo && d <= hi))
+    {
+        char range[64];
+        std::snprintf(range, sizeof range, "%g..%g", lo, hi);
+        throw std::invalid_argument(flag + ": '" + v + "' is not a number in " + range);
+    }
+    return d;
+}
+
+Args parse_args(int argc, char** argv) {
+    Args a;
+    for (int i = 1; i < argc; ++i) {
+        const std::string f = argv[i];
+        auto val = [&]() -> std::string {
+            if (i + 1 >= argc) throw std::invalid_argument(f + " needs a value");
+            return argv[++i];
+        };
+        if (f == "--help" || f == "-h") {
+            usage();
+            std::exit(0);
+        } else if (f == "--clients") {
+            a.clients.clear();
+            for (auto& s : split(val(), ','))
+                a.clients.push_back(static_cast<int>(to_double(f, s, 1, 1'000'000)));
+            if (a.clients.empty()) throw std::invalid_argument("--clients: empty list");
+        } else if (f == "--servers") {
+            a.servers = split(val(), ',');
+            for (auto& s : a.servers)
+                if (s != "asfcast" && s != "vlc") throw std::invalid_argument("--servers: unknown server '" + s + "'");
+            if (a.servers.empty()) throw std::invalid_argument("--servers: empty list");
+        } else if (f == "--seconds") a.window_s = to_double(f, val(), 1, 3600);
+        else if (f == "--warmup") a.warmup_s = to_double(f, val(), 0, 600);
+        else if (f == "--calib") a.calib_s = to_double(f, val(), 1, 600);
+        else if (f == "--startup-timeout") a.startup_timeout_s = to_double(f, val(), 1, 600);
+        else if (f == "--ramp-timeout") a.ramp_timeout_s = to_double(f, val(), 1, 600);
+        else if (f == "--ramp-step") a.ramp_step = static_cast<int>(to_double(f, val(), 1, 100000));
+        else if (f == "--max-pending") a.max_pending = static_cast<int>(to_double(f, val(), 1, 1000000));
+        else if (f == "--ramp-interval") a.ramp_interval_s = to_double(f, val(), 0.001, 10);
+        else if (f == "--port-base") a.port_base = static_cast<int>(to_double(f, val(), 1024, 65000));
+        else if (f == "--rcvlowat") a.rcvlowat = static_cast<int>(to_double(f, val(), 0, 1 << 20));
+        else if (f == "--keep-going") a.keep_going = true;
+        else if (f == "--verbose") a.verbose = true;
+        else if (f == "--asfcast") a.asfcast = val();
+        else if (f == "--input") a.input = val();
+        else if (f == "--workdir") a.workdir = val();
+        else if (f == "--bitrate") {
+            a.bitrate = val();
+            if (a.bitrate != "probe" && a.bitrate != "median") to_double(f, a.bitrate, 1, 1e6);
+        } else throw std::invalid_argument("unknown flag " + f + " (see --help)");
+    }
+    if (a.asfcast.empty()) {
+        char exe[4096];
+        const ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+        std::string dir = n > 0 ? std::string(exe, static_cast<std::size_t>(n)) : std::string("./pull_bench");
+        dir = dir.substr(0, dir.rfind('/'));
+        a.asfcast = dir + "/../app/asfcast";
+    }
+    return a;
+}
+
+bool file_ok(const std::string& path, off_t min_size) {
+    struct stat st {};
+    return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= min_size;
+}
+
+int open_log(const std::string& path) {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) throw std::runtime_error("cannot open " + path + ": " + std::strerror(errno));
+    return fd;
+}
+
+// The VLC input: 120 s of 640x360 H.264 (900 kbit/s, VBV 900/900, GOP 2 s, no B-frames) + WMA2 96 kbit/s,
+// looped by the feeding ffmpeg. Made once and reused (written to a temporary name, then renamed).
+void make_input(const Args& a) {
+    if (file_ok(a.input, 1 << 20)) return;
+    const std::string tmp = a.input + ".part";
+    const std::string log = a.workdir + "/pull_bench_input.log";
+    std::fprintf(stderr, "pull_bench: making the input %s with ffmpeg (about 10-20 s)\n", a.input.c_str());
+    const int lfd = open_log(log);
+    SpawnSpec s;
+    s.argv = {"ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
+              "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30",
+              "-f", "lavfi", "-i", "sine=frequency=1000:sample_rate=44100",
+              "-t", "120", "-c:v", "libx264", "-preset", "veryfast",
+              "-b:v", std::to_string(kVideoKbps) + "k", "-maxrate", std::to_string(kVideoKbps) + "k",
+              "-bufsize", std::to_string(kVideoKbps) + "k", "-g", "60", "-bf", "0",
+              "-c:a", "wmav2", "-b:a", std::to_string(kAudioKbps) + "k", "-f", "asf", tmp};
+    s.stderr_fd = lfd;
+    const pid_t pid = spawn(s);
+    ::close(lfd);
+    const auto st = wait_for(pid, 300);
+    if (!st) {
+        kill_group(pid, {pid}, 1);
+        throw std::runtime_error(g_stop ? "interrupted" : "ffmpeg did not make the input within 300 s");
+    }
+    forget_group(pid);
+    if (!WIFEXITED(*st) || WEXITSTATUS(*st) != 0 || !file_ok(tmp, 1 << 20))
+        throw std::runtime_error("ffmpeg failed to make the input; see " + log + ":\n" + tail_of_file(log, 10));
+    if (rename(tmp.c_str(), a.input.c_str()) != 0)
+        throw std::runtime_error("rename " + tmp + ": " + std::strerror(errno));
+}
+
+std::string write_preset(const Args& a) {
+    const std::string path = a.workdir + "/pull_bench_preset.yaml";
+    FILE* f = std::fopen(path.c_str(), "w");
+    if (!f) throw std::runtime_error("cannot write " + path + ": " + std::strerror(errno));
+    std::fprintf(f,
+                 "# Written by pull_bench: a ~1 Mbit/s live test pattern for the fan-out benchmark.\n"
+                 "name: bench-1mbit\n"
+                 "base: default\n"
+                 "video: { width: 640, height: 360, bitrate_kbps: %d, max_bitrate_kbps: %d, vbv_buffer_kbit: %d,"
+                 " x264_preset: ultrafast }\n"
+                 "audio: { codec: wma2, bitrate_kbps: %d }\n",
+                 kVideoKbps, kVideoKbps, kVideoKbps, kAudioKbps);
+    std::fclose(f);
+    return path;
+}
+
+// Does this asfcast have `run --pull`? Returns an error message, or "" when it does.
+std::string check_asfcast(const Args& a) {
+    if (access(a.asfcast.c_str(), X_OK) != 0)
+        return "asfcast binary not found or not executable at " + a.asfcast +
+               " (build the asfcast target in the same build dir, or pass --asfcast PATH)";
+    const std::string out = a.workdir + "/pull_bench_asfcast_help.txt";
+    const int fd = open_log(out);
+    SpawnSpec s;
+    s.argv = {a.asfcast, "run", "--help"};
+    s.stdout_fd = fd;
+    s.stderr_fd = fd;
+    const pid_t pid = spawn(s);
+    ::close(fd);
+    const auto st = wait_for(pid, 15);
+    if (st) forget_group(pid);
+    else kill_group(pid, {pid}, 1);
+    if (!st) return "`" + a.asfcast + " run --help` did not finish within 15 s";
+    if (read_file(out).find("--pull") == std::string::npos)
+        return "asfcast at " + a.asfcast +
+               " has no `run --pull HOST:PORT` option yet (the WMSP pull server has not landed): cannot benchmark it";
+    return "";
+}
+
+struct Server {
+    std::string name;
+    pid_t pgid = -1;
+    std::vector<pid_t> pids;  // reaped on stop
+    pid_t measured = -1;      // whose /proc is read
+    std::string log;
+    void stop() {
+        if (pgid > 0) kill_group(pgid, pids, 5);
+        pgid = -1;
+    }
+    ~Server() { stop(); }
+    // A description of why it is gone, or "" while it runs.
+    std::string dead() const {
+        for (pid_t p : pids) {
+            int st = 0;
+            if (exited(p, &st)) {
+                std::string why = WIFEXITED(st)     ? "exited with status " + std::to_string(WEXITSTATUS(st))
+                                  : WIFSIGNALED(st) ? "killed by signal " + std::to_string(WTERMSIG(st))
+                                                    : "gone";
+                return "pid " + std::to_string(p) + (p == measured ? " (" + name + ")" : "") + " " + why +
+                       "; last lines of " + log + ":\n" + tail_of_file(log, 12);
+            }
+        }
+        return "";
+    }
+};
+
+void start_vlc(Server& s, const Args& a, int port) {
+    s.name = "vlc";
+    s.log = a.workdir + "/pull_bench_vlc_" + std::to_string(port) + ".log";
+    const std::string home = a.workdir + "/pull_bench_vlc_home";
+    mkdir(home.c_str(), 0700);
+    if (chown(home.c_str(), kNobody, kNobody) != 0)
+        throw std::runtime_error("chown " + home + ": " + std::strerror(errno));
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0) throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
+    const int lfd = open_log(s.log);
+    SpawnSpec ff;
+    ff.argv = {"ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re", "-stream_loop", "-1",
+               "-i", a.input, "-c", "copy", "-f", "asf", "-"};
+    ff.stdout_fd = p[1];
+    ff.stderr_fd = lfd;
+    const pid_t ffpid = spawn(ff);
+    s.pgid = ffpid;
+    s.pids.push_back(ffpid);
+    SpawnSpec v;
+    v.argv = {"cvlc", "-I", "dummy", "-", "--sout",
+              "#std{access=mmsh,mux=asfh,dst=127.0.0.1:" + std::to_string(port) + "}"};
+    v.stdin_fd = p[0];
+    v.stdout_fd = lfd;
+    v.stderr_fd = lfd;
+    v.pgid = ffpid;
+    v.drop_to_uid = kNobody;
+    v.env = {{"HOME", home}};
+    const pid_t vpid = spawn(v);  // cvlc is a shell script that execs vlc: same pid
+    s.pids.push_back(vpid);
+    s.measured = vpid;
+    ::close(p[0]);
+    ::close(p[1]);
+    ::close(lfd);
+}
+
+void start_asfcast(Server& s, const Args& a, int port, const std::string& preset, double duration_s) {
+    s.name = "asfcast";
+    s.log = a.workdir + "/pull_bench_asfcast_" + std::to_string(port) + ".log";
+    const int lfd = open_log(s.log);
+    SpawnSpec sp;
+    char dur[32];
+    std::snprintf(dur, sizeof dur, "%.0f", std::ceil(duration_s));
+    sp.argv = {a.asfcast, "--log-level", "warn", "run", "--preset", preset,
+               "--pull", "127.0.0.1:" + std::to_string(port), "--duration", dur};
+    sp.stdout_fd = lfd;
+    sp.stderr_fd = lfd;
+    const pid_t pid = spawn(sp);
+    ::close(lfd);
+    s.pgid = pid;
+    s.pids.push_back(pid);
+    s.measured = pid;
+}
+
+struct Result {
+    std::string server;
+    int n = 0;
+    bool ok = false;
+    std::string error;
+    int opened = 0, got_header = 0, connected = 0, full = 0;
+    double expected_kbps = 0, median_kbps = 0, min_kbps = 0, p10_kbps = 0, max_kbps = 0;
+    double window_s = 0;      // per-client rate window (includes the drains at both ends)
+    double cpu_window_s = 0;  // between the two CPU samples
+    double cpu_s = 0, proc_cpu_s = 0;
+    std::string cpu_source;
+    long rss_base_kb = 0, rss_load_kb = 0;
+    std::uint64_t framing_errors = 0, lost_pkts = 0, e_pkts = 0;
+    std::string first_framing_error;
+    std::map<std::string, int> fails;
+    double header_after_s = 0, ramp_s = 0, probe_kbps = 0, loadgen_cpu_s = 0;
+    double idle_cpu_pct = NAN;  // server CPU (same source) with the single probe client, before the load
+    std::uint64_t loadgen_reads = 0, loadgen_waits = 0;
+    std::string head;
+    std::uint32_t h_bytes = 0;
+    std::uint16_t d_len_min = 0, d_len_max = 0;
+
+    double cpu_per_client_min() const {  // server CPU seconds per client-minute
+        return connected > 0 && window_s > 0 ? cpu_s / connected / (cpu_window_s / 60.0) : NAN;
+    }
+    // The same without the server's cost at one client (VLC's process also demuxes and remuxes its input).
+    double marginal_cpu_per_client_min() const {
+        return connected > 0 && window_s > 0 && !std::isnan(idle_cpu_pct)
+                   ? (cpu_s - idle_cpu_pct / 100 * cpu_window_s) / connected / (cpu_window_s / 60.0)
+                   : NAN;
+    }
+    double kb_per_client() const {
+        return connected > 0 ? static_cast<double>(rss_load_kb - rss_base_kb) / connected : NAN;
+    }
+};
+
+enum class Pump { Done, Timeout, Stopped, ServerDied };
+
+// Runs the engine until done() or the deadline, checking the server every 200 ms.
+template <class F>
+Pump pump(Engine& eng, Server& srv, double deadline, std::string& why, F done) {
+    double next_check = 0;
+    for (long iter = 0; iter < 100'000'000; ++iter) {
+        if (g_stop) return Pump::Stopped;
+        if (done()) return Pump::Done;
+        const double t = now_s();
+        if (t >= deadline) return Pump::Timeout;
+        if (t >= next_check) {
+            next_check = t + 0.2;
+            why = srv.dead();
+            if (!why.empty()) return Pump::ServerDied;
+        }
+        eng.poll(std::max(1, std::min(50, static_cast<int>((deadline - t) * 1000))));
+    }
+    return Pump::Timeout;
+}
+
+double percentile(std::vector<double> v, double q) {
+    if (v.empty()) return NAN;
+    std::sort(v.begin(), v.end());
+    const double pos = q * static_cast<double>(v.size() - 1);
+    const auto lo = static_cast<std::size_t>(pos);
+    const std::size_t hi = std::min(lo + 1, v.size() - 1);
+    return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
+}
+
+Result run_one(const Args& a, const std::string& server, int n, int port, const std::string& preset) {
+    Result r;
+    r.server = server;
+    r.n = n;
+    auto fail = [&](std::string msg) {
+        r.error = std::move(msg);
+        return r;
+    };
+    rlimit rl{};
+    getrlimit(RLIMIT_NOFILE, &rl);
+    if (rl.rlim_cur != RLIM_INFINITY && static_cast<rlim_t>(n) + 64 > rl.rlim_cur)
+        return fail("RLIMIT_NOFILE is " + std::to_string(rl.rlim_cur) + ", too low for " + std::to_string(n) +
+                    " clients");
+
+    Options opt;
+    opt.addr.sin_family = AF_INET;
+    opt.addr.sin_port = htons(static_cast<std::uint16_t>(port));
+    opt.addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    opt.host = "127.0.0.1:" + std::to_string(port);
+    opt.rcvlowat = a.rcvlowat;
+    Engine eng(static_cast<std::size_t>(n) + 1, opt);  // slot 0: the probe; 1..n: the load
+    eng.keep_head_of(0);
+
+    // Worst case of one run, so asfcast's --duration never ends it before we do.
+    const double ramp_s = std::ceil(static_cast<double>(n) / a.ramp_step) * a.ramp_interval_s;
+    const double budget = a.startup_timeout_s + a.calib_s + 3 + ramp_s + a.ramp_timeout_s + a.warmup_s + a.window_s + 30;
+
+    Server srv;
+    const double t0 = now_s();
+    if (server == "vlc") start_vlc(srv, a, port);
+    else start_asfcast(srv, a, port, preset, budget);
+    std::string why;
+
+    // 1. Probe until the first $H (VLC answers the head at once but holds the body for some seconds).
+    double next_try = t0 + 0.2;
+    const double startup_end = t0 + a.startup_timeout_s;
+    int attempts = 0;
+    Pump pr = pump(eng, srv, startup_end, why, [&] {
+        Client& c = eng.at(0);
+        if (c.t_first_h > 0) return true;
+        const double t = now_s();
+        if ((c.state == State::Idle || c.state == State::Closed) && t >= next_try && attempts < 1000) {
+            ++attempts;
+            eng.connect(0);
+            next_try = t + 0.25;
+        }
+        return false;
+    });
+    if (pr == Pump::Stopped) return fail("interrupted");
+    if (pr == Pump::ServerDied) return fail(server + " died during startup: " + why);
+    if (pr == Pump::Timeout) {
+        const Client& c = eng.at(0);
+        return fail("no $H within " + std::to_string(static_cast<int>(a.startup_timeout_s)) + " s (" +
+                    std::to_string(attempts) + " connection attempts; last: " + state_name(c.state) +
+                    (c.fail != Fail::None ? std::string(", ") + fail_name(c.fail) : std::string()) +
+                    (c.status ? ", HTTP " + std::to_string(c.status) : "") + ")" +
+                    (c.framing_error.empty() ? "" : ": " + c.framing_error) + "; last lines of " + srv.log + ":\n" +
+                    tail_of_file(srv.log, 12));
+    }
+    r.header_after_s = eng.at(0).t_first_h - t0;
+    if (eng.at(0).head) r.head = *eng.at(0).head;
+    r.h_bytes = eng.at(0).h_bytes;
+    // The server's CPU: for asfcast its network thread, since the same process also captures and encodes.
+    std::optional<pid_t> thread;
+    if (server == "asfcast") {
+        thread = find_thread(srv.measured, "asfcast-pull");
+        r.cpu_source = thread ? "thread asfcast-pull" : "WHOLE PROCESS (no asfcast-pull thread found)";
+    } else {
+        r.cpu_source = "process";
+    }
+    auto server_cpu = [&] { return thread ? task_cpu_s(srv.measured, *thread) : proc_cpu_s(srv.measured); };
+
+    // 2. Unloaded rate of one client and the server's CPU with it: skip 1 s, then measure calib_s.
+    pr = pump(eng, srv, now_s() + 1, why, [] { return false; });
+    eng.drain(0);
+    const std::uint64_t pb0 = eng.at(0).d_bytes;
+    const double pt0 = now_s();
+    const auto icpu0 = server_cpu();
+    if (pr == Pump::Timeout) pr = pump(eng, srv, pt0 + a.calib_s, why, [] { return false; });
+    const auto icpu1 = server_cpu();
+    eng.drain(0);
+    if (icpu0 && icpu1) r.idle_cpu_pct = (*icpu1 - *icpu0) / (now_s() - pt0) * 100;
+    if (pr == Pump::Stopped) return fail("interrupted");
+    if (pr == Pump::ServerDied) return fail(server + " died: " + why);
+    if (eng.at(0).state != State::Body)
+        return fail(std::string("the probe client lost its session before the load: ") + fail_name(eng.at(0).fail));
+    r.probe_kbps = static_cast<double>(eng.at(0).d_bytes - pb0) * 8 / (now_s() - pt0) / 1000;
+    r.d_len_min = eng.at(0).d_len_min;
+    r.d_len_max = eng.at(0).d_len_max;
+    eng.close(0, Fail::Closed);
+
+    // 3. Baseline RSS and, for asfcast, its network thread.
+    pr = pump(eng, srv, now_s() + 1, why, [] { return false; });
+    if (pr == Pump::Stopped) return fail("interrupted");
+    if (pr == Pump::ServerDied) return fail(server + " died: " + why);
+    r.rss_base_kb = proc_rss_kb(srv.measured).value_or(0);
+
+    // 4. Ramp: up to ramp_step connections per ramp_interval, never more than max_pending of them waiting
+    //    for their $H (so the server's accept queue never overflows into SYN/ACK retransmission back-off,
+    //    which would measure TCP timers instead of the server); then wait until every client has its $H.
+    int opened = 0;
+    const double ramp_start = now_s();
+    double next_step = ramp_start;
+    const double ramp_end = ramp_start + ramp_s + a.ramp_timeout_s;
+    pr = pump(eng, srv, ramp_end, why, [&] {
+        const double t = now_s();
+        if (t < next_step) return false;
+        next_step = t + a.ramp_interval_s;
+        int waiting = 0;  // O(opened) every ramp interval
+        for (int i = 1; i <= opened; ++i) {
+            const Client& c = eng.at(static_cast<std::size_t>(i));
+            waiting += c.state != State::Closed && c.t_first_h == 0;
+        }
+        if (opened < n) {
+            const int k = std::min({a.ramp_step, n - opened, std::max(0, a.max_pending - waiting)});
+            for (int j = 0; j < k; ++j) eng.connect(static_cast<std::size_t>(1 + opened++));
+            return false;
+        }
+        return waiting == 0;
+    });
+    if (pr == Pump::Stopped) return fail("interrupted");
+    if (pr == Pump::ServerDied) return fail(server + " died during the ramp: " + why);
+    r.ramp_s = now_s() - ramp_start;
+    r.opened = opened;
+    for (int i = 1; i <= n; ++i) r.got_header += eng.at(static_cast<std::size_t>(i)).t_first_h > 0;
+    if (pr == Pump::Timeout)
+        std::fprintf(stderr, "  ramp: only %d of %d clients had $H after %.0f s (%d opened); measuring anyway\n",
+                     r.got_header, n, r.ramp_s, opened);
+
+    // 5. Warm-up, then the window.
+    pr = pump(eng, srv, now_s() + a.warmup_s, why, [] { return false; });
+    if (pr == Pump::Stopped) return fail("interrupted");
+    if (pr == Pump::ServerDied) return fail(server + " died during the warm-up: " + why);
+
+    std::vector<std::uint64_t> b0(static_cast<std::size_t>(n) + 1), l0(b0.size());
+    for (int i = 1; i <= n; ++i) {
+        eng.drain(static_cast<std::size_t>(i));
+        b0[static_cast<std::size_t>(i)] = eng.at(static_cast<std::size_t>(i)).d_bytes;
+        l0[static_cast<std::size_t>(i)] = eng.at(static_cast<std::size_t>(i)).lost_pkts;
+    }
+    const auto cpu0 = server_cpu();
+    const auto pcpu0 = proc_cpu_s(srv.measured);
+    const double self0 = self_cpu_s();
+    const std::uint64_t reads0 = eng.reads(), waits0 = eng.waits();
+    const double w0 = now_s();  // (the drain above takes a few ms for thousands of clients)
+    long rss_peak = proc_rss_kb(srv.measured).value_or(0);
+    double next_rss = w0 + 1;
+    pr = pump(eng, srv, w0 + a.window_s, why, [&] {
+        if (now_s() >= next_rss) {
+            next_rss += 1;
+            rss_peak = std::max(rss_peak, proc_rss_kb(srv.measured).value_or(0));
+        }
+        return false;
+    });
+    if (pr == Pump::Stopped) return fail("interrupted");
+    if (pr == Pump::ServerDied) return fail(server + " died during the window: " + why);
+    const auto cpu1 = server_cpu();
+    const auto pcpu1 = proc_cpu_s(srv.measured);
+    r.cpu_window_s = now_s() - w0;
+    r.loadgen_cpu_s = self_cpu_s() - self0;
+    r.loadgen_reads = eng.reads() - reads0;
+    r.loadgen_waits = eng.waits() - waits0;
+    for (int i = 1; i <= n; ++i) eng.drain(static_cast<std::size_t>(i));
+    const double w1 = now_s();
+    rss_peak = std::max(rss_peak, proc_rss_kb(srv.measured).value_or(0));
+    r.window_s = w1 - w0;
+    if (!cpu0 || !cpu1) return fail("could not read the CPU time of " + server);
+    r.cpu_s = *cpu1 - *cpu0;
+    r.proc_cpu_s = pcpu0 && pcpu1 ? *pcpu1 - *pcpu0 : NAN;
+    r.rss_load_kb = rss_peak;
+
+    // 6. Per-client rates.
+    std::vector<double> rates;
+    rates.reserve(static_cast<std::size_t>(n));
+    for (int i = 1; i <= n; ++i) {
+        const auto ii = static_cast<std::size_t>(i);
+        const Client& c = eng.at(ii);
+        rates.push_back(static_cast<double>(c.d_bytes - b0[ii]) * 8 / r.window_s / 1000);
+        r.lost_pkts += c.lost_pkts - l0[ii];
+        r.framing_errors += c.framing_errors;
+        r.e_pkts += c.e_pkts;
+        if (r.first_framing_error.empty() && !c.framing_error.empty()) r.first_framing_error = c.framing_error;
+        if (c.state == State::Body && c.t_first_h > 0) ++r.connected;
+        else if (c.state == State::Body) ++r.fails["no $H yet"];
+        else if (c.state == State::Closed) ++r.fails[std::string("closed: ") + fail_name(c.fail)];
+        else ++r.fails[state_name(c.state)];
+    }
+    r.median_kbps = percentile(rates, 0.5);
+    r.min_kbps = percentile(rates, 0);
+    r.p10_kbps = percentile(rates, 0.1);
+    r.max_kbps = percentile(rates, 1);
+    if (a.bitrate.empty()) r.expected_kbps = kNominalKbps;
+    else if (a.bitrate == "probe") r.expected_kbps = r.probe_kbps;
+    else if (a.bitrate == "median") r.expected_kbps = r.median_kbps;
+    else r.expected_kbps = std::strtod(a.bitrate.c_str(), nullptr);
+    for (double x : rates) r.full += x >= kFullRate * r.expected_kbps;
+
+    eng.close_all();
+    srv.stop();
+    r.ok = true;
+    return r;
+}
+
+std::string fmt_num(double v, int prec) {
+    if (std::isnan(v)) return "-";
+    char b[32];
+    std::snprintf(b, sizeof b, "%.*f", prec, v);
+    return b;
+}
+
+void print_table(const std::vector<Result>& results, const Args& a) {
+    std::printf("\n== pull_bench: MS-WMSP fan-out, 1 Mbit/s stream, %.0f s window ==\n", a.window_s);
+    std::printf("full rate: >= %.0f%% of the expected rate (%s)\n", kFullRate * 100,
+                a.bitrate.empty() ? ("nominal " + std::to_string(kNominalKbps) + " kbit/s").c_str()
+                                  : ("--bitrate " + a.bitrate).c_str());
+    std::printf("%-8s %6s %6s %6s %8s %8s %8s %7s %9s %8s %8s %8s %6s %6s %7s\n", "server", "N", "conn", "full",
+                "med", "min", "probe", "CPU", "CPU s/", "RSS", "RSS", "KB/", "frm", "lost", "loadgen");
+    std::printf("%-8s %6s %6s %6s %8s %8s %8s %7s %9s %8s %8s %8s %6s %6s %7s\n", "", "", "", "", "kbit/s",
+                "kbit/s", "kbit/s", "%core", "cl-min", "base MB", "load MB", "client", "err", "$D", "%core");
+    for (auto& r : results) {
+        if (!r.ok) {
+            std::printf("%-8s %6d  FAILED: %s\n", r.server.c_str(), r.n, r.error.substr(0, r.error.find('\n')).c_str());
+            continue;
+        }
+        std::printf("%-8s %6d %6d %6d %8s %8s %8s %7s %9s %8s %8s %8s %6llu %6llu %7s\n", r.server.c_str(), r.n,
+                    r.connected, r.full, fmt_num(r.median_kbps, 0).c_str(), fmt_num(r.min_kbps, 0).c_str(),
+                    fmt_num(r.probe_kbps, 0).c_str(), fmt_num(r.cpu_s / r.cpu_window_s * 100, 2).c_str(),
+                    fmt_num(r.cpu_per_client_min(), 5).c_str(), fmt_num(r.rss_base_kb / 1024.0, 1).c_str(),
+                    fmt_num(r.rss_load_kb / 1024.0, 1).c_str(), fmt_num(r.kb_per_client(), 2).c_str(),
+                    static_cast<unsigned long long>(r.framing_errors), static_cast<unsigned long long>(r.lost_pkts),
+                    fmt_num(r.loadgen_cpu_s / r.cpu_window_s * 100, 1).c_str());
+    }
+    std::printf("\nnotes:\n");
+    for (auto& r : results) {
+        if (!r.ok) continue;
+        std::printf("  %s N=%d: CPU from %s", r.server.c_str(), r.n, r.cpu_source.c_str());
+        if (r.server == "asfcast") std::printf(" (whole process %s s)", fmt_num(r.proc_cpu_s, 2).c_str());
+        std::printf("; with 1 client %s%% core, so %s s/client-min above that\n    ", fmt_num(r.idle_cpu_pct, 2).c_str(),
+                    fmt_num(r.marginal_cpu_per_client_min(), 5).c_str());
+        std::printf("$H after %.1f s (%u bytes); $D %u..%u bytes; ramp %.1f s, %d opened, %d/%d got $H; rate p10 %s "
+                    "max %s; loadgen %.0f reads/s, %.0f epoll waits/s",
+                    r.header_after_s, r.h_bytes, r.d_len_min, r.d_len_max, r.ramp_s, r.opened, r.got_header, r.n,
+                    fmt_num(r.p10_kbps, 0).c_str(), fmt_num(r.max_kbps, 0).c_str(), r.loadgen_reads / r.cpu_window_s,
+                    r.loadgen_waits / r.cpu_window_s);
+        if (r.e_pkts) std::printf("; %llu $E", static_cast<unsigned long long>(r.e_pkts));
+        for (auto& [k, v] : r.fails) std::printf("; %d %s", v, k.c_str());
+        if (!r.first_framing_error.empty()) std::printf("; first framing error: %s", r.first_framing_error.c_str());
+        if (r.probe_kbps < kFullRate * r.expected_kbps)
+            std::printf("\n    WARNING: an unloaded client got only %.0f kbit/s, below %.0f%% of the expected %.0f: "
+                        "the full-rate check is meaningless (pass --bitrate)",
+                        r.probe_kbps, kFullRate * 100, r.expected_kbps);
+        std::printf("\n");
+    }
+    for (auto& r : results)
+        if (!r.ok) std::printf("  %s N=%d FAILED: %s\n", r.server.c_str(), r.n, r.error.c_str());
+
+    // asfcast / VLC, per N, against the brief's targets.
+    bool header = false;
+    for (auto& x : results) {
+        if (!x.ok || x.server != "asfcast") continue;
+        const Result* v = nullptr;
+        for (auto& y : results)
+            if (y.ok && y.server == "vlc" && y.n == x.n) v = &y;
+        if (!header) {
+            std::printf("\nasfcast vs targets (ratios against VLC in this run):\n");
+            std::printf("%6s %12s %8s %12s %8s %10s %10s %12s\n", "N", "all full", "", "CPU/client", "<=0.5",
+                        "KB/client", "<4 KB", "RSS <150MB");
+            header = true;
+        }
+        const double cpu_ratio = v ? x.cpu_per_client_min() / v->cpu_per_client_min() : NAN;
+        const double kb = x.kb_per_client();
+        std::printf("%6d %6d/%-5d %8s %12s %8s %10s %10s %12s\n", x.n, x.full, x.n, x.full == x.n ? "PASS" : "FAIL",
+                    v ? (fmt_num(cpu_ratio, 2) + "x").c_str() : "no vlc", v ? (cpu_ratio <= 0.5 ? "PASS" : "FAIL") : "-",
+                    fmt_num(kb, 2).c_str(), kb < 4 ? "PASS" : "FAIL",
+                    x.n >= 5000 ? (x.rss_load_kb < 150 * 1024 ? "PASS" : "FAIL") : "(N<5000)");
+        if (v) {
+            std::printf("%6s CPU s/client-min %s vs VLC %s; above the 1-client cost: %s vs %s (%sx)\n", "",
+                        fmt_num(x.cpu_per_client_min(), 5).c_str(), fmt_num(v->cpu_per_client_min(), 5).c_str(),
+                        fmt_num(x.marginal_cpu_per_client_min(), 5).c_str(),
+                        fmt_num(v->marginal_cpu_per_client_min(), 5).c_str(),
+                        fmt_num(x.marginal_cpu_per_client_min() / v->marginal_cpu_per_client_min(), 2).c_str());
+            std::printf("%6s memory per client %s KB vs VLC %s KB (%sx)\n", "", fmt_num(kb, 2).c_str(),
+                        fmt_num(v->kb_per_client(), 2).c_str(), fmt_num(kb / v->kb_per_client(), 2).c_str());
+        }
+    }
+    std::fflush(stdout);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    Args a;
+    try {
+        a = parse_args(argc, argv);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "pull_bench: %s\n", e.what());
+        return 2;
+    }
+    install_signal_handlers();
+    setvbuf(stdout, nullptr, _IOLBF, 0);
+
+    rlimit rl{};
+    getrlimit(RLIMIT_NOFILE, &rl);
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);  // children (VLC, asfcast) inherit it too
+
+    std::vector<Result> results;
+    int rc = 0;
+    try {
+        const bool want_vlc = std::find(a.servers.begin(), a.servers.end(), "vlc") != a.servers.end();
+        const bool want_asfcast = std::find(a.servers.begin(), a.servers.end(), "asfcast") != a.servers.end();
+        if (want_vlc) make_input(a);
+        std::string preset, asfcast_error;
+        if (want_asfcast) {
+            preset = write_preset(a);
+            asfcast_error = check_asfcast(a);
+            if (!asfcast_error.empty()) std::fprintf(stderr, "pull_bench: %s\n", asfcast_error.c_str());
+        }
+        std::fprintf(stderr, "pull_bench: RLIMIT_NOFILE %llu; clients ramp %d per %.0f ms\n",
+                     static_cast<unsigned long long>(rl.rlim_cur), a.ramp_step, a.ramp_interval_s * 1000);
+        int port = a.port_base;
+        bool stop = false;
+        for (int n : a.clients) {
+            for (auto& server : a.servers) {
+                if (stop || g_stop) break;
+                std::fprintf(stderr, "pull_bench: %s, %d clients, port %d ...\n", server.c_str(), n, port);
+                Result r;
+                if (server == "asfcast" && !asfcast_error.empty()) {
+                    r.server = server;
+                    r.n = n;
+                    r.error = asfcast_error;
+                } else {
+                    try {
+                        r = run_one(a, server, n, port, preset);
+                    } catch (const std::exception& e) {
+                        r.server = server;
+                        r.n = n;
+                        r.error = e.what();
+                    }
+                }
+                ++port;
+                if (r.ok)
+                    std::fprintf(stderr,
+                                 "  %d/%d connected, %d at full rate, median %.0f kbit/s, min %.0f, CPU %.2f%% core, "
+                                 "RSS %.1f -> %.1f MB, loadgen %.1f%% core\n",
+                                 r.connected, n, r.full, r.median_kbps, r.min_kbps, r.cpu_s / r.cpu_window_s * 100,
+                                 r.rss_base_kb / 1024.0, r.rss_load_kb / 1024.0, r.loadgen_cpu_s / r.cpu_window_s * 100);
+                else
+                    std::fprintf(stderr, "  FAILED: %s\n", r.error.c_str());
+                if (a.verbose && r.ok && !r.head.empty())
+                    std::fprintf(stderr, "  response head:\n    %s\n",
+                                 [&] {
+                                     std::string h = r.head;
+                                     for (std::size_t p = 0; (p = h.find("\r\n", p)) != std::string::npos; p += 6)
+                                         h.replace(p, 2, "\n    ");
+                                     return h;
+                                 }()
+                                     .c_str());
+                if (!r.ok) {
+                    rc = 1;
+                    if (!a.keep_going || g_stop) stop = true;
+                }
+                results.push_back(std::move(r));
+            }
+        }
+        if (g_stop) rc = 130;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "pull_bench: %s\n", e.what());
+        rc = 1;
+    }
+    kill_all_groups();
+    print_table(results, a);
+    return rc;
+}
