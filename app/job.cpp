@@ -196,6 +196,7 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
         pc.idle_timeout_ms = static_cast<std::uint32_t>(pp.idle_timeout_ms);
         pc.max_lag_ms = static_cast<std::uint32_t>(pp.max_lag_ms);
         pc.lag_policy = pp.lag_policy;
+        pc.send_interval_ms = static_cast<std::uint32_t>(pp.send_interval_ms);
         try {
             pull_server = std::make_unique<pull::PullServer>(pc);
         } catch (const std::invalid_argument& e) {

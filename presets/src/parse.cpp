@@ -33,9 +33,10 @@ constexpr std::array<std::string_view, 4> kAudioKeys = {"codec", "bitrate_kbps",
 constexpr std::array<std::string_view, 3> kAsfKeys = {"packet_size", "preroll_ms", "max_packet_delay_ms"};
 constexpr std::array<std::string_view, 4> kMetadataKeys = {"title", "author", "copyright", "description"};
 constexpr std::array<std::string_view, 2> kOutputsKeys = {"archive", "pull"};
-constexpr std::array<std::string_view, 16> kPullKeys = {
+constexpr std::array<std::string_view, 17> kPullKeys = {
     "enabled", "address", "port", "mount", "max_clients", "max_clients_per_ip", "auth", "realm", "users", "allow",
-    "deny", "max_head_bytes", "header_timeout_ms", "idle_timeout_ms", "max_lag_ms", "lag_policy"};
+    "deny", "max_head_bytes", "header_timeout_ms", "idle_timeout_ms", "max_lag_ms", "lag_policy",
+    "send_interval_ms"};
 constexpr std::array<std::string_view, 2> kPullUserKeys = {"name", "password"};
 constexpr std::array<std::string_view, 3> kPullAuth = {"none", "basic", "digest"};
 constexpr std::array<std::string_view, 2> kLagPolicies = {"skip", "disconnect"};
@@ -531,6 +532,7 @@ private:
             else if (k == "idle_timeout_ms") pull.idle_timeout_ms = static_cast<int>(get_int(v, key, 10000, 3600000));
             else if (k == "max_lag_ms") pull.max_lag_ms = static_cast<int>(get_int(v, key, 500, 60000));
             else if (k == "lag_policy") pull.lag_policy = get_enum(v, key, kLagPolicies);
+            else if (k == "send_interval_ms") pull.send_interval_ms = static_cast<int>(get_int(v, key, 0, 1000));
             else if (k == "allow" || k == "deny") {
                 std::vector<std::string> blocks;
                 for (const auto& item : get_list(v, key, 1024)) blocks.push_back(get_string(item, key, 64));

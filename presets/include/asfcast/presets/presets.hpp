@@ -81,6 +81,7 @@ struct PullPreset {
     int idle_timeout_ms = 60000;
     int max_lag_ms = 4000;
     std::string lag_policy = "skip";  // skip | disconnect
+    int send_interval_ms = 100;     // packets arriving within this go out in one write; 0 = at once
 };
 
 struct OutputsPreset {

@@ -36,6 +36,9 @@ struct PullConfig {
     // Kernel send buffer per connection (SO_SNDBUF). Bounds what a client that stops reading
     // holds in the kernel, so the lag policy sees it within about a second.
     int send_buffer_bytes = 128 * 1024;
+    // Packets that arrive within this interval go to a caught-up client in one write. 0 sends
+    // each packet at once (lowest latency, most system calls).
+    std::uint32_t send_interval_ms = 100;
     std::size_t log_entries = 1000;            // client Log bodies kept (bounded)
 };
 
