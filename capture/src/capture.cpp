@@ -10,11 +10,14 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
+#include <optional>
 #include <string_view>
 #include <thread>
 
@@ -125,6 +128,102 @@ void validate_format(const RawFormat& f) {
     }
 }
 
+// A YUV4MPEG2 file of 8-bit 4:2:0 pictures is raw I420 already. uridecodebin would hand it to
+// y4mdec through typefind, whose pull loop pushes fixed 4 KiB pieces: ~340 pushes per 720p
+// frame and a reassembly copy of every frame. Such files get `filesrc ! y4mdec` instead, with
+// reads of several frames at a time (see build_y4m).
+struct Y4mInfo {
+    int width = 0;
+    int height = 0;
+    int fps_num = 0;
+    int fps_den = 0;
+    std::size_t header_bytes = 0;  // stream header line, '\n' included
+    std::size_t frame_bytes = 0;   // one picture
+    std::uintmax_t frames = 0;     // complete "FRAME\n" + picture records in the file
+    std::size_t record_bytes() const { return 6 + frame_bytes; }
+};
+
+bool have_element(const char* name) {
+    GstElementFactory* f = gst_element_factory_find(name);
+    if (!f) return false;
+    gst_object_unref(f);
+    return true;
+}
+
+// Reads the stream header of a local y4m file; nullopt when the file is not y4m, or is y4m of a
+// kind this fast path does not take (not 8-bit 4:2:0, frame parameters, y4mdec missing): those
+// go through uridecodebin as any other file.
+std::optional<Y4mInfo> read_y4m_header(const std::string& local) {
+    if (local.empty()) return std::nullopt;
+    std::ifstream in(local, std::ios::binary);
+    if (!in) return std::nullopt;
+    char buf[512];
+    in.read(buf, sizeof buf);
+    const std::string_view head(buf, static_cast<std::size_t>(in.gcount()));
+    if (head.rfind("YUV4MPEG2 ", 0) != 0) return std::nullopt;
+    const std::size_t eol = head.find('\n');
+    if (eol == std::string_view::npos) return std::nullopt;
+    Y4mInfo y;
+    std::string_view chroma = "420jpeg";  // the format's default
+    for (std::size_t at = 10; at < eol;) {
+        std::size_t end = head.find(' ', at);
+        if (end == std::string_view::npos || end > eol) end = eol;
+        const std::string_view tok = head.substr(at, end - at);
+        at = end + 1;
+        if (tok.empty()) continue;
+        const std::string val(tok.substr(1));
+        try {
+            switch (tok[0]) {
+                case 'W': y.width = std::stoi(val); break;
+                case 'H': y.height = std::stoi(val); break;
+                case 'F': {
+                    const std::size_t colon = val.find(':');
+                    if (colon == std::string::npos) return std::nullopt;
+                    y.fps_num = std::stoi(val.substr(0, colon));
+                    y.fps_den = std::stoi(val.substr(colon + 1));
+                    break;
+                }
+                case 'C': chroma = tok.substr(1); break;
+                default: break;  // interlacing, aspect ratio, X extensions: y4mdec reads them
+            }
+        } catch (const std::exception&) {
+            return std::nullopt;
+        }
+    }
+    if (y.width <= 0 || y.height <= 0 || y.fps_num <= 0 || y.fps_den <= 0) return std::nullopt;
+    if (chroma != "420jpeg" && chroma != "420mpeg2" && chroma != "420paldv" && chroma != "420") return std::nullopt;
+    y.header_bytes = eol + 1;
+    const auto w = static_cast<std::size_t>(y.width);
+    const auto h = static_cast<std::size_t>(y.height);
+    y.frame_bytes = w * h + 2 * (((w + 1) / 2) * ((h + 1) / 2));
+    // Frames must be plain "FRAME\n" for the record size (and so the duration) to be known.
+    if (head.size() >= y.header_bytes + 6 && head.substr(y.header_bytes, 6) != "FRAME\n") return std::nullopt;
+    std::error_code ec;
+    const std::uintmax_t size = std::filesystem::file_size(local, ec);
+    if (ec) return std::nullopt;
+    y.frames = size > y.header_bytes ? (size - y.header_bytes) / y.record_bytes() : 0;
+    if (y.frames == 0) return std::nullopt;  // let the discoverer say what is wrong with it
+    if (!have_element("filesrc") || !have_element("y4mdec")) return std::nullopt;
+    return y;
+}
+
+// The job probes its input before building the graph, and the capture pipeline probes it again:
+// the discoverer decodes the start of the file each time, so the last answer is kept for as long
+// as the file is unchanged.
+struct ProbeCache {
+    std::mutex m;
+    std::string uri;
+    std::uintmax_t size = 0;
+    std::filesystem::file_time_type mtime{};
+    FileProbe probe;
+    bool valid = false;
+};
+
+ProbeCache& probe_cache() {
+    static ProbeCache cache;
+    return cache;
+}
+
 }  // namespace
 
 void ensure_gstreamer() {
@@ -136,9 +235,9 @@ void ensure_gstreamer() {
     });
 }
 
-FileProbe probe_file(const std::string& path_or_uri) {
-    ensure_gstreamer();
-    ResolvedInput in = resolve_input(path_or_uri);
+namespace {
+
+FileProbe discover(const std::string& path_or_uri, const ResolvedInput& in) {
     GErrorHolder e;
     GstDiscoverer* disc = gst_discoverer_new(10 * GST_SECOND, &e.err);
     if (!disc) throw CaptureError("cannot create GstDiscoverer: " + e.message());
@@ -178,6 +277,45 @@ FileProbe probe_file(const std::string& path_or_uri) {
         throw CaptureError("cannot decode media file " + path_or_uri + ": " + why);
     if (!probe.has_video && !probe.has_audio)
         throw CaptureError("media file " + path_or_uri + " has neither audio nor video");
+    return probe;
+}
+
+}  // namespace
+
+FileProbe probe_file(const std::string& path_or_uri) {
+    ensure_gstreamer();
+    ResolvedInput in = resolve_input(path_or_uri);
+    if (auto y4m = read_y4m_header(in.local)) {
+        FileProbe probe;
+        probe.has_video = true;
+        probe.duration = static_cast<Micros>(y4m->frames * 1'000'000ull * static_cast<unsigned>(y4m->fps_den) /
+                                             static_cast<unsigned>(y4m->fps_num));
+        return probe;
+    }
+    // Only local files are cached: their size and modification time tell when they change.
+    std::error_code ec;
+    std::uintmax_t size = 0;
+    std::filesystem::file_time_type mtime{};
+    bool cacheable = !in.local.empty();
+    if (cacheable) {
+        size = std::filesystem::file_size(in.local, ec);
+        if (!ec) mtime = std::filesystem::last_write_time(in.local, ec);
+        cacheable = !ec;
+    }
+    ProbeCache& cache = probe_cache();
+    if (cacheable) {
+        std::lock_guard lk(cache.m);
+        if (cache.valid && cache.uri == in.uri && cache.size == size && cache.mtime == mtime) return cache.probe;
+    }
+    FileProbe probe = discover(path_or_uri, in);
+    if (cacheable) {
+        std::lock_guard lk(cache.m);
+        cache.uri = in.uri;
+        cache.size = size;
+        cache.mtime = mtime;
+        cache.probe = probe;
+        cache.valid = true;
+    }
     return probe;
 }
 
@@ -243,6 +381,23 @@ struct CapturePipeline::Impl {
         std::memset(&cbs, 0, sizeof cbs);
         cbs.new_sample = video ? &Impl::on_video_sample : &Impl::on_audio_sample;
         gst_app_sink_set_callbacks(GST_APP_SINK(sink), &cbs, this, nullptr);
+        if (video) {
+            GstPad* pad = gst_element_get_static_pad(sink, "sink");
+            gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_QUERY_DOWNSTREAM, &Impl::answer_allocation, nullptr, nullptr);
+            gst_object_unref(pad);
+        }
+    }
+
+    // on_video_sample maps frames with their GstVideoMeta (any strides and plane offsets), so the
+    // video appsink says so when upstream asks: producers then need not copy frames into the
+    // default layout for it (y4mdec does exactly that copy otherwise). The appsink itself does
+    // not answer allocation queries.
+    static GstPadProbeReturn answer_allocation(GstPad*, GstPadProbeInfo* info, gpointer) {
+        GstQuery* q = GST_PAD_PROBE_INFO_QUERY(info);
+        if (!q || GST_QUERY_TYPE(q) != GST_QUERY_ALLOCATION) return GST_PAD_PROBE_OK;
+        if (!gst_query_find_allocation_meta(q, GST_VIDEO_META_API_TYPE, nullptr))
+            gst_query_add_allocation_meta(q, GST_VIDEO_META_API_TYPE, nullptr);
+        return GST_PAD_PROBE_HANDLED;  // answered: the query succeeds
     }
 
     // Running time of the buffer in microseconds (may be slightly negative for file sources).
@@ -283,16 +438,21 @@ struct CapturePipeline::Impl {
             for (guint p = 0; p < 3; ++p)
                 total += static_cast<std::size_t>(GST_VIDEO_FRAME_COMP_WIDTH(&vframe, p)) *
                          static_cast<std::size_t>(GST_VIDEO_FRAME_COMP_HEIGHT(&vframe, p));
-            f.i420.resize(total);
-            std::uint8_t* dst = f.i420.data();
+            // One copy into the packed frame: reserve + append (resize would zero-fill 1.4 MB at
+            // 720p first), a whole plane at a time when its rows are already contiguous.
+            f.i420.reserve(total);
             for (guint p = 0; p < 3; ++p) {
                 const auto w = static_cast<std::size_t>(GST_VIDEO_FRAME_COMP_WIDTH(&vframe, p));
                 const int h = GST_VIDEO_FRAME_COMP_HEIGHT(&vframe, p);
                 const int stride = GST_VIDEO_FRAME_PLANE_STRIDE(&vframe, p);
                 const auto* src = static_cast<const std::uint8_t*>(GST_VIDEO_FRAME_PLANE_DATA(&vframe, p));
+                if (static_cast<std::size_t>(stride) == w) {
+                    f.i420.insert(f.i420.end(), src, src + w * static_cast<std::size_t>(h));
+                    continue;
+                }
                 for (int y = 0; y < h; ++y) {
-                    std::memcpy(dst, src + static_cast<std::ptrdiff_t>(y) * stride, w);
-                    dst += w;
+                    const std::uint8_t* row = src + static_cast<std::ptrdiff_t>(y) * stride;
+                    f.i420.insert(f.i420.end(), row, row + w);
                 }
             }
             gst_video_frame_unmap(&vframe);
@@ -471,6 +631,37 @@ struct CapturePipeline::Impl {
         return branch;
     }
 
+    // filesrc ! y4mdec for a raw 4:2:0 y4m file (see read_y4m_header). filesrc reads whole groups
+    // of frames, so y4mdec hands most frames on as sub-buffers of a read without copying them
+    // (only the one frame of each group that straddles two reads is copied), and the appsink's
+    // video meta support spares y4mdec its stride-conversion copy. The branch after it is the
+    // same as uridecodebin's: converters are passthrough when the file already has the size and
+    // rate wanted, and pacing, back-pressure and timestamps work as for any file.
+    void build_y4m(const ResolvedInput& in, const Y4mInfo& y4m) {
+        const std::size_t record = y4m.record_bytes();
+        const std::size_t per_read = std::max<std::size_t>(2, (std::size_t{4} << 20) / record + 1);
+        const auto blocksize = static_cast<guint>(std::min<std::size_t>(record * per_read, G_MAXUINT));
+        GstElement* src = gst_element_factory_make("filesrc", "src");
+        GstElement* dec = gst_element_factory_make("y4mdec", "dec");
+        if (!src || !dec) {
+            if (src) gst_object_unref(src);
+            if (dec) gst_object_unref(dec);
+            throw CaptureError("GStreamer elements 'filesrc' and 'y4mdec' not found");
+        }
+        g_object_set(src, "location", in.local.c_str(), "blocksize", blocksize, nullptr);
+        gst_bin_add_many(GST_BIN(pipeline), src, dec, nullptr);
+        if (!gst_element_link(src, dec)) throw CaptureError("capture: cannot link filesrc to y4mdec");
+        desc = fmt::format("filesrc location={} blocksize={} ! y4mdec name=dec", in.local, blocksize);
+        vbranch = add_file_branch(
+            fmt::format("queue ! videoconvert ! videoscale ! videorate ! capsfilter caps=\"{}\" ! appsink name=vsink",
+                        video_caps(format)),
+            "vsink", true);
+        if (!gst_element_link(dec, vbranch)) throw CaptureError("capture: cannot link y4mdec to the video branch");
+        vlinked = true;
+        spdlog::debug("capture: {} is {}x{} {}/{} fps 4:2:0 y4m, {} frames", source.path, y4m.width, y4m.height,
+                      y4m.fps_num, y4m.fps_den, y4m.frames);
+    }
+
     void build_file() {
         live = false;
         ResolvedInput in = resolve_input(source.path);  // missing file: error before anything else
@@ -485,6 +676,12 @@ struct CapturePipeline::Impl {
                                                                        : "audio",
                                            probe.has_video ? "yes" : "no", probe.has_audio ? "yes" : "no"));
         pipeline = gst_pipeline_new("capture");
+        if (want_video && !want_audio) {
+            if (auto y4m = read_y4m_header(in.local)) {
+                build_y4m(in, *y4m);
+                return;
+            }
+        }
         GstElement* dec = gst_element_factory_make("uridecodebin", "dec");
         if (!dec) throw CaptureError("GStreamer element 'uridecodebin' not found (gst-plugins-base missing?)");
         g_object_set(dec, "uri", in.uri.c_str(), nullptr);

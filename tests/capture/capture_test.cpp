@@ -389,3 +389,139 @@ TEST_F(FileCapture, VideoOnlyFromAnAVFileAndStopMidway) {
     EXPECT_LE(c.video.size(), 52u);
     for (std::size_t i = 1; i < c.video.size(); ++i) EXPECT_GT(c.video[i].pts, c.video[i - 1].pts);
 }
+
+// YUV4MPEG2 files of 4:2:0 pictures take `filesrc ! y4mdec` instead of uridecodebin (typefind
+// would feed y4mdec in 4 KiB pieces); what comes out must be exactly what the file holds.
+namespace {
+
+// Checksums (as Collector computes them) of the packed I420 pictures of a plain y4m file.
+std::vector<std::uint64_t> y4m_checksums(const fs::path& path, std::size_t frame_bytes) {
+    std::ifstream in(path, std::ios::binary);
+    std::string line;
+    std::getline(in, line);  // stream header
+    std::vector<std::uint64_t> sums;
+    std::vector<char> frame(frame_bytes);
+    while (std::getline(in, line) && line.rfind("FRAME", 0) == 0) {
+        if (!in.read(frame.data(), static_cast<std::streamsize>(frame.size()))) break;
+        std::uint64_t sum = 0;
+        for (std::size_t i = 0; i < frame.size(); i += 7) sum = sum * 31 + static_cast<std::uint8_t>(frame[i]);
+        sums.push_back(sum);
+    }
+    return sums;
+}
+
+}  // namespace
+
+class Y4mCapture : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() {
+        if (!have_ffmpeg()) return;
+        dir_ = new TempDir;
+        exact_ = *dir_ / "exact.y4m";
+        other_ = *dir_ / "other.y4m";
+        // 338 pixels: rows are not a multiple of 4 bytes, so y4m's packed planes are not
+        // GStreamer's default I420 layout (y4mdec describes them with a video meta).
+        ok_ = make_media("-f lavfi -i testsrc2=size=320x240:rate=25 -t 2 -pix_fmt yuv420p", exact_) &&
+              make_media("-f lavfi -i testsrc2=size=338x200:rate=15 -t 1 -pix_fmt yuv420p", other_);
+    }
+    static void TearDownTestSuite() {
+        delete dir_;
+        dir_ = nullptr;
+    }
+    void SetUp() override {
+        if (!ok_) GTEST_SKIP() << "ffmpeg could not make the test media";
+    }
+    static inline TempDir* dir_ = nullptr;
+    static inline fs::path exact_;
+    static inline fs::path other_;
+    static inline bool ok_ = false;
+};
+
+TEST_F(Y4mCapture, ProbeReadsTheHeader) {
+    FileProbe p = probe_file(exact_.string());
+    EXPECT_TRUE(p.has_video);
+    EXPECT_FALSE(p.has_audio);
+    EXPECT_NEAR(static_cast<double>(p.duration), 2e6, 1e3);
+    FileProbe u = probe_file("file://" + other_.string());
+    EXPECT_TRUE(u.has_video);
+    EXPECT_NEAR(static_cast<double>(u.duration), 1e6, 1e3);
+}
+
+TEST_F(Y4mCapture, FastModeDeliversTheFileFramesUnchanged) {
+    Collector c;
+    SourceConfig src;
+    src.type = SourceType::file;
+    src.path = exact_.string();
+    src.fast = true;
+    CapturePipeline p(src, small_format(25), c.callbacks());  // audio wanted, the file has none
+    p.start();
+    EXPECT_NE(p.description().find("y4mdec"), std::string::npos) << p.description();
+    EXPECT_EQ(p.description().find("uridecodebin"), std::string::npos) << p.description();
+    ASSERT_TRUE(c.wait_end(20s)) << (c.errors.empty() ? "timeout" : c.errors.front());
+    p.stop();
+    const auto expected = y4m_checksums(exact_, 320u * 240u * 3u / 2u);
+    ASSERT_EQ(expected.size(), 50u);
+    std::lock_guard lk(c.m);
+    EXPECT_EQ(c.ends, 1);
+    EXPECT_TRUE(c.errors.empty());
+    EXPECT_TRUE(c.audio.empty());
+    ASSERT_EQ(c.video.size(), expected.size());
+    for (std::size_t i = 0; i < c.video.size(); ++i) {
+        EXPECT_EQ(c.video[i].width, 320);
+        EXPECT_EQ(c.video[i].height, 240);
+        EXPECT_EQ(c.video[i].size, 320u * 240u * 3u / 2u);
+        EXPECT_EQ(c.video[i].checksum, expected[i]) << "frame " << i;
+        EXPECT_NEAR(static_cast<double>(c.video[i].pts), static_cast<double>(i) * 40000.0, 1000.0) << "frame " << i;
+    }
+}
+
+TEST_F(Y4mCapture, OtherSizeAndRateAreConverted) {
+    Collector c;
+    SourceConfig src;
+    src.type = SourceType::file;
+    src.path = other_.string();
+    src.fast = true;
+    RawFormat f = small_format(30);
+    f.audio = false;
+    CapturePipeline p(src, f, c.callbacks());
+    p.start();
+    ASSERT_TRUE(c.wait_end(20s)) << (c.errors.empty() ? "timeout" : c.errors.front());
+    p.stop();
+    std::lock_guard lk(c.m);
+    EXPECT_TRUE(c.errors.empty());
+    EXPECT_GE(c.video.size(), 28u);  // videorate does not repeat the last picture to fill 1 s
+    EXPECT_LE(c.video.size(), 31u);
+    std::size_t distinct = 0;
+    for (std::size_t i = 0; i < c.video.size(); ++i) {
+        EXPECT_EQ(c.video[i].width, 320);
+        EXPECT_EQ(c.video[i].height, 240);
+        EXPECT_EQ(c.video[i].size, 320u * 240u * 3u / 2u);
+        if (i) {
+            EXPECT_NEAR(static_cast<double>(c.video[i].pts - c.video[i - 1].pts), 33333.0, 1000.0);
+            if (c.video[i].checksum != c.video[i - 1].checksum) ++distinct;
+        }
+    }
+    EXPECT_GE(distinct, 13u);  // 15 source pictures, each shown twice
+}
+
+TEST_F(Y4mCapture, NormalModePacesInRealTime) {
+    Collector c;
+    SourceConfig src;
+    src.type = SourceType::file;
+    src.path = other_.string();  // 1 s
+    RawFormat f = small_format(15);
+    f.width = 338;
+    f.height = 200;
+    CapturePipeline p(src, f, c.callbacks());
+    auto t0 = std::chrono::steady_clock::now();
+    p.start();
+    ASSERT_TRUE(c.wait_end(10s)) << (c.errors.empty() ? "timeout" : c.errors.front());
+    double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    EXPECT_GT(elapsed, 0.85);
+    p.stop();
+    const auto expected = y4m_checksums(other_, 338u * 200u + 2u * 169u * 100u);
+    std::lock_guard lk(c.m);
+    EXPECT_TRUE(c.errors.empty());
+    ASSERT_EQ(c.video.size(), expected.size());
+    for (std::size_t i = 0; i < c.video.size(); ++i) EXPECT_EQ(c.video[i].checksum, expected[i]) << "frame " << i;
+}

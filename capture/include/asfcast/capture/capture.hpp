@@ -42,7 +42,9 @@ struct RawFormat {
     int channels = 2;
 };
 
-// What a media file contains (found with GstDiscoverer before the pipeline is built).
+// What a media file contains (found with GstDiscoverer before the pipeline is built; a plain
+// 4:2:0 YUV4MPEG2 file is described from its header). The last discoverer answer is reused while
+// the file is unchanged, so probing again right before building the pipeline costs nothing.
 struct FileProbe {
     bool has_video = false;
     bool has_audio = false;
