@@ -1,5 +1,6 @@
 #include "job.hpp"
 
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -349,12 +350,33 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
         throw;
     }
 
+    // systemd (Type=notify): ready once capturing and serving; the watchdog is fed only while the
+    // media clock advances, so a stuck job gets restarted. Without NOTIFY_SOCKET these do nothing.
+    sd_notify(0, "READY=1");
+    std::uint64_t watchdog_us = 0;
+    const bool watchdog = sd_watchdog_enabled(0, &watchdog_us) > 0;
+    std::int64_t last_media = -1;
+    auto last_progress = SteadyClock::now();
     StatusLine status(options.status_line);
     for (int tick = 0; !stop && !capture_ended && !duration_reached && !failed; ++tick) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        if (pull_server && tick % 10 == 0) stats.pull_clients = pull_server->stats().streaming_now;
+        if (tick % 10 == 0) {
+            if (pull_server) stats.pull_clients = pull_server->stats().streaming_now;
+            const std::int64_t media = stats.media_time_us.load();
+            if (media != last_media) last_progress = SteadyClock::now();
+            last_media = media;
+            if (watchdog && SteadyClock::now() - last_progress < std::chrono::microseconds(watchdog_us / 2))
+                sd_notify(0, "WATCHDOG=1");
+            sd_notifyf(0, "STATUS=%s, video %llu frames (%llu dropped), audio %llu frames, %llu packets, %llu pull clients",
+                       format_clock(media).c_str(), static_cast<unsigned long long>(stats.video_frames_encoded.load()),
+                       static_cast<unsigned long long>(stats.video_frames_dropped.load()),
+                       static_cast<unsigned long long>(stats.audio_frames_encoded.load()),
+                       static_cast<unsigned long long>(stats.packets.load()),
+                       static_cast<unsigned long long>(stats.pull_clients.load()));
+        }
         status.update(stats);
     }
+    sd_notify(0, "STOPPING=1");
     pipeline.stop();  // EOS through the graph; every captured frame reaches the encoders
     video_q.close();
     audio_q.close();
