@@ -30,3 +30,15 @@ count_frames() {
     timeout 300 ffprobe -v error -count_frames -select_streams "$2:0" -show_entries stream=nb_read_frames \
         -of default=nw=1:nk=1 "$1"
 }
+
+# Decodes FILE with GStreamer's asfdemux + decodebin into fakesinks; prints "VIDEO AUDIO" buffer
+# counts. Fails on a non-zero exit or an ERROR message.
+gst_decode_counts() {
+    local out
+    out=$(timeout 120 gst-launch-1.0 -v filesrc location="$1" ! asfdemux name=d \
+          d.video_0 ! queue ! decodebin ! fakesink name=vsink silent=false \
+          d.audio_0 ! queue ! decodebin ! fakesink name=asink silent=false 2>&1) ||
+        fail "gst-launch exit $? on $1: $(tail -5 <<<"$out")"
+    grep -qi "ERROR" <<<"$out" && fail "GStreamer reported an error on $1: $(grep -i ERROR <<<"$out" | head -3)"
+    echo "$(grep -c "chain.*(vsink:sink)" <<<"$out" || true) $(grep -c "chain.*(asink:sink)" <<<"$out" || true)"
+}

@@ -22,6 +22,7 @@
 #include "asfcast/core/clock.hpp"
 #include "asfcast/pullserver/framing_reader.hpp"
 #include "asfcast/pullserver/pullserver.hpp"
+#include "../asfmux/test_util.hpp"
 
 namespace asfcast::pull {
 namespace {
@@ -69,32 +70,16 @@ public:
     }
     std::uint64_t packets() const { return packets_.load(); }
 
+    // The asfmux tests' stream formats, at this broadcast's rates.
     static VideoStreamFormat video_format() {
-        VideoStreamFormat v;
-        v.stream = 1;
-        v.width = 320;
-        v.height = 240;
-        v.fourcc = 'H' | '2' << 8 | '6' << 16 | '4' << 24;
-        v.codec_private = {0x00, 0x00, 0x00, 0x01, 0x67, 0x42};
+        VideoStreamFormat v = testutil::test_video();
         v.bitrate = 880000;
         v.frame_rate = 30.0;
-        v.codec_name = "H264";
-        v.stream_name = "V";
         return v;
     }
     static AudioStreamFormat audio_format() {
-        AudioStreamFormat a;
-        a.stream = 2;
-        a.format_tag = 0x0161;
-        a.channels = 2;
-        a.sample_rate = 44100;
-        a.avg_bytes_per_sec = 16000;
+        AudioStreamFormat a = testutil::test_audio();
         a.block_align = 743;
-        a.bits_per_sample = 16;
-        a.codec_data = {0x00, 0x88, 0x00, 0x00, 0x0F, 0x00, 0x00, 0x00, 0x00, 0x00};
-        a.bitrate = 128000;
-        a.spread_error_correction = true;
-        a.codec_name = "WMA";
         return a;
     }
 
