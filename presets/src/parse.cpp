@@ -32,7 +32,11 @@ constexpr std::array<std::string_view, 14> kVideoKeys = {
 constexpr std::array<std::string_view, 4> kAudioKeys = {"codec", "bitrate_kbps", "sample_rate", "channels"};
 constexpr std::array<std::string_view, 3> kAsfKeys = {"packet_size", "preroll_ms", "max_packet_delay_ms"};
 constexpr std::array<std::string_view, 4> kMetadataKeys = {"title", "author", "copyright", "description"};
-constexpr std::array<std::string_view, 2> kOutputsKeys = {"archive", "pull"};
+constexpr std::array<std::string_view, 3> kOutputsKeys = {"archive", "pull", "push"};
+constexpr std::array<std::string_view, 4> kPushKeys = {"targets", "backoff_initial_ms", "backoff_max_ms",
+                                                       "queue_kbytes"};
+constexpr std::array<std::string_view, 6> kPushTargetKeys = {"url",      "user",        "password",
+                                                             "password_file", "template", "auto_remove"};
 constexpr std::array<std::string_view, 17> kPullKeys = {
     "enabled", "address", "port", "mount", "max_clients", "max_clients_per_ip", "auth", "realm", "users", "allow",
     "deny", "max_head_bytes", "header_timeout_ms", "idle_timeout_ms", "max_lag_ms", "lag_policy",
@@ -498,6 +502,39 @@ private:
         for (const auto& [k, v] : section(value, "outputs", kOutputsKeys)) {
             if (k == "archive") o.archive = get_string(v, "outputs." + k, kMaxPathBytes);
             else if (k == "pull") apply_pull(v, o.pull);
+            else if (k == "push") apply_push(v, o.push);
+        }
+    }
+
+    // `push:` is either a list of targets or a mapping with `targets:` and the shared settings.
+    void apply_push(const YAML::Node& value, PushPreset& push) const {
+        if (value.IsSequence() || value.IsNull()) return apply_push_targets(value, "outputs.push", push);
+        for (const auto& [k, v] : section(value, "outputs.push", kPushKeys)) {
+            const std::string key = "outputs.push." + k;
+            if (k == "targets") apply_push_targets(v, key, push);
+            else if (k == "backoff_initial_ms") push.backoff_initial_ms = static_cast<int>(get_int(v, key, 100, 60000));
+            else if (k == "backoff_max_ms") push.backoff_max_ms = static_cast<int>(get_int(v, key, 1000, 3600000));
+            else if (k == "queue_kbytes") push.queue_kbytes = static_cast<int>(get_int(v, key, 64, 1048576));
+        }
+    }
+
+    void apply_push_targets(const YAML::Node& value, const std::string& key, PushPreset& push) const {
+        push.targets.clear();
+        for (const auto& item : get_list(value, key, 64)) {
+            PushTargetPreset t;
+            for (const auto& [tk, tv] : section(item, key, kPushTargetKeys)) {
+                const std::string k2 = key + "." + tk;
+                if (tk == "url") t.url = get_string(tv, k2, 2048);
+                else if (tk == "user") t.user = get_string(tv, k2, 256);
+                else if (tk == "password") t.password = get_string(tv, k2, 1024);
+                else if (tk == "password_file") t.password_file = get_string(tv, k2, kMaxPathBytes);
+                else if (tk == "template") t.template_url = get_string(tv, k2, 2048);
+                else if (tk == "auto_remove") t.auto_remove = get_enum(tv, k2, kBools) == "true";
+            }
+            if (t.url.empty()) fail_key(key + ".url", "is required for every push target");
+            if (!t.password.empty() && !t.password_file.empty())
+                fail_key(key + ".password_file", "and password are both set (use one)");
+            push.targets.push_back(std::move(t));
         }
     }
 
@@ -606,6 +643,10 @@ private:
             fail_key("outputs.pull.mount", quote(pull.mount) +
                                                " is not allowed (allowed: a path like /live: starts with '/', "
                                                "no '?', '#', '%' or spaces; '/' always serves the stream)");
+        if (p.outputs.push.backoff_max_ms < p.outputs.push.backoff_initial_ms)
+            out_of_range("outputs.push.backoff_max_ms", std::to_string(p.outputs.push.backoff_max_ms),
+                         "outputs.push.backoff_initial_ms (" + std::to_string(p.outputs.push.backoff_initial_ms) +
+                             ")..3600000");
         if (pull.auth != "none" && pull.users.empty())
             fail_key("outputs.pull.users", "is empty but outputs.pull.auth is " + pull.auth +
                                                " (add at least one {name, password})");

@@ -354,7 +354,7 @@ TEST(Validate, UnknownNestedKey) {
     EXPECT_THAT(error_of(kMinimal + "asf: {packet: 1}\n"), HasSubstr("unknown key 'asf.packet'"));
     EXPECT_THAT(error_of(kMinimal + "source: {typ: test}\n"), HasSubstr("unknown key 'source.typ'"));
     EXPECT_THAT(error_of(kMinimal + "metadata: {album: x}\n"), HasSubstr("unknown key 'metadata.album'"));
-    EXPECT_THAT(error_of(kMinimal + "outputs: {push: x}\n"), HasSubstr("unknown key 'outputs.push'"));
+    EXPECT_THAT(error_of(kMinimal + "outputs: {pushh: x}\n"), HasSubstr("unknown key 'outputs.pushh'"));
     EXPECT_THAT(error_of("audio: {rate: 1}\n"), HasSubstr("unknown key 'audio.rate'"));
 }
 
@@ -679,4 +679,38 @@ TEST(Pull, ErrorsNameTheKey) {
                 HasSubstr("unknown key 'outputs.pull.users.pass'"));
     EXPECT_THAT(error_of(kMinimal + "outputs: {pull: {allow: 10.0.0.0/8}}\n"),
                 HasSubstr("outputs.pull.allow: expected a list"));
+}
+
+TEST(Push, TargetsAsAListOrWithSettings) {
+    Preset p = parse_preset(kMinimal + R"(outputs:
+  push:
+    - {url: "http://wms1/live", user: enc, password: "p w"}
+    - {url: "wms2:8080/live", template: /pub, auto_remove: true}
+)",
+                            "x.yaml");
+    ASSERT_EQ(p.outputs.push.targets.size(), 2u);
+    EXPECT_EQ(p.outputs.push.targets[0].url, "http://wms1/live");
+    EXPECT_EQ(p.outputs.push.targets[0].password, "p w");
+    EXPECT_EQ(p.outputs.push.targets[1].template_url, "/pub");
+    EXPECT_TRUE(p.outputs.push.targets[1].auto_remove);
+    Preset q = parse_preset(kMinimal + R"(outputs:
+  push: {targets: [{url: "http://a/b", password_file: /etc/asfcast/a.pw}], backoff_initial_ms: 500, backoff_max_ms: 8000, queue_kbytes: 512}
+)",
+                            "x.yaml");
+    ASSERT_EQ(q.outputs.push.targets.size(), 1u);
+    EXPECT_EQ(q.outputs.push.targets[0].password_file, "/etc/asfcast/a.pw");
+    EXPECT_EQ(q.outputs.push.backoff_initial_ms, 500);
+    EXPECT_EQ(q.outputs.push.queue_kbytes, 512);
+    EXPECT_TRUE(parse_preset(kMinimal, "x.yaml").outputs.push.targets.empty());
+}
+
+TEST(Push, ErrorsNameTheKey) {
+    EXPECT_THAT(error_of(kMinimal + "outputs: {push: [{user: a}]}\n"),
+                HasSubstr("outputs.push.url: is required for every push target"));
+    EXPECT_THAT(error_of(kMinimal + "outputs: {push: [{url: x, password: a, password_file: b}]}\n"),
+                HasSubstr("outputs.push.password_file: and password are both set"));
+    EXPECT_THAT(error_of(kMinimal + "outputs: {push: {backoff_initial_ms: 5000, backoff_max_ms: 1000}}\n"),
+                HasSubstr("outputs.push.backoff_max_ms: 1000 is out of range"));
+    EXPECT_THAT(error_of(kMinimal + "outputs: {push: [{url: x, passwd: a}]}\n"),
+                HasSubstr("unknown key 'outputs.push.passwd'"));
 }

@@ -84,9 +84,27 @@ struct PullPreset {
     int send_interval_ms = 100;     // packets arriving within this go out in one write; 0 = at once
 };
 
+// One MS-WMHTTP push target (push/).
+struct PushTargetPreset {
+    std::string url;                // http://server[:port]/pubpoint or server:port/pubpoint
+    std::string user;
+    std::string password;           // never logged
+    std::string password_file;      // read at start; must not be readable by group or others
+    std::string template_url;       // publishing point the server copies when it creates this one
+    bool auto_remove = false;       // the server removes the publishing point at the end
+};
+
+struct PushPreset {
+    std::vector<PushTargetPreset> targets;
+    int backoff_initial_ms = 1000;
+    int backoff_max_ms = 30000;
+    int queue_kbytes = 2048;        // per target; overflow skips to the next key frame
+};
+
 struct OutputsPreset {
     std::string archive;            // path, empty = none
     PullPreset pull;
+    PushPreset push;
 };
 
 struct Preset {
