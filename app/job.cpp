@@ -1,10 +1,14 @@
 #include "job.hpp"
 
+#include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstring>
+#include <fstream>
 #include <ctime>
 #include <thread>
 #include <variant>
@@ -20,6 +24,7 @@
 #include "asfcast/core/clock.hpp"
 #include "asfcast/encode/encode.hpp"
 #include "asfcast/pullserver/pullserver.hpp"
+#include "asfcast/push/push_output.hpp"
 
 namespace asfcast::app {
 namespace {
@@ -94,6 +99,45 @@ private:
     SteadyClock::time_point last_{};
     std::uint64_t last_bytes_ = 0;
 };
+
+// The first line of a password file; the file must be private to the service user.
+std::string read_password_file(const std::string& origin, const std::string& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0)
+        throw std::runtime_error(fmt::format("{}: outputs.push.password_file {}: {}", origin, path, std::strerror(errno)));
+    if (st.st_mode & 077)
+        throw std::runtime_error(fmt::format("{}: outputs.push.password_file {} is readable by group or others; "
+                                             "run chmod 600 on it",
+                                             origin, path));
+    std::ifstream in(path);
+    std::string line;
+    if (!in || !std::getline(in, line))
+        throw std::runtime_error(fmt::format("{}: outputs.push.password_file {} cannot be read or is empty", origin, path));
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    return line;
+}
+
+std::shared_ptr<push::PushOutput> make_push_output(const presets::Preset& preset) {
+    const presets::PushPreset& pp = preset.outputs.push;
+    push::PushConfig pc;
+    for (const auto& t : pp.targets) {
+        push::PushTarget target;
+        target.url = t.url;
+        target.user = t.user;
+        target.password = t.password_file.empty() ? t.password : read_password_file(preset.origin, t.password_file);
+        target.template_url = t.template_url;
+        target.auto_remove = t.auto_remove;
+        pc.targets.push_back(std::move(target));
+    }
+    pc.backoff_initial = std::chrono::milliseconds(pp.backoff_initial_ms);
+    pc.backoff_max = std::chrono::milliseconds(pp.backoff_max_ms);
+    pc.queue_bytes = static_cast<std::size_t>(pp.queue_kbytes) * 1024;
+    try {
+        return std::make_shared<push::PushOutput>(std::move(pc));
+    } catch (const std::invalid_argument& e) {
+        throw std::runtime_error(preset.origin + ": outputs.push: " + e.what());
+    }
+}
 
 }  // namespace
 
@@ -210,6 +254,13 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
         spdlog::info("serving mmsh://{}:{}/{}{}", host, pull_server->port(),
                      pp.mount.empty() ? "" : " and mmsh://" + host + ":" + std::to_string(pull_server->port()),
                      pp.mount);
+    }
+    // Push: one state machine per target, fed from the same stream.
+    std::shared_ptr<push::PushOutput> push_output;
+    if (!preset.outputs.push.targets.empty()) {
+        push_output = make_push_output(preset);
+        bus.subscribe(push_output);
+        for (const auto& s : push_output->status()) spdlog::info("pushing to {}", s.url);
     }
     bus.publish_header(header);
 
@@ -362,17 +413,24 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
         if (tick % 10 == 0) {
             if (pull_server) stats.pull_clients = pull_server->stats().streaming_now;
+            if (push_output) {
+                std::uint64_t streaming = 0;
+                for (const auto& st : push_output->status()) streaming += st.state == push::TargetState::streaming;
+                stats.push_streaming = streaming;
+            }
             const std::int64_t media = stats.media_time_us.load();
             if (media != last_media) last_progress = SteadyClock::now();
             last_media = media;
             if (watchdog && SteadyClock::now() - last_progress < std::chrono::microseconds(watchdog_us / 2))
                 sd_notify(0, "WATCHDOG=1");
-            sd_notifyf(0, "STATUS=%s, video %llu frames (%llu dropped), audio %llu frames, %llu packets, %llu pull clients",
+            sd_notifyf(0, "STATUS=%s, video %llu frames (%llu dropped), audio %llu frames, %llu packets, %llu pull clients, %llu/%zu push targets streaming",
                        format_clock(media).c_str(), static_cast<unsigned long long>(stats.video_frames_encoded.load()),
                        static_cast<unsigned long long>(stats.video_frames_dropped.load()),
                        static_cast<unsigned long long>(stats.audio_frames_encoded.load()),
                        static_cast<unsigned long long>(stats.packets.load()),
-                       static_cast<unsigned long long>(stats.pull_clients.load()));
+                       static_cast<unsigned long long>(stats.pull_clients.load()),
+                       static_cast<unsigned long long>(stats.push_streaming.load()),
+                       preset.outputs.push.targets.size());
         }
         status.update(stats);
     }
@@ -384,6 +442,12 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
     mux_thread.join();
     status.update(stats);
     status.finish();
+    if (push_output) {
+        for (const auto& st : push_output->status())
+            spdlog::info("push {}: {}; {} packets sent, {} skipped, {} reconnects", st.url, st.describe(),
+                         st.packets_sent, st.packets_skipped, st.reconnects);
+        push_output->stop();
+    }
     if (pull_server) {
         // Give streaming clients a moment to receive the rest and $E before the sockets close.
         for (int i = 0; i < 30 && pull_server->stats().streaming_now > 0; ++i)

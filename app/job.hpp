@@ -30,6 +30,7 @@ struct JobStats {
     std::atomic<std::uint64_t> bytes{0};
     std::atomic<std::int64_t> media_time_us{0};
     std::atomic<std::uint64_t> pull_clients{0};
+    std::atomic<std::uint64_t> push_streaming{0};  // push targets streaming now
 };
 
 // Runs the job until the source ends, the duration is reached or `stop` becomes true.

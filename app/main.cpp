@@ -77,6 +77,10 @@ int main(int argc, char** argv) {
     run->add_option("--duration", duration, "end the broadcast cleanly after SECONDS")->check(CLI::PositiveNumber);
     run->add_option("--input", input_path, "encode this media file instead of the preset's source");
     run->add_flag("--fast", fast, "file input: encode as fast as possible instead of in real time");
+    std::vector<std::string> push_urls;
+    run->add_option("--push", push_urls,
+                    "publish to a Windows Media server over MS-WMHTTP: http://server[:port]/pubpoint or "
+                    "server:port/pubpoint (repeatable; credentials go in the preset's outputs.push)");
     std::string pull_spec;
     run->add_option("--pull", pull_spec,
                     "serve MS-WMSP pull (mmsh://) on [ADDR:]PORT (default 127.0.0.1:8080 from the preset), or 'off'");
@@ -109,6 +113,11 @@ int main(int argc, char** argv) {
         }
         if (!archive_path.empty()) options.preset.outputs.archive = archive_path;
         if (!pull_spec.empty()) apply_pull_spec(pull_spec, options.preset.outputs.pull);
+        for (const auto& url : push_urls) {
+            asfcast::presets::PushTargetPreset target;
+            target.url = url;
+            options.preset.outputs.push.targets.push_back(std::move(target));
+        }
         if (duration > 0) options.duration_s = duration;
         options.fast = fast;
         options.status_line = ::isatty(STDERR_FILENO) && log_level != "off";

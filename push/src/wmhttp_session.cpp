@@ -466,7 +466,9 @@ void WmhttpSession::send_start(TimePoint now) {
         append_frame(out_, 'H', header_->bytes);
         remaining_ -= kFrameHeaderBytes + header_->bytes.size();
         need_header_ = false;
-        need_key_ = true;
+        // A new session after a reconnect resumes at a key frame; the first session of the
+        // broadcast sends it from its first packet (audio may come before the first key frame).
+        need_key_ = counters_.packets_sent > 0;
         spdlog::info("push[{}] {}: streaming (push-id {})", cfg_.index, display_, push_id_);
         authenticating_ = false;
     }

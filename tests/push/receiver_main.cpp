@@ -1,0 +1,61 @@
+// strict_receiver: the strict MS-WMHTTP receiver of the push tests as a program, for end-to-end
+// tests with a real `asfcast run --push`. It listens on 127.0.0.1, prints "port N" once ready,
+// waits until the publishing point's stream ends with $E (or --seconds pass), then writes what it
+// received as an ASF file (the header and every $D packet padded back to the packet size) and
+// prints every violation of the spec it saw. Exit 0 only when the stream ended with no violation.
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <string>
+
+#include "strict_receiver.hpp"
+
+using namespace std::chrono_literals;
+
+int main(int argc, char** argv) {
+    std::string out_path, auth = "none", user = "encoder", password = "s3cret!";
+    int seconds = 60;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        const std::string k = argv[i], v = argv[i + 1];
+        if (k == "--out") out_path = v;
+        else if (k == "--seconds") seconds = std::atoi(v.c_str());
+        else if (k == "--auth") auth = v;
+        else if (k == "--user") user = v;
+        else if (k == "--password") password = v;
+        else {
+            std::fprintf(stderr, "unknown option %s\n", k.c_str());
+            return 2;
+        }
+    }
+    if (out_path.empty()) {
+        std::fprintf(stderr, "usage: strict_receiver --out FILE [--seconds N] [--auth none|basic|digest|ntlm] "
+                             "[--user U] [--password P]\n");
+        return 2;
+    }
+    asfcast::pushtest::StrictReceiver::Options o;
+    using Auth = asfcast::pushtest::StrictReceiver::Auth;
+    o.auth = auth == "basic" ? Auth::basic : auth == "digest" ? Auth::digest : auth == "ntlm" ? Auth::ntlm : Auth::none;
+    o.user = user;
+    o.password = password;
+    asfcast::pushtest::StrictReceiver rx(o);
+    std::printf("port %u\n", rx.port());
+    std::fflush(stdout);
+
+    const bool ended = rx.wait_for([](const auto& p) { return p.ended; }, std::chrono::seconds(seconds));
+    const auto view = rx.view();
+    std::ofstream f(out_path, std::ios::binary);
+    f.write(reinterpret_cast<const char*>(view.header.data()), static_cast<std::streamsize>(view.header.size()));
+    for (const auto& p : view.packets) {
+        asfcast::Bytes padded = p;
+        if (view.packet_size > padded.size()) padded.resize(view.packet_size, 0);
+        f.write(reinterpret_cast<const char*>(padded.data()), static_cast<std::streamsize>(padded.size()));
+    }
+    f.close();
+    const auto violations = rx.violations();
+    for (const auto& v : violations) std::printf("violation: %s\n", v.c_str());
+    std::printf("received %zu packets in %d sessions, %d setups, %d posts, %d challenges, ended %s\n",
+                view.packets.size(), view.sessions_started, view.setups, view.posts, view.challenges,
+                ended ? "with $E" : "without $E");
+    return ended && violations.empty() ? 0 : 1;
+}
