@@ -289,13 +289,25 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
         raw.sample_rate = preset.audio->sample_rate;
         raw.channels = preset.audio->channels;
     }
+    // Media time -> monotonic capture time, for latency measurements: the smallest (arrival -
+    // timestamp) seen, i.e. the arrival of the least delayed buffer. Live sources only.
+    std::atomic<Micros> capture_origin{std::numeric_limits<Micros>::max()};
+    auto note_capture = [&](Micros pts) {
+        if (source.fast || source.type != capture::SourceType::test) return;
+        const Micros origin = monotonic_us() - pts;
+        Micros cur = capture_origin.load();
+        while (origin < cur && !capture_origin.compare_exchange_weak(cur, origin)) {
+        }
+    };
     capture::CaptureCallbacks callbacks;
     callbacks.on_video = [&](RawVideoFrame&& f) {
+        note_capture(f.pts);
         ++stats.video_frames_captured;
         bool ok = source.fast ? video_q.push(std::move(f)) : video_q.try_push(std::move(f));
         if (!ok && !video_q.closed_and_empty()) ++stats.video_frames_dropped;
     };
     callbacks.on_audio = [&](RawAudioBlock&& b) {
+        note_capture(b.pts);
         ++stats.audio_blocks_captured;
         bool ok = source.fast ? audio_q.push(std::move(b)) : audio_q.try_push(std::move(b));
         if (!ok) ++stats.audio_blocks_dropped;
@@ -352,7 +364,9 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
         std::size_t open_streams = stream_numbers.size();
         std::vector<DataPacket> out;
         auto publish = [&] {
+            const Micros origin = capture_origin.load();
             for (auto& p : out) {
+                if (origin != std::numeric_limits<Micros>::max()) p.capture_us = origin + p.min_pts;
                 ++stats.packets;
                 stats.bytes += p.bytes.size();
                 bus.publish_packet(std::make_shared<const DataPacket>(std::move(p)));
@@ -457,6 +471,10 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
         spdlog::info("pull: {} connections, {} plays, {} refused, {} auth failures, {} lag skips, {} MB sent",
                      ps.connections_accepted, ps.plays, ps.connections_refused, ps.auth_failures, ps.lag_skips,
                      ps.bytes_sent / 1000000);
+        if (ps.latency_samples)
+            spdlog::info("pull: capture to socket latency at the live edge: p50 {:.0f} ms, p99 {:.0f} ms, max {:.0f} ms "
+                         "({} packet sends)",
+                         ps.latency_p50_ms, ps.latency_p99_ms, ps.latency_max_ms, ps.latency_samples);
     }
 
     if (archive && !archive->error().empty()) failed = true;

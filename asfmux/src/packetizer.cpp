@@ -153,9 +153,11 @@ void Packetizer::add(const EncodedFrame& frame, Micros now_us, std::vector<DataP
             open_.send_time_ms = send;
             max_dts_ms_ = send;
             open_.max_pts = end_pts;
+            open_.min_pts = frame.pts;
             if (key && offset == 0) open_.starts_with_key_frame = true;
         } else {
             open_.max_pts = std::max(open_.max_pts, end_pts);
+            open_.min_pts = std::min(open_.min_pts, frame.pts);
         }
         max_dts_ms_ = std::max(max_dts_ms_, dts_ms);
         if (key && offset == 0) open_.key_frames.push_back({frame.stream, frame.pts});

@@ -10,6 +10,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include <algorithm>
+#include <array>
 #include <asio.hpp>
 #include <chrono>
 #include <future>
@@ -100,7 +102,15 @@ struct PullServer::Impl {
     bool running = false;
     Bytes read_buffer = Bytes(kReadChunk);
     std::vector<std::weak_ptr<MuxedStreamSink>> sinks;  // detached at stop
-    std::vector<Connection*> wake_list;                 // reused: no allocation per packet  // shared by every connection: reads are handled at once
+    std::vector<Connection*> wake_list;                 // reused: no allocation per packet
+    // Capture-to-socket latency histogram, 1 ms buckets; the last one counts everything above.
+    std::array<std::uint64_t, 2001> latency_ms{};
+    Micros latency_max_us = 0;
+    void note_latency(Micros us) {
+        const auto ms = static_cast<std::size_t>(std::clamp<Micros>(us / 1000, 0, 2000));
+        ++latency_ms[ms];
+        latency_max_us = std::max(latency_max_us, us);
+    }  // shared by every connection: reads are handled at once
 };
 
 // One TCP connection: reads requests, writes replies, and while streaming writes $D packets from
@@ -200,6 +210,7 @@ public:
             if (newest && (!next || *next < *newest)) next = newest;
             ++server_.stats.lag_skips;
             ++lag_skips_;
+            at_live_edge_ = false;
             cursor_ = next ? *next : m.ring.next();
         }
 
@@ -270,9 +281,16 @@ public:
                 }
             }
         }
-        for (std::size_t i = 0; i < inflight_count_; ++i) inflight_[i].reset();
+        const Micros now = monotonic_us();
+        for (std::size_t i = 0; i < inflight_count_; ++i) {
+            const Micros captured = inflight_[i]->original->capture_us;
+            if (at_live_edge_ && captured > 0) server_.note_latency(now - captured);
+            inflight_[i].reset();
+        }
         inflight_count_ = 0;
         iov_count_ = iov_index_ = 0;
+        // Once a client has caught up with the ring, what it gets next is live-edge traffic.
+        if (mount_ && cursor_ >= mount_->ring.next()) at_live_edge_ = true;
         return true;
     }
 
@@ -586,6 +604,7 @@ private:
     std::uint32_t header_version_ = 0;
     std::uint8_t afflags_ = 0;  // MS-WMSP 2.2.3.1.2: $D sequence number
     bool started_ = false;
+    bool at_live_edge_ = false;  // caught up once: latency is measured from then on
     bool chunked_ = false;
     bool all_selected_ = true;
     StreamMask selected_{};
@@ -865,7 +884,25 @@ PullStats PullServer::stats() const {
     if (!impl_->running) return impl_->stats;
     auto promise = std::make_shared<std::promise<PullStats>>();
     auto future = promise->get_future();
-    asio::post(impl_->io, [impl = impl_.get(), promise] { promise->set_value(impl->stats); });
+    asio::post(impl_->io, [impl = impl_.get(), promise] {
+        PullStats s = impl->stats;
+        std::uint64_t total = 0;
+        for (auto n : impl->latency_ms) total += n;
+        s.latency_samples = total;
+        if (total) {
+            auto percentile = [&](double q) {
+                const auto want = static_cast<std::uint64_t>(q * static_cast<double>(total - 1)) + 1;
+                std::uint64_t seen = 0;
+                for (std::size_t i = 0; i < impl->latency_ms.size(); ++i)
+                    if ((seen += impl->latency_ms[i]) >= want) return static_cast<double>(i) + 0.5;
+                return 2000.0;
+            };
+            s.latency_p50_ms = percentile(0.50);
+            s.latency_p99_ms = percentile(0.99);
+            s.latency_max_ms = static_cast<double>(impl->latency_max_us) / 1000.0;
+        }
+        promise->set_value(s);
+    });
     if (future.wait_for(std::chrono::seconds(2)) != std::future_status::ready) return {};
     return future.get();
 }

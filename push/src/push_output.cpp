@@ -3,6 +3,7 @@
 #include "asfcast/push/push_output.hpp"
 
 #include <fmt/format.h>
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 
 #include <asio.hpp>
@@ -246,6 +247,8 @@ struct PushOutput::Impl {
             ++i;
         }
         thread = std::thread([this] {
+            // Named so that its CPU time can be read apart from the encoder's (push_bench, top -H).
+            pthread_setname_np(pthread_self(), "asfcast-push");
             try {
                 ioc.run();
             } catch (const std::exception& e) {

@@ -86,6 +86,7 @@ public:
 private:
     void publish(std::vector<DataPacket>& out) {
         for (auto& p : out) {
+            p.capture_us = start_us_ + p.min_pts;  // media time 0 was "captured" at start
             auto pp = std::make_shared<const DataPacket>(std::move(p));
             for (auto& s : sinks_) s->on_packet(pp);
             ++packets_;
@@ -96,7 +97,7 @@ private:
     void run() {
         std::mt19937 rng(7);
         std::vector<DataPacket> out;
-        const Micros start = monotonic_us();
+        const Micros start = start_us_ = monotonic_us();
         Micros next_video = 0, next_audio = 0;
         int frame = 0;
         while (running_) {
@@ -131,6 +132,7 @@ private:
     std::atomic<bool> running_{true};
     std::atomic<std::uint64_t> packets_{0};
     std::uint32_t header_version_ = 0;
+    std::atomic<Micros> start_us_{0};
 };
 
 // A blocking test client on a plain socket, every operation bounded by a timeout.
@@ -311,6 +313,11 @@ TEST_F(PullServerTest, PlayStreamsHeaderThenDataFromAKeyFrame) {
         }
     }
     EXPECT_GT(packets[1].location_id, 0u);  // not the first packet of the broadcast: a late join
+    // Packets sent at the live edge (after the start-up burst) are counted in the latency stats.
+    const PullStats st = server_->stats();
+    EXPECT_GT(st.latency_samples, 0u);
+    EXPECT_GE(st.latency_p99_ms, st.latency_p50_ms);
+    EXPECT_GE(st.latency_max_ms + 1, st.latency_p99_ms);
 }
 
 TEST_F(PullServerTest, StreamSelectionSendsOnlyTheChosenStreams) {

@@ -40,6 +40,10 @@ struct DataPacket {
     std::vector<KeyFrameStart> key_frames;
     bool starts_with_key_frame = false;
     Micros max_pts = 0;                 // latest presentation end time of any payload (no preroll)
+    Micros min_pts = 0;                 // earliest presentation time of any payload (no preroll)
+    // monotonic_us() when the oldest media in this packet was captured; 0 when unknown (a file
+    // source). Outputs use it to measure capture-to-network latency.
+    Micros capture_us = 0;
     Micros oldest_capture_us = 0;       // monotonic_us() when the oldest payload entered the muxer
 };
 
