@@ -33,18 +33,15 @@
 #include <string>
 #include <vector>
 
+#include "common/bench_util.hpp"
 #include "loadgen/procutil.hpp"
 #include "loadgen/wmsp_load.hpp"
 
 using namespace loadgen;
+using namespace benchutil;
 
 namespace {
 
-// The 1 Mbit/s stream: what the VLC input file is encoded with and what asfcast's preset asks for.
-constexpr int kVideoKbps = 900;
-constexpr int kAudioKbps = 96;
-constexpr int kNominalKbps = kVideoKbps + kAudioKbps;
-constexpr double kFullRate = 0.95;  // a client is at full rate from 95% of the expected rate
 constexpr uid_t kNobody = 65534;
 
 struct Args {
@@ -98,31 +95,6 @@ void usage() {
         kNominalKbps, kVideoKbps, kAudioKbps, "/tmp/pull_bench_input.asf");
 }
 
-std::vector<std::string> split(const std::string& s, char sep) {
-    std::vector<std::string> out;
-    std::size_t p = 0;
-    while (p <= s.size()) {
-        const std::size_t q = s.find(sep, p);
-        const std::string part = s.substr(p, q == std::string::npos ? std::string::npos : q - p);
-        if (!part.empty()) out.push_back(part);
-        if (q == std::string::npos) break;
-        p = q + 1;
-    }
-    return out;
-}
-
-double to_double(const std::string& flag, const std::string& v, double lo, double hi) {
-    char* end = nullptr;
-    const double d = std::strtod(v.c_str(), &end);
-    if (v.empty() || *end || !(d >= lo && d <= hi))
-    {
-        char range[64];
-        std::snprintf(range, sizeof range, "%g..%g", lo, hi);
-        throw std::invalid_argument(flag + ": '" + v + "' is not a number in " + range);
-    }
-    return d;
-}
-
 Args parse_args(int argc, char** argv) {
     Args a;
     for (int i = 1; i < argc; ++i) {
@@ -164,25 +136,13 @@ Args parse_args(int argc, char** argv) {
             if (a.bitrate != "probe" && a.bitrate != "median") to_double(f, a.bitrate, 1, 1e6);
         } else throw std::invalid_argument("unknown flag " + f + " (see --help)");
     }
-    if (a.asfcast.empty()) {
-        char exe[4096];
-        const ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-        std::string dir = n > 0 ? std::string(exe, static_cast<std::size_t>(n)) : std::string("./pull_bench");
-        dir = dir.substr(0, dir.rfind('/'));
-        a.asfcast = dir + "/../app/asfcast";
-    }
+    if (a.asfcast.empty()) a.asfcast = default_asfcast("./pull_bench");
     return a;
 }
 
 bool file_ok(const std::string& path, off_t min_size) {
     struct stat st {};
     return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= min_size;
-}
-
-int open_log(const std::string& path) {
-    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) throw std::runtime_error("cannot open " + path + ": " + std::strerror(errno));
-    return fd;
 }
 
 // The VLC input: 120 s of 640x360 H.264 (900 kbit/s, VBV 900/900, GOP 2 s, no B-frames) + WMA2 96 kbit/s,
@@ -217,42 +177,16 @@ void make_input(const Args& a) {
 }
 
 std::string write_preset(const Args& a) {
-    const std::string path = a.workdir + "/pull_bench_preset.yaml";
-    FILE* f = std::fopen(path.c_str(), "w");
-    if (!f) throw std::runtime_error("cannot write " + path + ": " + std::strerror(errno));
-    std::fprintf(f,
-                 "# Written by pull_bench: a ~1 Mbit/s live test pattern for the fan-out benchmark.\n"
-                 "name: bench-1mbit\n"
-                 "base: default\n"
-                 "video: { width: 640, height: 360, bitrate_kbps: %d, max_bitrate_kbps: %d, vbv_buffer_kbit: %d,"
-                 " x264_preset: ultrafast }\n"
-                 "audio: { codec: wma2, bitrate_kbps: %d }\n",
-                 kVideoKbps, kVideoKbps, kVideoKbps, kAudioKbps);
-    std::fclose(f);
-    return path;
+    return benchutil::write_preset(a.workdir + "/pull_bench_preset.yaml",
+                                   "Written by pull_bench: a ~1 Mbit/s live test pattern for the fan-out benchmark.",
+                                   "bench-1mbit");
 }
 
 // Does this asfcast have `run --pull`? Returns an error message, or "" when it does.
 std::string check_asfcast(const Args& a) {
-    if (access(a.asfcast.c_str(), X_OK) != 0)
-        return "asfcast binary not found or not executable at " + a.asfcast +
-               " (build the asfcast target in the same build dir, or pass --asfcast PATH)";
-    const std::string out = a.workdir + "/pull_bench_asfcast_help.txt";
-    const int fd = open_log(out);
-    SpawnSpec s;
-    s.argv = {a.asfcast, "run", "--help"};
-    s.stdout_fd = fd;
-    s.stderr_fd = fd;
-    const pid_t pid = spawn(s);
-    ::close(fd);
-    const auto st = wait_for(pid, 15);
-    if (st) forget_group(pid);
-    else kill_group(pid, {pid}, 1);
-    if (!st) return "`" + a.asfcast + " run --help` did not finish within 15 s";
-    if (read_file(out).find("--pull") == std::string::npos)
-        return "asfcast at " + a.asfcast +
-               " has no `run --pull HOST:PORT` option yet (the WMSP pull server has not landed): cannot benchmark it";
-    return "";
+    return benchutil::check_asfcast(
+        a.asfcast, a.workdir + "/pull_bench_asfcast_help.txt", "--pull",
+        "has no `run --pull HOST:PORT` option yet (the WMSP pull server has not landed): cannot benchmark it");
 }
 
 struct Server {
@@ -390,15 +324,6 @@ Pump pump(Engine& eng, Server& srv, double deadline, std::string& why, F done) {
         eng.poll(std::max(1, std::min(50, static_cast<int>((deadline - t) * 1000))));
     }
     return Pump::Timeout;
-}
-
-double percentile(std::vector<double> v, double q) {
-    if (v.empty()) return NAN;
-    std::sort(v.begin(), v.end());
-    const double pos = q * static_cast<double>(v.size() - 1);
-    const auto lo = static_cast<std::size_t>(pos);
-    const std::size_t hi = std::min(lo + 1, v.size() - 1);
-    return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
 }
 
 Result run_one(const Args& a, const std::string& server, int n, int port, const std::string& preset) {
@@ -604,13 +529,6 @@ Result run_one(const Args& a, const std::string& server, int n, int port, const 
     return r;
 }
 
-std::string fmt_num(double v, int prec) {
-    if (std::isnan(v)) return "-";
-    char b[32];
-    std::snprintf(b, sizeof b, "%.*f", prec, v);
-    return b;
-}
-
 void print_table(const std::vector<Result>& results, const Args& a) {
     std::printf("\n== pull_bench: MS-WMSP fan-out, 1 Mbit/s stream, %.0f s window ==\n", a.window_s);
     std::printf("full rate: >= %.0f%% of the expected rate (%s)\n", kFullRate * 100,
@@ -692,24 +610,12 @@ void print_table(const std::vector<Result>& results, const Args& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    Args a;
-    try {
-        a = parse_args(argc, argv);
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "pull_bench: %s\n", e.what());
-        return 2;
-    }
-    install_signal_handlers();
-    setvbuf(stdout, nullptr, _IOLBF, 0);
-
-    rlimit rl{};
-    getrlimit(RLIMIT_NOFILE, &rl);
-    rl.rlim_cur = rl.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &rl);  // children (VLC, asfcast) inherit it too
+    const Args a = start_main("pull_bench", argc, argv, parse_args);
+    const rlimit rl = raise_nofile_limit();  // children (VLC, asfcast) inherit it too
 
     std::vector<Result> results;
-    int rc = 0;
-    try {
+    const int rc = run_guarded("pull_bench", [&] {
+        int rc = 0;
         const bool want_vlc = std::find(a.servers.begin(), a.servers.end(), "vlc") != a.servers.end();
         const bool want_asfcast = std::find(a.servers.begin(), a.servers.end(), "asfcast") != a.servers.end();
         if (want_vlc) make_input(a);
@@ -766,12 +672,8 @@ int main(int argc, char** argv) {
                 results.push_back(std::move(r));
             }
         }
-        if (g_stop) rc = 130;
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "pull_bench: %s\n", e.what());
-        rc = 1;
-    }
-    kill_all_groups();
+        return rc;
+    });
     print_table(results, a);
     return rc;
 }

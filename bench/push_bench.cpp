@@ -31,18 +31,15 @@
 #include <string>
 #include <vector>
 
+#include "common/bench_util.hpp"
 #include "loadgen/procutil.hpp"
 #include "loadgen/wmsp_load.hpp"  // now_s()
 #include "pushrx/push_rx.hpp"
 
 using namespace loadgen;
+using namespace benchutil;
 
 namespace {
-
-constexpr int kVideoKbps = 900;
-constexpr int kAudioKbps = 96;
-constexpr int kNominalKbps = kVideoKbps + kAudioKbps;
-constexpr double kFullRate = 0.95;
 
 struct Args {
     std::vector<int> targets{50};
@@ -77,30 +74,6 @@ void usage() {
         kNominalKbps, kVideoKbps, kAudioKbps);
 }
 
-std::vector<std::string> split(const std::string& s, char sep) {
-    std::vector<std::string> out;
-    std::size_t p = 0;
-    while (p <= s.size()) {
-        const std::size_t q = s.find(sep, p);
-        const std::string part = s.substr(p, q == std::string::npos ? std::string::npos : q - p);
-        if (!part.empty()) out.push_back(part);
-        if (q == std::string::npos) break;
-        p = q + 1;
-    }
-    return out;
-}
-
-double to_double(const std::string& flag, const std::string& v, double lo, double hi) {
-    char* end = nullptr;
-    const double d = std::strtod(v.c_str(), &end);
-    if (v.empty() || *end || !(d >= lo && d <= hi)) {
-        char range[64];
-        std::snprintf(range, sizeof range, "%g..%g", lo, hi);
-        throw std::invalid_argument(flag + ": '" + v + "' is not a number in " + range);
-    }
-    return d;
-}
-
 Args parse_args(int argc, char** argv) {
     Args a;
     for (int i = 1; i < argc; ++i) {
@@ -128,59 +101,21 @@ Args parse_args(int argc, char** argv) {
         else if (f == "--workdir") a.workdir = val();
         else throw std::invalid_argument("unknown flag " + f + " (see --help)");
     }
-    if (a.asfcast.empty()) {
-        char exe[4096];
-        const ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-        std::string dir = n > 0 ? std::string(exe, static_cast<std::size_t>(n)) : std::string("./push_bench");
-        dir = dir.substr(0, dir.rfind('/'));
-        a.asfcast = dir + "/../app/asfcast";
-    }
+    if (a.asfcast.empty()) a.asfcast = default_asfcast("./push_bench");
     return a;
 }
 
-int open_log(const std::string& path) {
-    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) throw std::runtime_error("cannot open " + path + ": " + std::strerror(errno));
-    return fd;
-}
-
 std::string write_preset(const Args& a) {
-    const std::string path = a.workdir + "/push_bench_preset.yaml";
-    FILE* f = std::fopen(path.c_str(), "w");
-    if (!f) throw std::runtime_error("cannot write " + path + ": " + std::strerror(errno));
-    std::fprintf(f,
-                 "# Written by push_bench: a ~1 Mbit/s live test pattern for the push fan-out benchmark.\n"
-                 "name: push-bench-1mbit\n"
-                 "base: default\n"
-                 "video: { width: 640, height: 360, bitrate_kbps: %d, max_bitrate_kbps: %d, vbv_buffer_kbit: %d,"
-                 " x264_preset: ultrafast }\n"
-                 "audio: { codec: wma2, bitrate_kbps: %d }\n"
-                 "outputs: { pull: off }\n",
-                 kVideoKbps, kVideoKbps, kVideoKbps, kAudioKbps);
-    std::fclose(f);
-    return path;
+    return benchutil::write_preset(
+        a.workdir + "/push_bench_preset.yaml",
+        "Written by push_bench: a ~1 Mbit/s live test pattern for the push fan-out benchmark.", "push-bench-1mbit",
+        "outputs: { pull: off }\n");
 }
 
 // Does this asfcast have `run --push`? Returns an error message, or "" when it does.
 std::string check_asfcast(const Args& a) {
-    if (access(a.asfcast.c_str(), X_OK) != 0)
-        return "asfcast binary not found or not executable at " + a.asfcast +
-               " (build the asfcast target in the same build dir, or pass --asfcast PATH)";
-    const std::string out = a.workdir + "/push_bench_asfcast_help.txt";
-    const int fd = open_log(out);
-    SpawnSpec s;
-    s.argv = {a.asfcast, "run", "--help"};
-    s.stdout_fd = fd;
-    s.stderr_fd = fd;
-    const pid_t pid = spawn(s);
-    ::close(fd);
-    const auto st = wait_for(pid, 15);
-    if (st) forget_group(pid);
-    else kill_group(pid, {pid}, 1);
-    if (!st) return "`" + a.asfcast + " run --help` did not finish within 15 s";
-    if (read_file(out).find("--push") == std::string::npos)
-        return "asfcast at " + a.asfcast + " has no `run --push URL` option: cannot benchmark it";
-    return "";
+    return benchutil::check_asfcast(a.asfcast, a.workdir + "/push_bench_asfcast_help.txt", "--push",
+                                    "has no `run --push URL` option: cannot benchmark it");
 }
 
 // The asfcast child: its own process group; reaped once, its wait status kept.
@@ -264,15 +199,6 @@ Pump pump(pushrx::Receivers& rx, Asfcast& srv, double deadline, F done, bool exi
         rx.poll(std::max(1, std::min(50, static_cast<int>((deadline - t) * 1000))));
     }
     return Pump::Timeout;
-}
-
-double percentile(std::vector<double> v, double q) {
-    if (v.empty()) return NAN;
-    std::sort(v.begin(), v.end());
-    const double pos = q * static_cast<double>(v.size() - 1);
-    const auto lo = static_cast<std::size_t>(pos);
-    const std::size_t hi = std::min(lo + 1, v.size() - 1);
-    return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
 }
 
 // Warning and error lines of asfcast's log (spdlog: "... warning ..." / "... error ...").
@@ -439,13 +365,6 @@ Result run_one(const Args& a, int n, const std::string& preset, int port_base) {
     return r;
 }
 
-std::string num(double v, int prec) {
-    if (std::isnan(v)) return "-";
-    char b[32];
-    std::snprintf(b, sizeof b, "%.*f", prec, v);
-    return b;
-}
-
 void print_table(const std::vector<Result>& results, const Args& a) {
     std::printf("\n== push_bench: one asfcast pushing (MS-WMHTTP) to N local receivers, 1 Mbit/s stream, %.0f s window ==\n",
                 a.window_s);
@@ -461,12 +380,12 @@ void print_table(const std::vector<Result>& results, const Args& a) {
             continue;
         }
         std::printf("%6d %6d %6d %7s %7s %7s %8s %9s %9s %8s %8s %8s %5llu %6s %6s\n", r.n, r.got_header, r.full,
-                    num(r.med_kbps, 0).c_str(), num(r.min_kbps, 0).c_str(), num(r.max_kbps, 0).c_str(),
-                    num(r.push_pct(), 2).c_str(), num(r.per_target_pct(), 3).c_str(), num(r.per_target_min(), 4).c_str(),
-                    num(r.proc_cpu_s / r.cpu_window_s * 100, 1).c_str(), num(r.rss_base_kb / 1024.0, 1).c_str(),
-                    num(r.rss_peak_kb / 1024.0, 1).c_str(),
+                    fmt_num(r.med_kbps, 0).c_str(), fmt_num(r.min_kbps, 0).c_str(), fmt_num(r.max_kbps, 0).c_str(),
+                    fmt_num(r.push_pct(), 2).c_str(), fmt_num(r.per_target_pct(), 3).c_str(), fmt_num(r.per_target_min(), 4).c_str(),
+                    fmt_num(r.proc_cpu_s / r.cpu_window_s * 100, 1).c_str(), fmt_num(r.rss_base_kb / 1024.0, 1).c_str(),
+                    fmt_num(r.rss_peak_kb / 1024.0, 1).c_str(),
                     static_cast<unsigned long long>(r.framing_errors), (std::to_string(r.e_ok) + "/" + std::to_string(r.n)).c_str(),
-                    num(r.rx_cpu_s / r.cpu_window_s * 100, 1).c_str());
+                    fmt_num(r.rx_cpu_s / r.cpu_window_s * 100, 1).c_str());
     }
     const Result* base = nullptr;
     for (auto& r : results)
@@ -476,7 +395,7 @@ void print_table(const std::vector<Result>& results, const Args& a) {
         if (!r.ok) continue;
         std::printf("  N=%d: CPU from %s; process (encoder included) %s s over %.1f s; every $H %.1f s after start "
                     "(%u bytes); $D %u..%u bytes\n",
-                    r.n, r.cpu_source.c_str(), num(r.proc_cpu_s, 2).c_str(), r.cpu_window_s, r.header_after_s, r.h_bytes,
+                    r.n, r.cpu_source.c_str(), fmt_num(r.proc_cpu_s, 2).c_str(), r.cpu_window_s, r.header_after_s, r.h_bytes,
                     r.d_len_min == 0xFFFF ? 0 : r.d_len_min, r.d_len_max);
         std::printf("    %s; $D packets per receiver over the whole run %llu..%llu%s; %llu PushSetup, %llu PushStart, "
                     "%llu reconnects; %d/%d streaming at the window end",
@@ -488,7 +407,7 @@ void print_table(const std::vector<Result>& results, const Args& a) {
         if (base && r.n > 1 && !std::isnan(base->push_cpu_s) && !std::isnan(r.push_cpu_s)) {
             const double marginal = (r.push_cpu_s / r.cpu_window_s - base->push_cpu_s / base->cpu_window_s) / (r.n - 1);
             std::printf("\n    above the 1-target cost: %s%% core per added target (%s s per target-minute)",
-                        num(marginal * 100, 3).c_str(), num(marginal * 60, 4).c_str());
+                        fmt_num(marginal * 100, 3).c_str(), fmt_num(marginal * 60, 4).c_str());
         }
         std::printf("\n    end: asfcast %s; $E reason 0 at %d/%d receivers", r.exit_how.c_str(), r.e_ok, r.n);
         if (r.e_bad) std::printf(", another reason at %d", r.e_bad);
@@ -507,27 +426,16 @@ void print_table(const std::vector<Result>& results, const Args& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    Args a;
-    try {
-        a = parse_args(argc, argv);
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "push_bench: %s\n", e.what());
-        return 2;
-    }
-    install_signal_handlers();
-    setvbuf(stdout, nullptr, _IOLBF, 0);
-    rlimit rl{};
-    getrlimit(RLIMIT_NOFILE, &rl);
-    rl.rlim_cur = rl.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &rl);
+    const Args a = start_main("push_bench", argc, argv, parse_args);
+    raise_nofile_limit();
 
     std::vector<int> runs;
     if (a.baseline && std::find(a.targets.begin(), a.targets.end(), 1) == a.targets.end()) runs.push_back(1);
     for (int n : a.targets) runs.push_back(n);
 
     std::vector<Result> results;
-    int rc = 0;
-    try {
+    const int rc = run_guarded("push_bench", [&] {
+        int rc = 0;
         const std::string preset = write_preset(a);
         const std::string err = check_asfcast(a);
         if (!err.empty()) throw std::runtime_error(err);
@@ -556,12 +464,8 @@ int main(int argc, char** argv) {
             results.push_back(std::move(r));
             if (failed && !a.keep_going) break;
         }
-        if (g_stop) rc = 130;
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "push_bench: %s\n", e.what());
-        rc = 1;
-    }
-    kill_all_groups();
+        return rc;
+    });
     print_table(results, a);
     return rc;
 }

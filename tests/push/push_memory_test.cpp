@@ -6,9 +6,6 @@
 #include <gtest/gtest.h>
 
 #include <fmt/format.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <cstdlib>
@@ -18,6 +15,7 @@
 #include <thread>
 
 #include "asfcast/push/push_output.hpp"
+#include "push_test_util.hpp"
 #include "strict_receiver.hpp"
 #include "test_stream.hpp"
 
@@ -25,22 +23,8 @@ namespace asfcast::push {
 namespace {
 
 using namespace std::chrono_literals;
-using pushtest::StrictReceiver;
-using pushtest::TestStream;
+using namespace pushtest;  // TestStream, StrictReceiver and the helpers of push_test_util.hpp
 using Clock = std::chrono::steady_clock;
-
-// A port where nothing listens: connections are refused.
-std::uint16_t refused_port() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    ::close(fd);
-    return ntohs(a.sin_port);
-}
 
 long vmrss_kb() {
     std::ifstream in("/proc/self/status");
@@ -84,13 +68,7 @@ TEST(PushMemory, FlatThroughRepeatedFaultsWithADeadTarget) {
     o.rcvbuf = 8192;  // a server that stops reading blocks the writer quickly
     StrictReceiver rx(o);
 
-    PushConfig cfg;
-    cfg.backoff_initial = 50ms;
-    cfg.backoff_max = 200ms;
-    cfg.backoff_jitter = 0.2;
-    cfg.permanent_retry = 0ms;
-    cfg.connect_timeout = 2000ms;
-    cfg.response_timeout = 2000ms;
+    PushConfig cfg = fast_config();
     cfg.stall_timeout = 400ms;
     cfg.end_timeout = 3000ms;
     cfg.socket_send_buffer = 8192;
@@ -190,7 +168,7 @@ TEST(PushMemory, FlatThroughRepeatedFaultsWithADeadTarget) {
     EXPECT_EQ(st[1].state, TargetState::finished) << st[1].describe();
     EXPECT_EQ(st[0].error, TargetError::network) << st[0].describe();
     EXPECT_GT(st[0].reconnects, 20u) << "the dead target was not retried all along";
-    for (const auto& v : rx.violations()) ADD_FAILURE() << "receiver: " << v;
+    expect_no_violations(rx);
     EXPECT_LT(Clock::now() - t_start, 30s);
 }
 

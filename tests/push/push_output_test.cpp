@@ -3,14 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <fmt/format.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <thread>
 
 #include "asfcast/push/push_output.hpp"
 #include "asfcast/push/wmhttp_session.hpp"
+#include "push_test_util.hpp"
 #include "strict_receiver.hpp"
 #include "test_stream.hpp"
 
@@ -18,35 +16,8 @@ namespace asfcast::push {
 namespace {
 
 using namespace std::chrono_literals;
-using pushtest::StrictReceiver;
-using pushtest::TestStream;
+using namespace pushtest;  // TestStream, StrictReceiver and the helpers of push_test_util.hpp
 using Clock = std::chrono::steady_clock;
-
-PushConfig fast_config() {
-    PushConfig c;
-    c.backoff_initial = 50ms;
-    c.backoff_max = 200ms;
-    c.backoff_jitter = 0.2;
-    c.permanent_retry = 0ms;
-    c.connect_timeout = 2000ms;
-    c.response_timeout = 2000ms;
-    c.stall_timeout = 1000ms;
-    c.end_timeout = 4000ms;
-    return c;
-}
-
-// A port where nothing listens: connections are refused.
-std::uint16_t dead_port() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    ::close(fd);
-    return ntohs(a.sin_port);
-}
 
 template <class Pred>
 bool wait_status(const PushOutput& out, std::size_t i, Pred pred, std::chrono::milliseconds timeout) {
@@ -79,14 +50,10 @@ std::chrono::microseconds feed(PushOutput& out, const std::vector<PacketPtr>& ps
     return worst;
 }
 
-void expect_no_violations(const StrictReceiver& r) {
-    for (const auto& v : r.violations()) ADD_FAILURE() << "receiver: " << v;
-}
-
 TEST(PushOutput, TwoTargetsOneDeadTheOtherGetsEveryPacket) {
     StrictReceiver rx;
     auto cfg = fast_config();
-    cfg.targets.push_back({fmt::format("127.0.0.1:{}/live", dead_port()), "", "", "", false});
+    cfg.targets.push_back({fmt::format("127.0.0.1:{}/live", refused_port()), "", "", "", false});
     cfg.targets.push_back({rx.url(), "", "", "", false});
     PushOutput out(cfg);
     TestStream ts(1400, 10);

@@ -7,36 +7,24 @@
 
 #include "asfcast/asfmux/asfmux.hpp"
 #include "asfcast/core/muxed.hpp"
+#include "../asfmux/test_util.hpp"
 
 namespace asfcast::pushtest {
 
+// The asfmux tests' streams at a lower rate (and without the video's stream name).
 inline VideoStreamFormat video_format() {
-    VideoStreamFormat v;
-    v.stream = 1;
-    v.width = 320;
-    v.height = 240;
-    v.fourcc = 'H' | '2' << 8 | '6' << 16 | '4' << 24;
-    v.codec_private = {0x00, 0x00, 0x00, 0x01, 0x67, 0x42};
+    VideoStreamFormat v = testutil::test_video();
     v.bitrate = 300000;
-    v.frame_rate = 25.0;
-    v.codec_name = "H264";
     v.codec_description = "test";
+    v.stream_name.clear();
     return v;
 }
 
 inline AudioStreamFormat audio_format() {
-    AudioStreamFormat a;
-    a.stream = 2;
-    a.format_tag = 0x0161;
-    a.channels = 2;
-    a.sample_rate = 44100;
+    AudioStreamFormat a = testutil::test_audio();
     a.avg_bytes_per_sec = 8000;
     a.block_align = 372;
-    a.bits_per_sample = 16;
-    a.codec_data = {0x00, 0x88, 0x00, 0x00, 0x0F, 0x00, 0x00, 0x00, 0x00, 0x00};
     a.bitrate = 64000;
-    a.spread_error_correction = true;
-    a.codec_name = "WMA";
     return a;
 }
 
