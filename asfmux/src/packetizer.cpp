@@ -92,7 +92,10 @@ std::optional<Micros> Packetizer::next_deadline() const {
 
 void Packetizer::open_packet(Micros now_us) {
     open_ = DataPacket{};
-    open_.bytes.resize(config_.packet_size);  // zero-filled: the padding
+    // Payloads are appended (no zero-fill of bytes about to be overwritten); close_packet
+    // zero-fills only the padding. The capacity never changes, so pointers stay valid.
+    open_.bytes.reserve(config_.packet_size);
+    open_.bytes.resize(pkt::kMultipleHeader);
     std::uint8_t* b = open_.bytes.data();
     b[0] = pkt::kEcFlags;  // EC data bytes 1..2 stay 0
     b[4] = pkt::kPropertyFlags;
@@ -144,7 +147,6 @@ void Packetizer::add(const EncodedFrame& frame, Micros now_us, std::vector<DataP
     while (offset < size) {
         if (!is_open_) open_packet(now_us);
         const std::size_t remaining = size - offset;
-        std::uint8_t* b = open_.bytes.data();
 
         // Per-packet bookkeeping for the payload about to be written.
         if (payloads_ == 0) {
@@ -166,14 +168,16 @@ void Packetizer::add(const EncodedFrame& frame, Micros now_us, std::vector<DataP
         const std::size_t multi_cap = psize - pkt::kMultipleHeader - pkt::kMultiplePayloadHeader;
         if (payloads_ == 0 && remaining + pkt::kMultiplePayloadHeader + 1 > multi_cap) {
             const std::size_t n = std::min(remaining, psize - pkt::kSingleHeader - pkt::kSinglePayloadHeader);
-            std::uint8_t* p = b + pkt::kSingleHeader;
+            std::uint8_t p[pkt::kSinglePayloadHeader];
             p[0] = stream_byte;
             p[1] = object;
             store32(p + 2, static_cast<std::uint32_t>(offset));
             p[6] = pkt::kReplicatedLength;
             store32(p + 7, size32);
             store32(p + 11, pres_ms);
-            std::memcpy(p + pkt::kSinglePayloadHeader, data + offset, n);
+            open_.bytes.resize(pkt::kSingleHeader);  // no Payload Flags in the single form
+            open_.bytes.insert(open_.bytes.end(), p, p + pkt::kSinglePayloadHeader);
+            open_.bytes.insert(open_.bytes.end(), data + offset, data + offset + n);
             pos_ = pkt::kSingleHeader + pkt::kSinglePayloadHeader + n;
             payloads_ = 1;
             single_form_ = true;
@@ -183,7 +187,7 @@ void Packetizer::add(const EncodedFrame& frame, Micros now_us, std::vector<DataP
         }
 
         const std::size_t n = std::min(remaining, free_space());  // >= 1: full packets are closed
-        std::uint8_t* p = b + pos_;
+        std::uint8_t p[pkt::kMultiplePayloadHeader];
         p[0] = stream_byte;
         p[1] = object;
         store32(p + 2, static_cast<std::uint32_t>(offset));
@@ -191,7 +195,8 @@ void Packetizer::add(const EncodedFrame& frame, Micros now_us, std::vector<DataP
         store32(p + 7, size32);
         store32(p + 11, pres_ms);
         store16(p + 15, static_cast<std::uint32_t>(n));
-        std::memcpy(p + pkt::kMultiplePayloadHeader, data + offset, n);
+        open_.bytes.insert(open_.bytes.end(), p, p + pkt::kMultiplePayloadHeader);
+        open_.bytes.insert(open_.bytes.end(), data + offset, data + offset + n);
         pos_ += pkt::kMultiplePayloadHeader + n;
         ++payloads_;
         offset += n;
@@ -218,9 +223,10 @@ void Packetizer::close_packet(std::vector<DataPacket>& out) {
         const std::size_t data_to = pkt::kSingleHeader + pkt::kSinglePayloadHeader;
         std::memmove(b + data_to, b + data_from, pos_ - data_from);
         pos_ -= data_from - data_to;
-        std::memset(b + pos_, 0, data_from - data_to);
+        open_.bytes.resize(pos_);
         single_form_ = true;
     }
+    open_.bytes.resize(config_.packet_size);  // zero-fills the padding only
     const bool multiple = payloads_ > 1;
     const std::size_t padding = config_.packet_size - pos_;
     b[pkt::kOffLengthTypeFlags] = static_cast<std::uint8_t>(pkt::kLengthTypeFlags | (multiple ? pkt::kMultiplePayloads : 0));
