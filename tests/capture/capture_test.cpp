@@ -267,7 +267,23 @@ TEST(Capture, GarbageFileIsAnErrorNamingIt) {
     expect_capture_error([&] { p.start(); }, garbage.string());
 }
 
-class FileCapture : public ::testing::Test {
+// Media that ffmpeg makes once per test suite (in SetUpTestSuite of `Suite`, into dir_, setting
+// ok_); the suite's tests are skipped when it could not.
+template <typename Suite>
+class SuiteMedia : public ::testing::Test {
+protected:
+    static void TearDownTestSuite() {
+        delete dir_;
+        dir_ = nullptr;
+    }
+    void SetUp() override {
+        if (!ok_) GTEST_SKIP() << "ffmpeg could not make the test media";
+    }
+    static inline TempDir* dir_ = nullptr;
+    static inline bool ok_ = false;
+};
+
+class FileCapture : public SuiteMedia<FileCapture> {
 protected:
     static void SetUpTestSuite() {
         if (!have_ffmpeg()) return;
@@ -280,17 +296,8 @@ protected:
                   av_) &&
               make_media("-f lavfi -i sine=frequency=440:sample_rate=44100 -t 1 -c:a mp2", audio_only_);
     }
-    static void TearDownTestSuite() {
-        delete dir_;
-        dir_ = nullptr;
-    }
-    void SetUp() override {
-        if (!ok_) GTEST_SKIP() << "ffmpeg could not make the test media";
-    }
-    static inline TempDir* dir_ = nullptr;
     static inline fs::path av_;
     static inline fs::path audio_only_;
-    static inline bool ok_ = false;
 };
 
 TEST_F(FileCapture, ProbeReportsStreamsAndDuration) {
@@ -412,7 +419,7 @@ std::vector<std::uint64_t> y4m_checksums(const fs::path& path, std::size_t frame
 
 }  // namespace
 
-class Y4mCapture : public ::testing::Test {
+class Y4mCapture : public SuiteMedia<Y4mCapture> {
 protected:
     static void SetUpTestSuite() {
         if (!have_ffmpeg()) return;
@@ -424,17 +431,8 @@ protected:
         ok_ = make_media("-f lavfi -i testsrc2=size=320x240:rate=25 -t 2 -pix_fmt yuv420p", exact_) &&
               make_media("-f lavfi -i testsrc2=size=338x200:rate=15 -t 1 -pix_fmt yuv420p", other_);
     }
-    static void TearDownTestSuite() {
-        delete dir_;
-        dir_ = nullptr;
-    }
-    void SetUp() override {
-        if (!ok_) GTEST_SKIP() << "ffmpeg could not make the test media";
-    }
-    static inline TempDir* dir_ = nullptr;
     static inline fs::path exact_;
     static inline fs::path other_;
-    static inline bool ok_ = false;
 };
 
 TEST_F(Y4mCapture, ProbeReadsTheHeader) {
