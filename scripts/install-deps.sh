@@ -7,13 +7,15 @@ PACKAGES=(
   # build
   build-essential cmake ninja-build pkg-config git
   # libraries asfcast links
-  libx264-dev libavcodec-dev libavformat-dev libavutil-dev libswscale-dev
+  libx264-dev libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev libasio-dev
   libssl-dev libsystemd-dev nlohmann-json3-dev
   # GStreamer runtime: sources, converters, decoders for file input
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-alsa
+  # the slate: textoverlay (pango) and a font
+  gstreamer1.0-x fonts-dejavu-core
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev
   ffmpeg vlc-bin vlc-plugin-base mplayer libmms-dev util-linux procps jq curl systemd

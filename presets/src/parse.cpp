@@ -25,7 +25,10 @@ using Keys = std::span<const std::string_view>;
 
 constexpr std::array<std::string_view, 9> kTopKeys = {"name",  "description", "base",     "source",  "video",
                                                       "audio", "asf",         "metadata", "outputs"};
-constexpr std::array<std::string_view, 4> kSourceKeys = {"type", "path", "pattern", "tone_hz"};
+constexpr std::array<std::string_view, 11> kSourceKeys = {
+    "type", "path", "pattern", "tone_hz", "av_offset_ms", "drift_correction", "on_loss", "loss_timeout_ms",
+    "reattach_interval_ms", "slate_image", "slate_text"};
+constexpr std::array<std::string_view, 3> kOnLoss = {"auto", "slate", "stop"};
 constexpr std::array<std::string_view, 14> kVideoKeys = {
     "codec",   "fourcc",      "width", "height",  "framerate", "bitrate_kbps", "max_bitrate_kbps", "vbv_buffer_kbit",
     "keyframe_interval_s", "profile", "x264_preset", "tune", "bframes", "threads"};
@@ -356,6 +359,13 @@ private:
             else if (k == "path") s.path = get_string(v, key, kMaxPathBytes);
             else if (k == "pattern") s.pattern = get_enum(v, key, kPatterns);
             else if (k == "tone_hz") s.tone_hz = get_number(v, key, 1, 20000, "1..20000");
+            else if (k == "av_offset_ms") s.av_offset_ms = static_cast<int>(get_int(v, key, -5000, 5000));
+            else if (k == "drift_correction") s.drift_correction = get_enum(v, key, kBools) == "true";
+            else if (k == "on_loss") s.on_loss = get_enum(v, key, kOnLoss);
+            else if (k == "loss_timeout_ms") s.loss_timeout_ms = static_cast<int>(get_int(v, key, 200, 60000));
+            else if (k == "reattach_interval_ms") s.reattach_interval_ms = static_cast<int>(get_int(v, key, 200, 600000));
+            else if (k == "slate_image") s.slate_image = get_string(v, key, kMaxPathBytes);
+            else if (k == "slate_text") s.slate_text = get_string(v, key, 256);
         }
     }
 

@@ -21,6 +21,14 @@ struct SourcePreset {
     std::string path;               // file: path or URI
     std::string pattern = "smpte";  // test: videotestsrc pattern
     double tone_hz = 1000.0;        // test: sine frequency
+    // Timing and resilience (live sources, and files with on_loss: slate).
+    int av_offset_ms = 0;           // added to audio times: positive delays audio (a device's known latency)
+    bool drift_correction = true;   // resample audio to the video clock (sound card clock drift)
+    std::string on_loss = "auto";   // auto | slate | stop; auto: slate for live sources, stop for files
+    int loss_timeout_ms = 2000;     // no media for this long = source lost
+    int reattach_interval_ms = 2000;  // how often a lost source is tried again
+    std::string slate_image;        // still image shown while the source is lost; empty: colour bars
+    std::string slate_text = "Signal lost - back shortly";  // written over the slate
 };
 
 struct VideoPreset {
