@@ -25,6 +25,7 @@
 #include "asfcast/encode/encode.hpp"
 #include "asfcast/pullserver/pullserver.hpp"
 #include "asfcast/push/push_output.hpp"
+#include "job_source.hpp"
 
 namespace asfcast::app {
 namespace {
@@ -73,7 +74,7 @@ std::string format_clock(Micros us) {
 class StatusLine {
 public:
     explicit StatusLine(bool enabled) : enabled_(enabled) {}
-    void update(const JobStats& st) {
+    void update(const JobStats& st, const std::string& source) {
         if (!enabled_) return;
         auto now = SteadyClock::now();
         if (now - last_ < std::chrono::milliseconds(500)) return;
@@ -82,8 +83,8 @@ public:
         const double kbps = last_bytes_ && secs > 0 ? (bytes - last_bytes_) * 8.0 / secs / 1000.0 : 0.0;
         last_ = now;
         last_bytes_ = bytes;
-        fmt::print(stderr, "\r{}  video {} fr (dropped {})  audio {} fr  {:6.0f} kbit/s  {} packets  {} pull clients   ",
-                   format_clock(st.media_time_us.load()), st.video_frames_encoded.load(),
+        fmt::print(stderr, "\r{}  source {}  video {} fr (dropped {})  audio {} fr  {:6.0f} kbit/s  {} packets  {} pull clients   ",
+                   format_clock(st.media_time_us.load()), source, st.video_frames_encoded.load(),
                    st.video_frames_dropped.load(), st.audio_frames_encoded.load(), kbps, st.packets.load(),
                    st.pull_clients.load());
         std::fflush(stderr);
@@ -264,8 +265,9 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
     }
     bus.publish_header(header);
 
-    // Raw queues: live sources drop when the encoder falls behind (counted), files wait.
-    BoundedQueue<RawVideoFrame> video_q(source.fast ? 4 : 8);
+    // Raw queues: live sources drop when the encoder falls behind (counted), files wait. Room for
+    // the few frames the slate sends at once to close a gap when the source comes back.
+    BoundedQueue<RawVideoFrame> video_q(source.fast ? 4 : 16);
     BoundedQueue<RawAudioBlock> audio_q(source.fast ? 32 : 256);
     BoundedQueue<MuxItem> mux_q(256);
     std::atomic<bool> capture_ended{false};
@@ -293,7 +295,7 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
     // timestamp) seen, i.e. the arrival of the least delayed buffer. Live sources only.
     std::atomic<Micros> capture_origin{std::numeric_limits<Micros>::max()};
     auto note_capture = [&](Micros pts) {
-        if (source.fast || source.type != capture::SourceType::test) return;
+        if (source.type == capture::SourceType::file) return;
         const Micros origin = monotonic_us() - pts;
         Micros cur = capture_origin.load();
         while (origin < cur && !capture_origin.compare_exchange_weak(cur, origin)) {
@@ -403,7 +405,7 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
         bus.publish_end();
     });
 
-    capture::CapturePipeline pipeline(source, raw, callbacks);
+    JobSource pipeline(preset.source, source, raw, callbacks);
     try {
         pipeline.start();
         spdlog::info("capturing: {}", pipeline.description());
@@ -423,9 +425,21 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
     std::int64_t last_media = -1;
     auto last_progress = SteadyClock::now();
     StatusLine status(options.status_line);
+    std::string source_line = "live";
+    std::string last_source_event;
+    auto read_source = [&] {
+        if (auto ss = pipeline.status()) {
+            source_line = describe_source(*ss);
+            stats.source_losses = ss->losses;
+            stats.filler_frames = ss->filler_frames;
+            stats.drift_ppm = ss->drift.correction_ppm;
+            last_source_event = ss->last_event;
+        }
+    };
     for (int tick = 0; !stop && !capture_ended && !duration_reached && !failed; ++tick) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
         if (tick % 10 == 0) {
+            read_source();
             if (pull_server) stats.pull_clients = pull_server->stats().streaming_now;
             if (push_output) {
                 std::uint64_t streaming = 0;
@@ -437,8 +451,8 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
             last_media = media;
             if (watchdog && SteadyClock::now() - last_progress < std::chrono::microseconds(watchdog_us / 2))
                 sd_notify(0, "WATCHDOG=1");
-            sd_notifyf(0, "STATUS=%s, video %llu frames (%llu dropped), audio %llu frames, %llu packets, %llu pull clients, %llu/%zu push targets streaming",
-                       format_clock(media).c_str(), static_cast<unsigned long long>(stats.video_frames_encoded.load()),
+            sd_notifyf(0, "STATUS=%s, source %s, video %llu frames (%llu dropped), audio %llu frames, %llu packets, %llu pull clients, %llu/%zu push targets streaming",
+                       format_clock(media).c_str(), source_line.c_str(), static_cast<unsigned long long>(stats.video_frames_encoded.load()),
                        static_cast<unsigned long long>(stats.video_frames_dropped.load()),
                        static_cast<unsigned long long>(stats.audio_frames_encoded.load()),
                        static_cast<unsigned long long>(stats.packets.load()),
@@ -446,7 +460,7 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
                        static_cast<unsigned long long>(stats.push_streaming.load()),
                        preset.outputs.push.targets.size());
         }
-        status.update(stats);
+        status.update(stats, source_line);
     }
     sd_notify(0, "STOPPING=1");
     pipeline.stop();  // EOS through the graph; every captured frame reaches the encoders
@@ -454,8 +468,15 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
     audio_q.close();
     for (auto& t : threads) t.join();
     mux_thread.join();
-    status.update(stats);
+    read_source();
+    status.update(stats, source_line);
     status.finish();
+    if (auto ss = pipeline.status(); ss && (ss->losses || ss->drift.windows))
+        spdlog::info("source: {}; {} held/slate frames, {:.1f} s of silence, {} late frames dropped; audio drift "
+                     "correction {:.0f} ppm, last offset {:.1f} ms{}",
+                     source_line, ss->filler_frames, static_cast<double>(ss->silence_frames) / raw.sample_rate,
+                     ss->late_frames, ss->drift.correction_ppm, ss->drift.offset_us / 1000.0,
+                     last_source_event.empty() ? "" : "; last event: " + last_source_event);
     if (push_output) {
         for (const auto& st : push_output->status())
             spdlog::info("push {}: {}; {} packets sent, {} skipped, {} reconnects", st.url, st.describe(),

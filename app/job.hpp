@@ -31,6 +31,9 @@ struct JobStats {
     std::atomic<std::int64_t> media_time_us{0};
     std::atomic<std::uint64_t> pull_clients{0};
     std::atomic<std::uint64_t> push_streaming{0};  // push targets streaming now
+    std::atomic<std::uint64_t> source_losses{0};   // times the source was lost (slate on air)
+    std::atomic<std::uint64_t> filler_frames{0};   // held or slate video frames
+    std::atomic<double> drift_ppm{0};              // audio drift correction applied now
 };
 
 // Runs the job until the source ends, the duration is reached or `stop` becomes true.

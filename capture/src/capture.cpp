@@ -2,6 +2,8 @@
 // frames and interleaved S16 blocks, timestamped with the pipeline running time, to callbacks.
 #include "asfcast/capture/capture.hpp"
 
+#include "gst_frame.hpp"
+
 #include <gst/app/gstappsink.h>
 #include <gst/audio/audio.h>
 #include <gst/gst.h>
@@ -344,6 +346,8 @@ struct CapturePipeline::Impl {
     std::mutex stop_mutex;
     bool started = false;
     bool stopped = false;
+    std::atomic<bool> aborted{false};
+    std::atomic<Micros> base_us{0};
 
     ~Impl() { release(); }
 
@@ -425,39 +429,11 @@ struct CapturePipeline::Impl {
         if (!sample) return GST_FLOW_EOS;
         GstFlowReturn ret = GST_FLOW_OK;
         GstBuffer* buf = gst_sample_get_buffer(sample);
-        GstCaps* caps = gst_sample_get_caps(sample);
-        GstVideoInfo vinfo;
-        GstVideoFrame vframe;
-        if (buf && caps && gst_video_info_from_caps(&vinfo, caps) &&
-            gst_video_frame_map(&vframe, &vinfo, buf, GST_MAP_READ)) {
-            RawVideoFrame f;
+        RawVideoFrame f;
+        if (buf && copy_i420_frame(sample, f)) {
             f.pts = self->running_us(sample, buf);
-            f.width = GST_VIDEO_FRAME_WIDTH(&vframe);
-            f.height = GST_VIDEO_FRAME_HEIGHT(&vframe);
-            std::size_t total = 0;
-            for (guint p = 0; p < 3; ++p)
-                total += static_cast<std::size_t>(GST_VIDEO_FRAME_COMP_WIDTH(&vframe, p)) *
-                         static_cast<std::size_t>(GST_VIDEO_FRAME_COMP_HEIGHT(&vframe, p));
-            // One copy into the packed frame: reserve + append (resize would zero-fill 1.4 MB at
-            // 720p first), a whole plane at a time when its rows are already contiguous.
-            f.i420.reserve(total);
-            for (guint p = 0; p < 3; ++p) {
-                const auto w = static_cast<std::size_t>(GST_VIDEO_FRAME_COMP_WIDTH(&vframe, p));
-                const int h = GST_VIDEO_FRAME_COMP_HEIGHT(&vframe, p);
-                const int stride = GST_VIDEO_FRAME_PLANE_STRIDE(&vframe, p);
-                const auto* src = static_cast<const std::uint8_t*>(GST_VIDEO_FRAME_PLANE_DATA(&vframe, p));
-                if (static_cast<std::size_t>(stride) == w) {
-                    f.i420.insert(f.i420.end(), src, src + w * static_cast<std::size_t>(h));
-                    continue;
-                }
-                for (int y = 0; y < h; ++y) {
-                    const std::uint8_t* row = src + static_cast<std::ptrdiff_t>(y) * stride;
-                    f.i420.insert(f.i420.end(), row, row + w);
-                }
-            }
-            gst_video_frame_unmap(&vframe);
             self->stats.video_frames.fetch_add(1, std::memory_order_relaxed);
-            if (self->cb.on_video) {
+            if (self->cb.on_video && !self->aborted.load()) {
                 try {
                     self->cb.on_video(std::move(f));
                 } catch (const std::exception& ex) {
@@ -497,7 +473,7 @@ struct CapturePipeline::Impl {
             std::memcpy(b.samples.data(), map.data, n * sizeof(std::int16_t));
             gst_buffer_unmap(buf, &map);
             self->stats.audio_blocks.fetch_add(1, std::memory_order_relaxed);
-            if (self->cb.on_audio && !b.samples.empty()) {
+            if (self->cb.on_audio && !b.samples.empty() && !self->aborted.load()) {
                 try {
                     self->cb.on_audio(std::move(b));
                 } catch (const std::exception& ex) {
@@ -732,7 +708,7 @@ struct CapturePipeline::Impl {
                         errored = true;
                     }
                     cv.notify_all();
-                    if (!error_reported && cb.on_error) {
+                    if (!error_reported && cb.on_error && !aborted.load()) {
                         error_reported = true;
                         try {
                             cb.on_error(text);
@@ -785,6 +761,13 @@ struct CapturePipeline::Impl {
             throw;
         }
         spdlog::info("capture: {}", desc);
+        // The system clock (CLOCK_MONOTONIC) rather than a source's own (alsasrc would offer the
+        // sound card's): timestamps of every pipeline then map to monotonic_us() through the
+        // base time, and audio drift is measured and corrected downstream.
+        GstClock* sysclock = gst_system_clock_obtain();
+        g_object_set(sysclock, "clock-type", GST_CLOCK_TYPE_MONOTONIC, nullptr);
+        gst_pipeline_use_clock(GST_PIPELINE(pipeline), sysclock);
+        gst_object_unref(sysclock);
         GstStateChangeReturn r = gst_element_set_state(pipeline, GST_STATE_PLAYING);
         if (r == GST_STATE_CHANGE_ASYNC) r = gst_element_get_state(pipeline, nullptr, nullptr, 5 * GST_SECOND);
         if (r == GST_STATE_CHANGE_FAILURE) {
@@ -799,8 +782,24 @@ struct CapturePipeline::Impl {
             throw CaptureError("cannot start capture (" + why + ") [" + desc + "]");
         }
         if (r == GST_STATE_CHANGE_ASYNC) spdlog::warn("capture: pipeline still prerolling after 5 s");
+        // Running time 0 on the monotonic clock: base time (ns of the system clock) in us.
+        base_us = static_cast<Micros>(gst_element_get_base_time(pipeline) / 1000);
         started = true;
         bus_thread = std::thread([this] { bus_loop(); });
+    }
+
+    void abort() {
+        std::lock_guard lk(stop_mutex);
+        if (stopped) return;
+        stopped = true;
+        aborted = true;  // no callbacks from here on
+        end_called = true;
+        if (!started) return;
+        if (std::this_thread::get_id() == bus_thread.get_id())
+            throw CaptureError("capture: abort() called from the pipeline's own bus thread");
+        quit = true;
+        if (bus_thread.joinable()) bus_thread.join();
+        gst_element_set_state(pipeline, GST_STATE_NULL);
     }
 
     void stop() {
@@ -853,6 +852,13 @@ CapturePipeline::~CapturePipeline() {
 
 void CapturePipeline::start() { impl_->start(); }
 void CapturePipeline::stop() { impl_->stop(); }
+void CapturePipeline::abort() { impl_->abort(); }
+Micros CapturePipeline::clock_base_us() const {
+    // Media can arrive while start() still waits for the state change: read the base time
+    // GstPipeline set on its way to PLAYING (before any source produced a buffer).
+    if (GstElement* p = impl_->pipeline) return static_cast<Micros>(gst_element_get_base_time(p) / 1000);
+    return impl_->base_us.load();
+}
 const CaptureStats& CapturePipeline::stats() const { return impl_->stats; }
 std::string CapturePipeline::description() const { return impl_->desc; }
 

@@ -65,26 +65,44 @@ struct CaptureStats {
     std::atomic<std::uint64_t> audio_blocks{0};
 };
 
+// What LiveSource supervises: something that can be started, drained, dropped at once and told
+// apart from its successor. CapturePipeline is the real one.
+class MediaSource {
+public:
+    virtual ~MediaSource() = default;
+    virtual void start() = 0;  // throws CaptureError with a message for the user
+    virtual void stop() = 0;   // drains (end of stream through the graph), then on_end
+    virtual void abort() = 0;  // stops at once without draining and without callbacks (a lost device)
+    virtual std::string description() const = 0;
+    // Monotonic time (monotonic_us) at which the source's timestamps are 0, once started.
+    virtual Micros clock_base_us() const = 0;
+};
+
 // One capture graph. Calls on_video/on_audio from GStreamer streaming threads (concurrently with
 // each other) and on_end/on_error from the pipeline's bus thread. stop() may be called from
 // on_end/on_error but not from on_video/on_audio; no callback may destroy the pipeline.
-class CapturePipeline {
+// Every pipeline runs on the system monotonic clock, so that the timestamps of successive
+// pipelines (a device re-attached) and of audio and video lie on one time line.
+class CapturePipeline final : public MediaSource {
 public:
     CapturePipeline(SourceConfig source, RawFormat format, CaptureCallbacks callbacks);
-    ~CapturePipeline();
+    ~CapturePipeline() override;
     CapturePipeline(const CapturePipeline&) = delete;
     CapturePipeline& operator=(const CapturePipeline&) = delete;
 
     // Builds and starts the pipeline; throws CaptureError with a clear message on failure
     // (missing file, missing GStreamer element, caps that cannot be negotiated).
-    void start();
+    void start() override;
     // Sends end-of-stream through the pipeline so every buffered frame is delivered, then
     // on_end is called; idempotent. Returns once the pipeline has stopped.
-    void stop();
+    void stop() override;
+    // Sets the pipeline to NULL at once: no draining, no further callbacks; idempotent.
+    void abort() override;
+    Micros clock_base_us() const override;
 
     const CaptureStats& stats() const;
     // The pipeline description actually used (logged, and useful in error reports).
-    std::string description() const;
+    std::string description() const override;
 
 private:
     struct Impl;

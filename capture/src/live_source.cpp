@@ -1,0 +1,509 @@
+#include "asfcast/capture/live_source.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <limits>
+#include <mutex>
+#include <thread>
+
+#include "asfcast/core/clock.hpp"
+
+namespace asfcast::capture {
+namespace {
+
+constexpr Micros kUnset = std::numeric_limits<Micros>::min();
+// A source that started but has not delivered anything gets this long (on top of the loss
+// timeout) before it counts as lost again: pipelines take a moment to negotiate and preroll.
+constexpr Micros kFirstMediaGrace = 3'000'000;
+// Repeated identical attach failures are logged again after this long.
+constexpr Micros kRepeatFailureLog = 300'000'000;
+
+}  // namespace
+
+std::string to_string(SourceState s) {
+    switch (s) {
+        case SourceState::starting: return "starting";
+        case SourceState::live: return "live";
+        case SourceState::holding: return "holding";
+        case SourceState::lost: return "lost";
+        case SourceState::stopped: return "stopped";
+    }
+    return "?";
+}
+
+struct LiveSource::Impl : std::enable_shared_from_this<Impl> {
+    RawFormat format;
+    LossPolicy policy;
+    MediaSourceFactory factory;
+    CaptureCallbacks down;
+    bool correct_drift;
+
+    Micros frame_us = 33'333;
+    Micros fill_lag_us = 300'000;  // filler keeps this far behind real time (late media still fits)
+    RawVideoFrame slate;
+    std::atomic<Micros> origin{kUnset};  // monotonic time of time-line 0
+
+    // Attach state.
+    mutable std::mutex m;
+    std::condition_variable cv;
+    std::unique_ptr<MediaSource> src;
+    std::atomic<MediaSource*> current{nullptr};
+    std::atomic<std::uint64_t> gen{0};
+    SourceState state = SourceState::starting;
+    bool delivering = false;          // the current source delivered media since it attached
+    Micros attached_at = 0;           // monotonic
+    std::atomic<Micros> last_arrival{0};  // monotonic, of the current source's media
+    bool source_ended = false;        // on_end/on_error from the current source
+    std::string end_reason;
+    bool end_is_error = false;
+    Micros next_attempt = 0;
+    std::string last_failure;
+    Micros last_failure_logged = 0;
+    std::uint64_t attempts_since_loss = 0;
+    LiveSourceStatus st;  // counters below are kept apart: they change under the time line locks
+    std::atomic<std::uint64_t> filler_frames{0}, silence_frames{0}, late_frames{0};
+    bool quit = false;
+    std::atomic<bool> ended_downstream{false};
+
+    // Video time line.
+    std::mutex vm;
+    bool video_started = false;
+    Micros last_vpts = 0;
+    RawVideoFrame held;
+    bool have_held = false;
+
+    // Audio time line: audio_pos is the next sample's position (samples at format.sample_rate).
+    std::mutex am;
+    std::unique_ptr<AudioDriftCorrector> drift;
+    bool audio_started = false;
+    std::int64_t audio_pos = 0;
+    bool audio_align = true;          // the next source block realigns the time line
+    std::int64_t drop_pending = 0;    // source samples still to drop (overlap after filling)
+    std::vector<std::int16_t> corrected;
+
+    std::thread supervisor;
+    std::thread filler;
+
+    Impl(RawFormat f, LossPolicy p, MediaSourceFactory fac, CaptureCallbacks d, bool drift_ok)
+        : format(f), policy(std::move(p)), factory(std::move(fac)), down(std::move(d)), correct_drift(drift_ok) {
+        if (format.video) {
+            frame_us = std::max<Micros>(1, static_cast<Micros>(1e6 * format.fps_den / format.fps_num));
+            fill_lag_us = std::max<Micros>(fill_lag_us, 4 * frame_us);
+        }
+        if (format.audio)
+            drift = std::make_unique<AudioDriftCorrector>(format.sample_rate, format.channels,
+                                                          correct_drift && policy.drift_correction);
+    }
+
+    Micros now_line() const {
+        const Micros o = origin.load();
+        return o == kUnset ? kUnset : monotonic_us() - o;
+    }
+
+    // ---- downstream emission (each time line under its own lock) ----
+
+    void emit_video(RawVideoFrame&& f) {
+        if (down.on_video) down.on_video(std::move(f));
+    }
+
+    void emit_filler_video_locked(Micros pts, bool slate_only) {
+        RawVideoFrame f;
+        f.width = format.width;
+        f.height = format.height;
+        f.pts = pts;
+        f.i420 = (!slate_only && have_held) ? held.i420 : slate.i420;
+        if (f.i420.empty()) f.i420.assign(static_cast<std::size_t>(format.width) * format.height * 3 / 2, 16);
+        last_vpts = pts;
+        ++filler_frames;
+        emit_video(std::move(f));
+    }
+
+    void emit_audio_locked(const std::int16_t* data, std::size_t frames) {
+        if (frames == 0) return;
+        const auto ch = static_cast<std::size_t>(format.channels);
+        Micros pts = static_cast<Micros>(audio_pos * 1'000'000 / format.sample_rate) + policy.av_offset_us;
+        std::size_t skip = 0;
+        if (pts < 0) {  // a negative A/V offset at the very start: nothing before time 0
+            skip = std::min<std::size_t>(frames, static_cast<std::size_t>((-pts * format.sample_rate + 999'999) / 1'000'000));
+            audio_pos += static_cast<std::int64_t>(skip);
+            pts = static_cast<Micros>(audio_pos * 1'000'000 / format.sample_rate) + policy.av_offset_us;
+            if (skip == frames) return;
+        }
+        RawAudioBlock b;
+        b.pts = pts;
+        b.sample_rate = format.sample_rate;
+        b.channels = format.channels;
+        b.samples.assign(data + skip * ch, data + frames * ch);
+        audio_pos += static_cast<std::int64_t>(frames - skip);
+        if (down.on_audio) down.on_audio(std::move(b));
+    }
+
+    void emit_silence_locked(std::size_t frames) {
+        static thread_local std::vector<std::int16_t> zeros;
+        zeros.assign(frames * static_cast<std::size_t>(format.channels), 0);
+        silence_frames += frames;
+        emit_audio_locked(zeros.data(), frames);
+    }
+
+    // ---- source callbacks (GStreamer streaming threads) ----
+
+    // Media from attach generation g arrived: the first one marks the source as delivering.
+    bool arrived(std::uint64_t g) {
+        if (g != gen.load()) return false;
+        last_arrival = monotonic_us();
+        MediaSource* s = current.load();
+        Micros expected = kUnset;
+        if (s && origin.load() == kUnset) origin.compare_exchange_strong(expected, s->clock_base_us());
+        std::unique_lock lk(m);
+        if (g != gen.load()) return false;
+        if (!delivering) {
+            delivering = true;
+            const bool back = st.losses > 0;
+            state = SourceState::live;
+            if (back) {
+                ++st.reattaches;
+                st.last_event = "source back: " + (s ? s->description() : std::string("?"));
+                spdlog::info("capture: the source is back (attempt {} since it was lost); slate off", attempts_since_loss);
+            }
+        } else if (state == SourceState::holding) {
+            state = SourceState::live;
+        }
+        return true;
+    }
+
+    Micros map_pts(Micros source_pts) const {
+        MediaSource* s = current.load();
+        return source_pts + (s ? s->clock_base_us() : 0) - origin.load();
+    }
+
+    void on_source_video(std::uint64_t g, RawVideoFrame&& f) {
+        if (!arrived(g)) return;
+        const Micros pts = map_pts(f.pts);
+        std::lock_guard lk(vm);
+        if (g != gen.load()) return;
+        if (!video_started) {
+            video_started = true;
+            last_vpts = pts - frame_us;
+        }
+        if (pts < last_vpts + frame_us / 2) {  // the time line has already passed it
+            ++late_frames;
+            return;
+        }
+        // A gap (the source came back, or hiccuped): fill it on the frame grid first.
+        for (int i = 0; pts - last_vpts > frame_us * 3 / 2 && i < 1000; ++i)
+            emit_filler_video_locked(last_vpts + frame_us, false);
+        held.width = f.width;
+        held.height = f.height;
+        held.i420.assign(f.i420.begin(), f.i420.end());
+        have_held = true;
+        f.pts = pts;
+        last_vpts = pts;
+        emit_video(std::move(f));
+    }
+
+    void on_source_audio(std::uint64_t g, RawAudioBlock&& b) {
+        if (!arrived(g)) return;
+        if (b.sample_rate != format.sample_rate || b.channels != format.channels) return;  // never: caps fixed
+        const Micros pts = map_pts(b.pts);
+        std::lock_guard lk(am);
+        if (g != gen.load()) return;
+        corrected.clear();
+        drift->push(b.samples.data(), b.frames(), monotonic_us(), corrected);
+        const auto ch = static_cast<std::size_t>(format.channels);
+        std::size_t frames = corrected.size() / ch;
+        std::size_t first = 0;
+        if (audio_align) {
+            audio_align = false;
+            const auto target = static_cast<std::int64_t>(std::llround(static_cast<double>(pts) * format.sample_rate / 1e6));
+            if (!audio_started) {
+                audio_started = true;
+                audio_pos = target;
+            } else if (target > audio_pos) {
+                emit_silence_locked(static_cast<std::size_t>(target - audio_pos));
+            } else {
+                drop_pending = audio_pos - target;
+            }
+        }
+        if (drop_pending > 0) {
+            const auto n = std::min<std::int64_t>(drop_pending, static_cast<std::int64_t>(frames));
+            first = static_cast<std::size_t>(n);
+            drop_pending -= n;
+        }
+        emit_audio_locked(corrected.data() + first * ch, frames - first);
+    }
+
+    void on_source_end(std::uint64_t g, bool error, const std::string& why) {
+        std::lock_guard lk(m);
+        if (g != gen.load() || source_ended) return;
+        source_ended = true;
+        end_is_error = error;
+        end_reason = why;
+        cv.notify_all();
+    }
+
+    // ---- attach / detach (supervisor thread, and start()) ----
+
+    // Starts a fresh source. Returns an empty string on success, else why it failed.
+    std::string attach() {
+        const std::uint64_t g = gen.fetch_add(1) + 1;
+        std::weak_ptr<Impl> weak = weak_from_this();
+        CaptureCallbacks cb;
+        cb.on_video = [weak, g](RawVideoFrame&& f) {
+            if (auto self = weak.lock()) self->on_source_video(g, std::move(f));
+        };
+        cb.on_audio = [weak, g](RawAudioBlock&& b) {
+            if (auto self = weak.lock()) self->on_source_audio(g, std::move(b));
+        };
+        cb.on_end = [weak, g] {
+            if (auto self = weak.lock()) self->on_source_end(g, false, "the source ended");
+        };
+        cb.on_error = [weak, g](const std::string& msg) {
+            if (auto self = weak.lock()) self->on_source_end(g, true, msg);
+        };
+        std::unique_ptr<MediaSource> s;
+        try {
+            s = factory(std::move(cb));
+            {
+                std::lock_guard lk(m);
+                delivering = false;
+                source_ended = false;
+                attached_at = monotonic_us();
+            }
+            current = s.get();
+            s->start();
+        } catch (const std::exception& e) {
+            current = nullptr;
+            gen.fetch_add(1);  // whatever it managed to deliver is ignored
+            if (s) s->abort();
+            return e.what();
+        }
+        {
+            std::lock_guard la(am);
+            audio_align = true;
+            drop_pending = 0;
+            if (drift) drift->restart();
+        }
+        std::lock_guard lk(m);
+        src = std::move(s);
+        return {};
+    }
+
+    // Takes the current source off (supervisor thread; m held by the caller through `lk`).
+    void detach(std::unique_lock<std::mutex>& lk, const std::string& why) {
+        gen.fetch_add(1);
+        Micros unset = kUnset;
+        origin.compare_exchange_strong(unset, monotonic_us());  // nothing ever came: the slate starts now
+        std::unique_ptr<MediaSource> old = std::move(src);
+        current = nullptr;
+        state = SourceState::lost;
+        ++st.losses;
+        attempts_since_loss = 0;
+        st.last_event = "source lost: " + why;
+        const Micros now = monotonic_us();
+        next_attempt = now + policy.reattach_interval_us;
+        lk.unlock();
+        spdlog::warn("capture: source lost ({}); the slate is on air, trying again every {:.1f} s", why,
+                     policy.reattach_interval_us / 1e6);
+        if (old) old->abort();
+        old.reset();
+        lk.lock();
+    }
+
+    void end_downstream(bool error, const std::string& why) {
+        if (ended_downstream.exchange(true)) return;
+        if (error) {
+            if (down.on_error) down.on_error(why);
+        } else if (down.on_end) {
+            down.on_end();
+        }
+    }
+
+    void supervise() {
+        std::unique_lock lk(m);
+        while (!quit) {
+            cv.wait_for(lk, std::chrono::milliseconds(20));
+            if (quit) break;
+            const Micros now = monotonic_us();
+            if (src) {
+                std::string why;
+                if (source_ended) {
+                    why = end_reason;
+                } else if (delivering && now - last_arrival.load() > policy.loss_timeout_us) {
+                    why = fmt::format("no media for {:.1f} s", (now - last_arrival.load()) / 1e6);
+                } else if (!delivering && now - attached_at > policy.loss_timeout_us + kFirstMediaGrace) {
+                    why = fmt::format("started but delivered nothing for {:.1f} s", (now - attached_at) / 1e6);
+                }
+                if (why.empty()) continue;
+                if (!policy.slate) {
+                    state = SourceState::stopped;
+                    const bool error = end_is_error || !source_ended;
+                    lk.unlock();
+                    end_downstream(error, why);
+                    lk.lock();
+                    break;
+                }
+                detach(lk, why);
+                continue;
+            }
+            if (state == SourceState::lost && now >= next_attempt) {
+                ++attempts_since_loss;
+                lk.unlock();
+                const std::string failure = attach();
+                lk.lock();
+                if (failure.empty()) {
+                    if (!delivering) spdlog::info("capture: the source started again; waiting for its media");
+                    continue;
+                }
+                ++st.attach_failures;
+                next_attempt = monotonic_us() + policy.reattach_interval_us;
+                if (failure != last_failure || now - last_failure_logged > kRepeatFailureLog) {
+                    spdlog::warn("capture: the source cannot start yet: {}", failure);
+                    last_failure = failure;
+                    last_failure_logged = now;
+                }
+            }
+        }
+    }
+
+    // Keeps both time lines moving while the source is late or lost.
+    void fill() {
+        while (true) {
+            {
+                std::lock_guard lk(m);
+                if (quit) return;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+            const Micros line = now_line();
+            if (line == kUnset) continue;
+            const Micros until = line - fill_lag_us;
+            SourceState s;
+            {
+                std::lock_guard lk(m);
+                s = state;
+            }
+            const bool lost = s == SourceState::lost || s == SourceState::starting;
+            bool filled = false;
+            if (format.video) {
+                std::lock_guard lk(vm);
+                if (!video_started && lost) {
+                    video_started = true;
+                    last_vpts = std::max<Micros>(0, until) - frame_us;
+                }
+                for (int i = 0; video_started && last_vpts + frame_us <= until && i < 1000; ++i) {
+                    emit_filler_video_locked(last_vpts + frame_us, lost);
+                    filled = true;
+                }
+            }
+            if (format.audio) {
+                std::lock_guard lk(am);
+                if (!audio_started && lost) {
+                    audio_started = true;
+                    audio_pos = std::max<std::int64_t>(0, until) * format.sample_rate / 1'000'000;
+                }
+                const std::int64_t target = until * format.sample_rate / 1'000'000;
+                if (audio_started && target > audio_pos) {
+                    emit_silence_locked(static_cast<std::size_t>(target - audio_pos));
+                    audio_align = true;  // late source audio must not land after the silence
+                    filled = true;
+                }
+            }
+            if (filled) {
+                std::lock_guard lk(m);
+                if (state == SourceState::live) {
+                    state = SourceState::holding;
+                    spdlog::debug("capture: source late; holding the last picture");
+                }
+            }
+        }
+    }
+};
+
+LiveSource::LiveSource(RawFormat format, LossPolicy policy, MediaSourceFactory factory, CaptureCallbacks downstream,
+                       bool correct_drift)
+    : impl_(std::make_shared<Impl>(format, std::move(policy), std::move(factory), std::move(downstream),
+                                   correct_drift)) {}
+
+LiveSource::~LiveSource() {
+    try {
+        stop();
+    } catch (...) {
+    }
+}
+
+void LiveSource::start() {
+    Impl& d = *impl_;
+    if (d.format.video && d.policy.slate)
+        d.slate = render_slate(d.format.width, d.format.height, d.policy.slate_image, d.policy.slate_text);
+    const std::string failure = d.attach();
+    if (!failure.empty()) {
+        if (!d.policy.slate) throw CaptureError(failure);
+        spdlog::error("capture: the source cannot start: {}. Broadcasting the slate; trying again every {:.1f} s",
+                      failure, d.policy.reattach_interval_us / 1e6);
+        Micros expected = kUnset;
+        d.origin.compare_exchange_strong(expected, monotonic_us());
+        std::lock_guard lk(d.m);
+        d.state = SourceState::lost;
+        ++d.st.losses;
+        ++d.st.attach_failures;
+        d.st.last_event = "source missing at start: " + failure;
+        d.last_failure = failure;
+        d.last_failure_logged = monotonic_us();
+        d.next_attempt = monotonic_us() + d.policy.reattach_interval_us;
+    }
+    d.supervisor = std::thread([&d] { d.supervise(); });
+    d.filler = std::thread([&d] { d.fill(); });
+}
+
+void LiveSource::stop() {
+    Impl& d = *impl_;
+    {
+        std::lock_guard lk(d.m);
+        if (d.state == SourceState::stopped && !d.supervisor.joinable() && d.ended_downstream) return;
+        d.quit = true;
+    }
+    d.cv.notify_all();
+    if (d.supervisor.joinable()) d.supervisor.join();
+    if (d.filler.joinable()) d.filler.join();
+    std::unique_ptr<MediaSource> s;
+    {
+        std::lock_guard lk(d.m);
+        s = std::move(d.src);
+        d.state = SourceState::stopped;
+    }
+    if (s) s->stop();  // drains: the last frames still reach downstream through the callbacks
+    d.gen.fetch_add(1);
+    d.current = nullptr;
+    d.end_downstream(false, {});
+}
+
+LiveSourceStatus LiveSource::status() const {
+    Impl& d = *impl_;
+    LiveSourceStatus out;
+    {
+        std::lock_guard lk(d.m);
+        out = d.st;
+        out.state = d.state;
+        out.filler_frames = d.filler_frames.load();
+        out.silence_frames = d.silence_frames.load();
+        out.late_frames = d.late_frames.load();
+    }
+    if (d.drift) {
+        std::lock_guard lk(d.am);
+        out.drift = d.drift->stats();
+    }
+    return out;
+}
+
+std::string LiveSource::description() const {
+    Impl& d = *impl_;
+    std::lock_guard lk(d.m);
+    if (d.src) return d.src->description();
+    return d.st.last_event.empty() ? "no source" : d.st.last_event;
+}
+
+}  // namespace asfcast::capture
