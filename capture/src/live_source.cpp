@@ -311,6 +311,10 @@ struct LiveSource::Impl : std::enable_shared_from_this<Impl> {
                      policy.reattach_interval_us / 1e6);
         if (old) old->abort();
         old.reset();
+        {
+            std::lock_guard lv(vm);
+            have_held = false;  // from here on, and in the gap before the source is back: the slate
+        }
         lk.lock();
     }
 
