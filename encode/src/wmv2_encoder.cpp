@@ -58,6 +58,11 @@ public:
                                           c.max_bitrate_kbps, c.vbv_buffer_kbit));
         if (c.keyframe_interval <= 0)
             throw EncodeError(fmt::format("wmv2: invalid key-frame interval {}", c.keyframe_interval));
+        // libavcodec refuses a VBV buffer smaller than one frame at the average rate.
+        if (c.max_bitrate_kbps > 0 &&
+            std::int64_t{c.vbv_buffer_kbit} * c.fps_num < std::int64_t{c.bitrate_kbps} * c.fps_den)
+            throw EncodeError(fmt::format("wmv2: VBV buffer {} kbit is smaller than one frame at {} kbit/s and {}/{} fps",
+                                          c.vbv_buffer_kbit, c.bitrate_kbps, c.fps_num, c.fps_den));
         if (c.bframes != 0) throw EncodeError(fmt::format("wmv2 has no B-frames (bframes is {}, allowed 0)", c.bframes));
         const std::string fourcc = c.fourcc.empty() ? "WMV2" : c.fourcc;
         if (fourcc != "WMV2")
@@ -86,6 +91,10 @@ public:
         ctx_->bit_rate_tolerance = static_cast<int>(std::min<std::int64_t>(ctx_->bit_rate, 1 << 30));
         if (c.max_bitrate_kbps > 0) {
             ctx_->rc_max_rate = std::int64_t{std::max(c.max_bitrate_kbps, c.bitrate_kbps)} * 1000;
+            // With max == average (and no min rate) libavcodec prints "impossible bitrate
+            // constraints, this will fail", a notice about strict CBR, which is not asked for here;
+            // 1 bit/s of headroom keeps it quiet and changes nothing measurable.
+            if (ctx_->rc_max_rate == ctx_->bit_rate) ctx_->rc_max_rate += 1;
             ctx_->rc_buffer_size = static_cast<int>(std::min<std::int64_t>(std::int64_t{c.vbv_buffer_kbit} * 1000, 1 << 30));
         }
         const int err = avcodec_open2(ctx_, codec, nullptr);

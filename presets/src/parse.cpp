@@ -650,6 +650,13 @@ private:
                                  ")..200000");
             if (v.max_bitrate_kbps != 0 && v.vbv_buffer_kbit == 0)
                 out_of_range("video.vbv_buffer_kbit", "0", "1..200000 when video.max_bitrate_kbps is set");
+            // libavcodec's wmv2 refuses a VBV buffer smaller than one frame at the average rate.
+            const std::int64_t frame_kbit =
+                (std::int64_t{v.bitrate_kbps} * v.fps_den + v.fps_num - 1) / v.fps_num;
+            if (v.codec == "wmv2" && v.max_bitrate_kbps != 0 && v.vbv_buffer_kbit < frame_kbit)
+                out_of_range("video.vbv_buffer_kbit", std::to_string(v.vbv_buffer_kbit),
+                             std::to_string(frame_kbit) + "..200000 with video.codec wmv2: one frame at " +
+                                 std::to_string(v.bitrate_kbps) + " kbit/s must fit");
         }
         if (p.audio) {
             const AudioPreset& a = *p.audio;

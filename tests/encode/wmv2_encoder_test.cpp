@@ -317,6 +317,9 @@ TEST(Wmv2Encoder, InvalidSettingsAreErrors) {
     c.bframes = 2;
     expect_encode_error([&] { VideoEncoder e(c); }, {"B-frames", "2"});
     c = wmv2_config();
+    c.vbv_buffer_kbit = 20;  // less than one frame of 700 kbit/s at 25 fps (28 kbit)
+    expect_encode_error([&] { VideoEncoder e(c); }, {"VBV buffer 20 kbit", "one frame"});
+    c = wmv2_config();
     c.codec = "vp8";
     expect_encode_error([&] { VideoEncoder e(c); }, {"vp8", "h264, wmv2"});
 

@@ -853,6 +853,10 @@ TEST(Wmv2, X264KeysAreErrors) {
     }
     EXPECT_THAT(error_of("base: legacy-wmv2\nvideo: {profile: high}\n"),
                 HasSubstr("video.profile: is an x264 setting and not allowed with video.codec wmv2"));
+    // A VBV buffer smaller than one frame is refused by libavcodec's wmv2: a preset error first.
+    EXPECT_THAT(error_of("base: legacy-wmv2\nvideo: {vbv_buffer_kbit: 20}\n"),
+                HasSubstr("video.vbv_buffer_kbit: 20 is out of range (allowed 24..200000 with video.codec wmv2: "
+                          "one frame at 700 kbit/s must fit)"));
     // Fine when the same section switches back to h264.
     Preset p = parse_preset("base: legacy-wmv2\nvideo: {codec: h264, profile: high}\n", "x.yaml");
     EXPECT_EQ(p.video->profile, "high");
