@@ -776,7 +776,7 @@ Preset parse_with_bases(const std::string& yaml) {
 
 }  // namespace
 
-TEST(Wmv2, FourccFollowsTheCodec) {
+TEST(VideoCodec, FourccFollowsTheCodec) {
     Preset p = parse_preset("video: {codec: wmv2}\n", "x.yaml");
     ASSERT_TRUE(p.video);
     EXPECT_EQ(p.video->codec, "wmv2");
@@ -801,7 +801,7 @@ TEST(Wmv2, FourccFollowsTheCodec) {
     EXPECT_EQ(p.video->width, 640);
 }
 
-TEST(Wmv2, ExplicitFourccIsInheritedOnlyWithTheSameCodec) {
+TEST(VideoCodec, ExplicitFourccIsInheritedOnlyWithTheSameCodec) {
     Preset p = parse_with_bases("base: avc\nvideo: {bitrate_kbps: 1000, max_bitrate_kbps: 1000}\n");
     EXPECT_EQ(p.video->fourcc, "avc1");
     p = parse_with_bases("base: avc\nvideo: {codec: h264}\n");  // same codec written again
@@ -819,7 +819,7 @@ TEST(Wmv2, ExplicitFourccIsInheritedOnlyWithTheSameCodec) {
     EXPECT_EQ(p.video->fourcc, "WMV2");
 }
 
-TEST(Wmv2, InheritedX264SettingsAreDropped) {
+TEST(VideoCodec, InheritedX264SettingsAreDropped) {
     // bframes, profile, tune, threads from an h264 base mean nothing to wmv2.
     Preset p = parse_with_bases("base: avc\nvideo: {codec: wmv2}\n");
     EXPECT_EQ(p.video->bframes, 0);
@@ -829,7 +829,7 @@ TEST(Wmv2, InheritedX264SettingsAreDropped) {
     EXPECT_EQ(p.video->x264_preset, "veryfast");
 }
 
-TEST(Wmv2, FourccMustMatchTheCodec) {
+TEST(VideoCodec, FourccMustMatchTheCodec) {
     EXPECT_THAT(error_of("video: {codec: wmv2, fourcc: H264}\n"),
                 HasSubstr("test.yaml: video.fourcc: 'H264' is not allowed with video.codec wmv2 (allowed: WMV2)"));
     EXPECT_THAT(error_of("video: {fourcc: H264, codec: wmv2}\n"),
@@ -842,7 +842,7 @@ TEST(Wmv2, FourccMustMatchTheCodec) {
                 HasSubstr("video.fourcc: 'avc1' is not allowed with video.codec wmv2 (allowed: WMV2)"));
 }
 
-TEST(Wmv2, X264KeysAreErrors) {
+TEST(VideoCodec, X264KeysAreErrors) {
     for (const std::string kv : {"profile: main", "x264_preset: fast", "tune: zerolatency", "bframes: 0",
                                  "threads: 2"}) {
         const std::string key = kv.substr(0, kv.find(':'));
