@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The legacy-wmv2 preset (WMV2 + WMA2 for old Windows Media players): a 5 s archive holds wmv2 +
-# wmav2 of the preset's size that ffmpeg decodes frame by frame without one error line and VLC
-# plays to the end; then a live run serves it over MS-WMSP and ffmpeg pulls it with mmsh://,
-# joins late on a key frame and decodes cleanly.
+# wmav2 of the preset's size that ffmpeg decodes frame by frame without one error line, VLC plays
+# to the end and GStreamer decodes; then a live run serves it over MS-WMSP and ffmpeg pulls it
+# with mmsh://, joins late on a key frame and decodes cleanly.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/pull_lib.sh"
 
@@ -51,6 +51,15 @@ if grep -E "(asf|avcodec|decoder|demux)[^:]*error" "$log"; then fail "VLC report
 grep -q "codec (wmv2) started" "$log" || fail "VLC did not start a wmv2 decoder: $(grep -i 'decoder' "$log" | head -5)"
 grep -q "codec (wmav2) started" "$log" || fail "VLC did not start a wmav2 decoder"
 note "VLC played the WMV2 archive to the end"
+
+# GStreamer (asfdemux + avdec_wmv2) decodes every picture too.
+gst=$(timeout 120 gst-launch-1.0 -v filesrc location="$out" ! asfdemux name=d d.video_0 ! queue ! decodebin ! \
+      identity silent=false ! fakesink sync=false 2>&1) || fail "gst-launch exit $?: $(tail -5 <<<"$gst")"
+grep -qi "ERROR" <<<"$gst" && fail "GStreamer reported an error: $(grep -i ERROR <<<"$gst" | head -3)"
+grep -q "avdec_wmv2" <<<"$gst" || fail "GStreamer did not use avdec_wmv2"
+gv=$(grep -c "identity0.*chain" <<<"$gst" || true)
+note "GStreamer decoded $gv WMV2 pictures"
+[ "$gv" -ge 140 ] || fail "GStreamer decoded only $gv pictures of ~150"
 
 # Live over MS-WMSP. Bounded: the run ends by itself after 60 s.
 plog=$WORK/legacy-wmv2-live.log
