@@ -38,6 +38,7 @@ using MuxItem = std::variant<EncodedFrame, StreamEnded>;
 encode::VideoEncoderConfig video_config(const presets::VideoPreset& v, int stream) {
     encode::VideoEncoderConfig c;
     c.stream = stream;
+    c.codec = v.codec;
     c.width = v.width;
     c.height = v.height;
     c.fps_num = v.fps_num;

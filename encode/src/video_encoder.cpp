@@ -1,5 +1,6 @@
 // H.264 through the libx264 API. Timestamps are microseconds (i_timebase 1/1000000): x264 carries
 // each input picture's pts through to its output picture, and computes dts for reordered output.
+// Other codecs (WMV2) go to a detail::VideoBackend (video_backend.hpp, wmv2_encoder.cpp).
 #include <cstdarg>
 #include <cstdint>
 #include <cstdio>
@@ -15,6 +16,7 @@ extern "C" {
 #include <algorithm>
 
 #include "asfcast/encode/encode.hpp"
+#include "video_backend.hpp"
 
 namespace asfcast::encode {
 
@@ -48,15 +50,15 @@ void x264_log_to_spdlog(void*, int level, const char* fmt_str, va_list args) {
     }
 }
 
-std::uint32_t fourcc_of(const std::string& s) {
+}  // namespace
+
+std::uint32_t detail::fourcc_value(const std::string& s) {
     if (s.size() != 4) throw EncodeError("video fourcc must be 4 characters, got '" + s + "'");
     return static_cast<std::uint32_t>(static_cast<unsigned char>(s[0])) |
            static_cast<std::uint32_t>(static_cast<unsigned char>(s[1])) << 8 |
            static_cast<std::uint32_t>(static_cast<unsigned char>(s[2])) << 16 |
            static_cast<std::uint32_t>(static_cast<unsigned char>(s[3])) << 24;
 }
-
-}  // namespace
 
 struct VideoEncoder::Impl {
     VideoEncoderConfig cfg;
@@ -65,6 +67,7 @@ struct VideoEncoder::Impl {
     VideoStreamFormat fmt;
     bool force_idr = false;
     std::size_t frame_bytes = 0;
+    std::unique_ptr<detail::VideoBackend> other;  // set for codecs other than H.264
 
     ~Impl() {
         if (enc) x264_encoder_close(enc);
@@ -87,6 +90,11 @@ struct VideoEncoder::Impl {
 VideoEncoder::VideoEncoder(const VideoEncoderConfig& c) : impl_(std::make_unique<Impl>()) {
     Impl& s = *impl_;
     s.cfg = c;
+    if (c.codec == "wmv2") {
+        s.other = detail::make_wmv2_backend(c);
+        return;
+    }
+    if (c.codec != "h264") throw EncodeError("unknown video codec '" + c.codec + "' (valid: h264, wmv2)");
     if (c.width <= 0 || c.height <= 0 || c.width % 2 || c.height % 2)
         throw EncodeError(fmt::format("video size {}x{} must be positive and even", c.width, c.height));
     if (c.fps_num <= 0 || c.fps_den <= 0)
@@ -99,7 +107,7 @@ VideoEncoder::VideoEncoder(const VideoEncoderConfig& c) : impl_(std::make_unique
         throw EncodeError(fmt::format("invalid key-frame interval {}", c.keyframe_interval));
     if (c.bframes < 0 || c.bframes > 16) throw EncodeError(fmt::format("invalid B-frame count {}", c.bframes));
     if (c.threads < 0) throw EncodeError(fmt::format("invalid x264 thread count {}", c.threads));
-    const std::uint32_t fourcc = fourcc_of(c.fourcc);
+    const std::uint32_t fourcc = detail::fourcc_value(c.fourcc.empty() ? "H264" : c.fourcc);
 
     if (!in_list(x264_preset_names, c.preset))
         throw EncodeError("unknown x264 preset '" + c.preset + "' (valid: " + name_list(x264_preset_names) + ")");
@@ -183,10 +191,11 @@ VideoEncoder::VideoEncoder(const VideoEncoderConfig& c) : impl_(std::make_unique
 
 VideoEncoder::~VideoEncoder() = default;
 
-const VideoStreamFormat& VideoEncoder::format() const { return impl_->fmt; }
+const VideoStreamFormat& VideoEncoder::format() const { return impl_->other ? impl_->other->format() : impl_->fmt; }
 
 void VideoEncoder::encode(const RawVideoFrame& frame, std::vector<EncodedFrame>& out) {
     Impl& s = *impl_;
+    if (s.other) return s.other->encode(frame, out);
     if (frame.width != s.cfg.width || frame.height != s.cfg.height)
         throw EncodeError(fmt::format("video frame is {}x{}, encoder expects {}x{}", frame.width, frame.height,
                                       s.cfg.width, s.cfg.height));
@@ -218,6 +227,7 @@ void VideoEncoder::encode(const RawVideoFrame& frame, std::vector<EncodedFrame>&
 
 void VideoEncoder::flush(std::vector<EncodedFrame>& out) {
     Impl& s = *impl_;
+    if (s.other) return s.other->flush(out);
     while (x264_encoder_delayed_frames(s.enc) > 0) {
         x264_picture_t pic;
         x264_nal_t* nals = nullptr;
@@ -228,6 +238,9 @@ void VideoEncoder::flush(std::vector<EncodedFrame>& out) {
     }
 }
 
-void VideoEncoder::force_keyframe() { impl_->force_idr = true; }
+void VideoEncoder::force_keyframe() {
+    if (impl_->other) return impl_->other->force_keyframe();
+    impl_->force_idr = true;
+}
 
 }  // namespace asfcast::encode

@@ -55,8 +55,11 @@ constexpr std::array<std::string_view, 26> kPatterns = {
     "checkers-4", "checkers-8", "circular", "blink", "smpte75", "zone-plate", "gamut", "chroma-zone-plate",
     "solid-color", "ball",     "smpte100", "bar",   "pinwheel", "spokes",      "gradient", "colors",
     "smpte-rp-219"};
-constexpr std::array<std::string_view, 1> kVideoCodecs = {"h264"};
+constexpr std::array<std::string_view, 2> kVideoCodecs = {"h264", "wmv2"};
 constexpr std::array<std::string_view, 6> kFourccs = {"H264", "h264", "X264", "x264", "AVC1", "avc1"};
+constexpr std::array<std::string_view, 1> kWmv2Fourccs = {"WMV2"};
+// Keys only libx264 uses: an error when written in a video section whose codec is wmv2.
+constexpr std::array<std::string_view, 5> kX264OnlyKeys = {"profile", "x264_preset", "tune", "bframes", "threads"};
 constexpr std::array<std::string_view, 3> kProfiles = {"baseline", "main", "high"};
 constexpr std::array<std::string_view, 10> kX264Presets = {"ultrafast", "superfast", "veryfast", "faster", "fast",
                                                            "medium",    "slow",      "slower",   "veryslow", "placebo"};
@@ -378,10 +381,15 @@ private:
         }
         if (!value.IsMap()) fail_key("video", "expected a mapping or none, got " + kind(value));
         VideoPreset v = video.value_or(VideoPreset{});
-        for (const auto& [k, n] : entries(value, "video", kVideoKeys)) {
+        const std::string inherited_codec = v.codec;
+        const YAML::Node* fourcc = nullptr;
+        std::vector<std::string> x264_keys;  // x264-only keys written here
+        const Entries items = entries(value, "video", kVideoKeys);
+        for (const auto& [k, n] : items) {
             const std::string key = "video." + k;
+            if (contains(kX264OnlyKeys, k)) x264_keys.push_back(key);
             if (k == "codec") v.codec = get_enum(n, key, kVideoCodecs);
-            else if (k == "fourcc") v.fourcc = get_enum(n, key, kFourccs);
+            else if (k == "fourcc") fourcc = &n;
             else if (k == "width") v.width = get_dimension(n, key);
             else if (k == "height") v.height = get_dimension(n, key);
             else if (k == "framerate") get_framerate(n, key, v.fps_num, v.fps_den);
@@ -394,6 +402,31 @@ private:
             else if (k == "tune") v.tune = get_tune(n, key);
             else if (k == "bframes") v.bframes = static_cast<int>(get_int(n, key, 0, 16));
             else if (k == "threads") v.threads = static_cast<int>(get_int(n, key, 0, 64));
+        }
+        const bool wmv2 = v.codec == "wmv2";
+        // The fourcc follows the codec: kept from the base only while the codec stays the same.
+        if (fourcc) {
+            const std::string key = "video.fourcc";
+            const std::string& s = scalar(*fourcc, key, "a FourCC");
+            const Keys allowed = wmv2 ? Keys(kWmv2Fourccs) : Keys(kFourccs);
+            if (!contains(allowed, s))
+                fail_key(key, quote(s) + " is not allowed with video.codec " + v.codec + " (allowed: " +
+                                  join<std::string_view>(allowed) + ")");
+            v.fourcc = s;
+        } else if (v.codec != inherited_codec) {
+            v.fourcc = wmv2 ? "WMV2" : "H264";
+        }
+        if (wmv2) {
+            if (!x264_keys.empty())
+                fail_key(x264_keys.front(), "is an x264 setting and not allowed with video.codec wmv2 (remove it; "
+                                            "x264-only keys: " + join<std::string_view>(kX264OnlyKeys) + ")");
+            // Values inherited from an h264 base mean nothing to wmv2: back to the defaults.
+            const VideoPreset d;
+            v.profile = d.profile;
+            v.x264_preset = d.x264_preset;
+            v.tune = d.tune;
+            v.bframes = d.bframes;
+            v.threads = d.threads;
         }
         video = v;
     }
@@ -627,6 +660,13 @@ private:
                                  ")..200000");
             if (v.max_bitrate_kbps != 0 && v.vbv_buffer_kbit == 0)
                 out_of_range("video.vbv_buffer_kbit", "0", "1..200000 when video.max_bitrate_kbps is set");
+            // libavcodec's wmv2 refuses a VBV buffer smaller than one frame at the average rate.
+            const std::int64_t frame_kbit =
+                (std::int64_t{v.bitrate_kbps} * v.fps_den + v.fps_num - 1) / v.fps_num;
+            if (v.codec == "wmv2" && v.max_bitrate_kbps != 0 && v.vbv_buffer_kbit < frame_kbit)
+                out_of_range("video.vbv_buffer_kbit", std::to_string(v.vbv_buffer_kbit),
+                             std::to_string(frame_kbit) + "..200000 with video.codec wmv2: one frame at " +
+                                 std::to_string(v.bitrate_kbps) + " kbit/s must fit");
         }
         if (p.audio) {
             const AudioPreset& a = *p.audio;

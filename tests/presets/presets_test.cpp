@@ -65,7 +65,7 @@ private:
 TEST(Builtin, ListHasTheRequiredPresetsWithDescriptions) {
     std::map<std::string, std::string> all;
     for (auto& [name, description] : builtin_presets()) all[name] = description;
-    for (const char* name : {"default", "low-latency", "audio-only", "radio-mp3"}) {
+    for (const char* name : {"default", "low-latency", "audio-only", "radio-mp3", "legacy-wmv2", "radio"}) {
         ASSERT_TRUE(all.count(name)) << name;
         EXPECT_FALSE(all[name].empty()) << name;
     }
@@ -161,6 +161,43 @@ TEST(Builtin, AudioOnlyAndRadio) {
     EXPECT_EQ(r.audio->bitrate_kbps, 128);
     EXPECT_EQ(r.audio->sample_rate, 44100);
     EXPECT_EQ(r.asf.packet_size, 2048u);  // inherited from audio-only
+}
+
+TEST(Builtin, LegacyWmv2) {
+    Preset p = builtin_preset("legacy-wmv2");
+    ASSERT_TRUE(p.video && p.audio);
+    EXPECT_EQ(p.video->codec, "wmv2");
+    EXPECT_EQ(p.video->fourcc, "WMV2");
+    EXPECT_EQ(p.video->width, 320);
+    EXPECT_EQ(p.video->height, 240);
+    EXPECT_EQ(p.video->fps_num, 30);
+    EXPECT_EQ(p.video->fps_den, 1);
+    EXPECT_EQ(p.video->bitrate_kbps, 700);
+    EXPECT_EQ(p.video->max_bitrate_kbps, 700);
+    EXPECT_EQ(p.video->vbv_buffer_kbit, 2100);
+    EXPECT_EQ(p.video->keyframe_interval_s, 4.0);
+    EXPECT_EQ(p.video->bframes, 0);
+    EXPECT_EQ(p.audio->codec, "wma2");
+    EXPECT_EQ(p.audio->bitrate_kbps, 64);
+    EXPECT_EQ(p.audio->sample_rate, 44100);
+    EXPECT_EQ(p.audio->channels, 2);
+    EXPECT_EQ(p.asf.packet_size, 5000u);
+    EXPECT_LE(p.asf.packet_size, 8192u);
+    EXPECT_EQ(p.asf.preroll_ms, 3000u);
+}
+
+TEST(Builtin, Radio) {
+    Preset r = builtin_preset("radio");
+    EXPECT_FALSE(r.video);
+    ASSERT_TRUE(r.audio);
+    EXPECT_EQ(r.audio->codec, "wma2");
+    EXPECT_EQ(r.audio->bitrate_kbps, 64);
+    EXPECT_EQ(r.audio->sample_rate, 44100);
+    EXPECT_EQ(r.audio->channels, 2);
+    EXPECT_EQ(r.asf.packet_size, 1024u);  // two WMA2 frames of 372 bytes
+    EXPECT_EQ(r.asf.max_packet_delay_ms, 200u);
+    // audio-only and radio-mp3 stay as they were.
+    EXPECT_EQ(builtin_preset("audio-only").audio->bitrate_kbps, 128);
 }
 
 TEST(Builtin, UnknownNameListsAvailable) {
@@ -398,8 +435,9 @@ TEST(Validate, EnumsListTheAllowedValues) {
     EXPECT_THAT(error_of("video: {x264_preset: turbo}\n"),
                 HasSubstr("video.x264_preset: 'turbo' is not allowed (allowed: ultrafast, superfast, veryfast"));
     EXPECT_THAT(error_of("video: {fourcc: H265}\n"),
-                HasSubstr("video.fourcc: 'H265' is not allowed (allowed: H264, h264, X264, x264, AVC1, avc1)"));
-    EXPECT_THAT(error_of("video: {codec: wmv2}\n"), HasSubstr("video.codec: 'wmv2' is not allowed (allowed: h264)"));
+                HasSubstr("video.fourcc: 'H265' is not allowed with video.codec h264 (allowed: H264, h264, X264, "
+                          "x264, AVC1, avc1)"));
+    EXPECT_THAT(error_of("video: {codec: vp8}\n"), HasSubstr("video.codec: 'vp8' is not allowed (allowed: h264, wmv2)"));
     EXPECT_THAT(error_of("audio: {codec: aac}\n"), HasSubstr("audio.codec: 'aac' is not allowed (allowed: wma2, mp3)"));
     EXPECT_THAT(error_of("audio: {}\nsource: {type: v4l2}\n"),
                 HasSubstr("source.type: 'v4l2' is not allowed (allowed: test, file)"));
@@ -713,4 +751,113 @@ TEST(Push, ErrorsNameTheKey) {
                 HasSubstr("outputs.push.backoff_max_ms: 1000 is out of range"));
     EXPECT_THAT(error_of(kMinimal + "outputs: {push: [{url: x, passwd: a}]}\n"),
                 HasSubstr("unknown key 'outputs.push.passwd'"));
+}
+
+// --- video.codec wmv2 ---------------------------------------------------------------------------
+
+namespace {
+
+// Bases of our own next to the built-ins, to test how fourcc is inherited.
+Preset parse_with_bases(const std::string& yaml) {
+    static const std::map<std::string, std::string> texts = {
+        {"avc", "video: {codec: h264, fourcc: avc1, bframes: 2, profile: high, tune: film, threads: 3}\n"},
+        {"w", "video: {codec: wmv2, width: 640, height: 480}\n"},
+        {"w-explicit", "video: {codec: wmv2, fourcc: WMV2}\n"}};
+    asfcast::presets::detail::BaseLookup lookup{
+        [&](const std::string& n) -> std::optional<std::string> {
+            auto it = texts.find(n);
+            if (it != texts.end()) return it->second;
+            return asfcast::presets::detail::builtin_lookup().find(n);
+        },
+        [&] { return asfcast::presets::detail::builtin_lookup().names(); }};
+    std::vector<std::string> chain;
+    return asfcast::presets::detail::parse_preset_with(yaml, "test.yaml", lookup, chain);
+}
+
+}  // namespace
+
+TEST(VideoCodec, FourccFollowsTheCodec) {
+    Preset p = parse_preset("video: {codec: wmv2}\n", "x.yaml");
+    ASSERT_TRUE(p.video);
+    EXPECT_EQ(p.video->codec, "wmv2");
+    EXPECT_EQ(p.video->fourcc, "WMV2");
+    // Order of keys does not matter.
+    p = parse_preset("video: {fourcc: WMV2, codec: wmv2}\n", "x.yaml");
+    EXPECT_EQ(p.video->fourcc, "WMV2");
+    // default.yaml says `fourcc: H264` explicitly; a wmv2 child must not inherit it.
+    p = parse_preset("base: default\nvideo: {codec: wmv2, width: 640, height: 480}\n", "x.yaml");
+    EXPECT_EQ(p.video->codec, "wmv2");
+    EXPECT_EQ(p.video->fourcc, "WMV2");
+    EXPECT_EQ(p.video->width, 640);
+    EXPECT_EQ(p.video->bitrate_kbps, 2000);  // other keys are inherited as usual
+    // And back: an h264 child of a wmv2 base gets H264.
+    p = parse_preset("base: legacy-wmv2\nvideo: {codec: h264}\n", "x.yaml");
+    EXPECT_EQ(p.video->codec, "h264");
+    EXPECT_EQ(p.video->fourcc, "H264");
+    // Keeping the codec keeps the base's fourcc.
+    p = parse_preset("base: legacy-wmv2\nvideo: {width: 640, height: 480}\n", "x.yaml");
+    EXPECT_EQ(p.video->codec, "wmv2");
+    EXPECT_EQ(p.video->fourcc, "WMV2");
+    EXPECT_EQ(p.video->width, 640);
+}
+
+TEST(VideoCodec, ExplicitFourccIsInheritedOnlyWithTheSameCodec) {
+    Preset p = parse_with_bases("base: avc\nvideo: {bitrate_kbps: 1000, max_bitrate_kbps: 1000}\n");
+    EXPECT_EQ(p.video->fourcc, "avc1");
+    p = parse_with_bases("base: avc\nvideo: {codec: h264}\n");  // same codec written again
+    EXPECT_EQ(p.video->fourcc, "avc1");
+    p = parse_with_bases("base: avc\nvideo: {codec: wmv2}\n");
+    EXPECT_EQ(p.video->fourcc, "WMV2");
+    p = parse_with_bases("base: w-explicit\nvideo: {codec: h264, fourcc: x264}\n");
+    EXPECT_EQ(p.video->fourcc, "x264");
+    p = parse_with_bases("base: w\nvideo: {bitrate_kbps: 500, max_bitrate_kbps: 500}\n");
+    EXPECT_EQ(p.video->codec, "wmv2");
+    EXPECT_EQ(p.video->fourcc, "WMV2");
+    EXPECT_EQ(p.video->width, 640);
+    // A base without video: the child's video starts from the defaults with its own codec.
+    p = parse_preset("base: radio\nvideo: {codec: wmv2, width: 320, height: 240}\n", "x.yaml");
+    EXPECT_EQ(p.video->fourcc, "WMV2");
+}
+
+TEST(VideoCodec, InheritedX264SettingsAreDropped) {
+    // bframes, profile, tune, threads from an h264 base mean nothing to wmv2.
+    Preset p = parse_with_bases("base: avc\nvideo: {codec: wmv2}\n");
+    EXPECT_EQ(p.video->bframes, 0);
+    EXPECT_EQ(p.video->profile, "main");
+    EXPECT_EQ(p.video->tune, "");
+    EXPECT_EQ(p.video->threads, 0);
+    EXPECT_EQ(p.video->x264_preset, "veryfast");
+}
+
+TEST(VideoCodec, FourccMustMatchTheCodec) {
+    EXPECT_THAT(error_of("video: {codec: wmv2, fourcc: H264}\n"),
+                HasSubstr("test.yaml: video.fourcc: 'H264' is not allowed with video.codec wmv2 (allowed: WMV2)"));
+    EXPECT_THAT(error_of("video: {fourcc: H264, codec: wmv2}\n"),
+                HasSubstr("video.fourcc: 'H264' is not allowed with video.codec wmv2 (allowed: WMV2)"));
+    EXPECT_THAT(error_of("video: {codec: wmv2, fourcc: wmv2}\n"),
+                HasSubstr("video.fourcc: 'wmv2' is not allowed with video.codec wmv2 (allowed: WMV2)"));
+    EXPECT_THAT(error_of("video: {fourcc: WMV2}\n"),
+                HasSubstr("video.fourcc: 'WMV2' is not allowed with video.codec h264 (allowed: H264, h264"));
+    EXPECT_THAT(error_of("base: legacy-wmv2\nvideo: {fourcc: avc1}\n"),
+                HasSubstr("video.fourcc: 'avc1' is not allowed with video.codec wmv2 (allowed: WMV2)"));
+}
+
+TEST(VideoCodec, X264KeysAreErrors) {
+    for (const std::string kv : {"profile: main", "x264_preset: fast", "tune: zerolatency", "bframes: 0",
+                                 "threads: 2"}) {
+        const std::string key = kv.substr(0, kv.find(':'));
+        EXPECT_THAT(error_of("video: {codec: wmv2, " + kv + "}\n"),
+                    HasSubstr("test.yaml: video." + key +
+                              ": is an x264 setting and not allowed with video.codec wmv2 (remove it;"))
+            << kv;
+    }
+    EXPECT_THAT(error_of("base: legacy-wmv2\nvideo: {profile: high}\n"),
+                HasSubstr("video.profile: is an x264 setting and not allowed with video.codec wmv2"));
+    // A VBV buffer smaller than one frame is refused by libavcodec's wmv2: a preset error first.
+    EXPECT_THAT(error_of("base: legacy-wmv2\nvideo: {vbv_buffer_kbit: 20}\n"),
+                HasSubstr("video.vbv_buffer_kbit: 20 is out of range (allowed 24..200000 with video.codec wmv2: "
+                          "one frame at 700 kbit/s must fit)"));
+    // Fine when the same section switches back to h264.
+    Preset p = parse_preset("base: legacy-wmv2\nvideo: {codec: h264, profile: high}\n", "x.yaml");
+    EXPECT_EQ(p.video->profile, "high");
 }

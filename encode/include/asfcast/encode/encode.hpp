@@ -1,5 +1,6 @@
 // encode: raw media -> EncodedFrame with true presentation times and key-frame flags.
-// Video through the libx264 API; audio through libavcodec (WMA2 = format tag 0x0161, or MP3).
+// Video through the libx264 API (H.264) or libavcodec (WMV2 = Windows Media Video 8); audio through
+// libavcodec (WMA2 = format tag 0x0161, or MP3).
 #pragma once
 
 #include <memory>
@@ -18,6 +19,7 @@ public:
 
 struct VideoEncoderConfig {
     int stream = 1;                 // ASF stream number
+    std::string codec = "h264";     // h264 (libx264) | wmv2 (libavcodec, Windows Media Video 8)
     int width = 1280;
     int height = 720;
     int fps_num = 30;
@@ -26,12 +28,13 @@ struct VideoEncoderConfig {
     int max_bitrate_kbps = 2000;    // VBV max rate (0 = no VBV)
     int vbv_buffer_kbit = 2000;     // VBV buffer size
     int keyframe_interval = 60;     // frames between key frames (IDR)
+    // x264 only (wmv2: profile, preset, tune and threads are not used; bframes must be 0).
     std::string profile = "main";   // baseline | main | high
     std::string preset = "veryfast";
     std::string tune;               // "" or x264 tune, e.g. "zerolatency"
     int bframes = 0;
     int threads = 0;                // 0 = x264 decides
-    std::string fourcc = "H264";    // biCompression spelling (brief.md: H264 or h264)
+    std::string fourcc;             // biCompression spelling; "" = the codec's own (H264 / WMV2)
 };
 
 class VideoEncoder {
@@ -41,7 +44,8 @@ public:
     VideoEncoder(const VideoEncoder&) = delete;
     VideoEncoder& operator=(const VideoEncoder&) = delete;
 
-    // Known right after construction (SPS/PPS from x264_encoder_headers).
+    // Known right after construction (H.264: SPS/PPS from x264_encoder_headers; WMV2: the
+    // encoder's 4 bytes of extradata).
     const VideoStreamFormat& format() const;
     // Encodes one I420 frame of the configured size; appends any finished frames to out.
     void encode(const RawVideoFrame& frame, std::vector<EncodedFrame>& out);

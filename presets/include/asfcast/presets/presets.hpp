@@ -32,8 +32,8 @@ struct SourcePreset {
 };
 
 struct VideoPreset {
-    std::string codec = "h264";
-    std::string fourcc = "H264";    // H264 | h264 | X264 | x264 | AVC1 | avc1
+    std::string codec = "h264";     // h264 | wmv2
+    std::string fourcc = "H264";    // h264: H264 | h264 | X264 | x264 | AVC1 | avc1; wmv2: WMV2
     int width = 1280;
     int height = 720;
     int fps_num = 30;
@@ -42,6 +42,7 @@ struct VideoPreset {
     int max_bitrate_kbps = 2000;    // VBV max rate
     int vbv_buffer_kbit = 2000;
     double keyframe_interval_s = 2.0;
+    // x264 only (with wmv2 they are left at these defaults).
     std::string profile = "main";   // baseline | main | high
     std::string x264_preset = "veryfast";
     std::string tune;               // "", zerolatency, film, animation, grain, stillimage, fastdecode
