@@ -14,7 +14,7 @@ NOTIFY_SOCKET=$sock WATCHDOG_USEC=2000000 timeout 60 "$ASFCAST" --log-level warn
     fail "asfcast run exit $?"
 wait "$listener"
 grep -qx "READY=1" "$WORK/notify.log" || fail "no READY=1 (got: $(head -5 "$WORK/notify.log"))"
-grep -q "^STATUS=.*video [0-9]* frames" "$WORK/notify.log" || fail "no STATUS line"
+grep -q "^STATUS=.*source live, video [0-9]* frames" "$WORK/notify.log" || fail "no STATUS line with the source state"
 [ "$(grep -cx "WATCHDOG=1" "$WORK/notify.log")" -ge 2 ] || fail "the watchdog was not fed"
 grep -qx "STOPPING=1" "$WORK/notify.log" || fail "no STOPPING=1"
 note "notify: $(grep -c . "$WORK/notify.log") messages; last status: $(grep '^STATUS=' "$WORK/notify.log" | tail -1)"
