@@ -312,7 +312,8 @@ DeinterlaceMode parse_deinterlace(const std::string& s) {
 //     exists), else the largest;
 //  4. raw before JPEG, among raw the cheapest to convert (so a UVC camera's YUYV 640x480@30
 //     wins over its MJPEG, but its MJPEG 720p30 wins over YUYV 720p10);
-//  5. rate: the nearest at or above the request, else the highest;
+//  5. rate: the nearest at or above the request, else the highest (a mode short of the rate
+//     loses to a faster one before the format counts: MJPEG 1080p30 beats YUYV 1080p5);
 //  6. progressive before interlaced.
 VideoModeChoice choose_video_mode(const VideoDevice& dev, const VideoRequest& req) {
     struct Cand {
@@ -352,8 +353,9 @@ VideoModeChoice choose_video_mode(const VideoDevice& dev, const VideoRequest& re
         return std::make_tuple(size_exact && rc == 0 ? 0 : 1,              // 1
                                size_reach && rc >= 0 ? 0 : 1,               // 2
                                size_reach ? 0 : 1, size_reach ? area - want_area : -area,  // 3
+                               rc >= 0 ? 0 : 1, rc >= 0 ? 0.0 : -r,         // 5 short of the rate: the highest
                                format_rank(c.f->fourcc),                    // 4
-                               rc >= 0 ? 0 : 1, rc >= 0 ? r : -r,           // 5
+                               rc >= 0 ? r : 0.0,                           // 5 reaching it: the nearest
                                c.s->interlaced ? 1 : 0);                    // 6
     };
     const Cand* best = &cands.front();

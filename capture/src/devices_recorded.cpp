@@ -7,6 +7,7 @@
 #include <charconv>
 #include <cmath>
 #include <fstream>
+#include <numeric>
 #include <sstream>
 
 #include "asfcast/capture/devices.hpp"
@@ -76,7 +77,9 @@ public:
         // NTSC rates are written as decimals by people: 29.97 -> 30000/1001.
         const double ntsc = v * 1001.0 / 1000.0;
         if (std::abs(ntsc - std::round(ntsc)) < 0.01) return {static_cast<int>(std::lround(ntsc)) * 1000, 1001};
-        return {static_cast<int>(std::lround(v * 1000)), 1000};
+        const int num = static_cast<int>(std::lround(v * 1000));
+        const int g = std::gcd(num, 1000);
+        return {num / g, 1000 / g};
     }
 
     FrameSize size(const YAML::Node& n, const std::string& key) const {
