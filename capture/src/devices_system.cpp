@@ -1,7 +1,20 @@
 // The machine's capture devices: V4L2 nodes through ioctls, ALSA PCMs through alsa-lib. Drivers
 // answer oddly at times, so every enumeration index is capped and failures become notes.
-#include <alsa/asoundlib.h>
+// alsa-lib 1.2.8 declares snd_lib_error_set_local outside its extern "C" block: include it with C
+// linkage (the C headers it pulls in first, so only ALSA's own declarations are inside).
+#include <assert.h>
+#include <endian.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+extern "C" {
+#include <alsa/asoundlib.h>
+}
 #include <linux/videodev2.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -10,6 +23,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdarg>
 #include <cstring>
 #include <filesystem>
 #include <string_view>
@@ -231,11 +245,12 @@ struct Fd {
 };
 
 // alsa-lib prints its own errors to stderr ("ALSA lib pcm.c: ... Unknown PCM"); the caller gets
-// them as return codes and notes instead. Installed only while we enumerate.
-void quiet_alsa(const char*, int, const char*, int, const char*, ...) {}
+// them as return codes and notes instead. The local handler is per thread, so a running alsasrc
+// elsewhere keeps GStreamer's global one.
+void quiet_alsa(const char*, int, const char*, int, const char*, va_list) {}
 struct QuietAlsa {
-    QuietAlsa() { snd_lib_error_set_handler(&quiet_alsa); }
-    ~QuietAlsa() { snd_lib_error_set_handler(nullptr); }
+    snd_local_error_handler_t previous = snd_lib_error_set_local(&quiet_alsa);
+    ~QuietAlsa() { snd_lib_error_set_local(previous); }
 };
 
 std::string open_hint(int err) {
@@ -307,6 +322,16 @@ std::vector<VideoDevice> SystemDevices::list_video() const {
 std::vector<AudioDevice> SystemDevices::list_audio() const {
     std::vector<AudioDevice> out;
     QuietAlsa quiet;
+    // Heap, not alloca: these are reused across the (bounded) loops below.
+    struct Infos {
+        snd_ctl_card_info_t* card = nullptr;
+        snd_pcm_info_t* pcm = nullptr;
+        ~Infos() {
+            if (card) snd_ctl_card_info_free(card);
+            if (pcm) snd_pcm_info_free(pcm);
+        }
+    } info;
+    if (snd_ctl_card_info_malloc(&info.card) < 0 || snd_pcm_info_malloc(&info.pcm) < 0) return out;
     int card = -1;
     for (int n = 0; n < kMaxCards; ++n) {
         if (snd_card_next(&card) < 0 || card < 0) break;
@@ -320,18 +345,15 @@ std::vector<AudioDevice> SystemDevices::list_audio() const {
             out.push_back(std::move(a));
             continue;
         }
-        snd_ctl_card_info_t* info = nullptr;
-        snd_ctl_card_info_alloca(&info);
         std::string card_id, card_name;
-        if (snd_ctl_card_info(ctl, info) >= 0) {
-            card_id = snd_ctl_card_info_get_id(info);
-            card_name = snd_ctl_card_info_get_name(info);
+        if (snd_ctl_card_info(ctl, info.card) >= 0) {
+            card_id = snd_ctl_card_info_get_id(info.card);
+            card_name = snd_ctl_card_info_get_name(info.card);
         }
         int dev = -1;
         for (int d = 0; d < kMaxPcmDevices; ++d) {
             if (snd_ctl_pcm_next_device(ctl, &dev) < 0 || dev < 0) break;
-            snd_pcm_info_t* pinfo = nullptr;
-            snd_pcm_info_alloca(&pinfo);
+            snd_pcm_info_t* pinfo = info.pcm;
             snd_pcm_info_set_device(pinfo, static_cast<unsigned>(dev));
             snd_pcm_info_set_subdevice(pinfo, 0);
             snd_pcm_info_set_stream(pinfo, SND_PCM_STREAM_CAPTURE);
