@@ -752,3 +752,24 @@ TEST(DeviceSource, Validation) {
     // Audio-only from the ALSA null device: valid.
     EXPECT_NO_THROW(parse_preset("base: audio-only\nsource: {type: device, video_device: none, audio_device: 'null'}\n", "p"));
 }
+
+namespace {
+
+// The webcam example of presets/README.md.
+TEST(DeviceSource, ReadmeWebcamExampleParses) {
+    Preset p = parse_preset(R"(
+name: webcam
+base: default
+source:
+  type: device
+  video_device: /dev/v4l/by-id/usb-046d_HD_Pro_Webcam_C920_8F5B6A3F-video-index0
+  audio_device: C920            # card id; or hw:CARD=C920,DEV=0
+  video_format: auto            # picks MJPEG for 720p30 on a USB 2 webcam (its YUYV tops at 10 fps there)
+)",
+                            "webcam.yaml");
+    EXPECT_EQ(p.source.type, "device");
+    EXPECT_EQ(p.source.audio_device, "C920");
+    EXPECT_EQ(p.video->width, 1280);  // from default
+}
+
+}  // namespace
