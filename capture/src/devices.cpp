@@ -451,11 +451,18 @@ DevicePlan plan_device_source(const SourceConfig& source, const RawFormat& forma
         // A queue decouples the driver's buffer pool from conversion: v4l2src keeps few buffers.
         d += "queue max-size-buffers=3 max-size-bytes=0 max-size-time=0 leaky=downstream ! ";
         if (m.jpeg_decode) d += "jpegdec ! ";
-        if (m.deinterlace)
-            d += req.deinterlace == DeinterlaceMode::on ? "deinterlace mode=interlaced ! " : "deinterlace ! ";
+        if (m.deinterlace) {
+            // One frame per field only when the output needs more frames than the device sends
+            // (1080i29.97 -> 720p59.94); else one per frame. The deinterlacer's output rate then
+            // depends on what it detects (auto mode passes progressive frames through), so
+            // videorate always follows it.
+            const bool doubled = compare_rate(req.rate, m.rate) > 0;
+            d += fmt::format("deinterlace{} fields={} ! ",
+                             req.deinterlace == DeinterlaceMode::on ? " mode=interlaced" : "", doubled ? "all" : "top");
+        }
         d += "videoconvert ! ";
         if (m.scale) d += "videoscale ! ";
-        if (m.rate_convert) d += "videorate ! ";
+        if (m.rate_convert || m.deinterlace) d += "videorate ! ";
         d += fmt::format("capsfilter caps=\"video/x-raw,format=I420,width={},height={},framerate={}/{}\" ! "
                          "appsink name=vsink",
                          format.width, format.height, format.fps_num, format.fps_den);

@@ -5,7 +5,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <gst/app/gstappsink.h>
+#include <gst/gst.h>
 #include <nlohmann/json.hpp>
+
+#include <regex>
 
 #include <filesystem>
 #include <string>
@@ -459,12 +463,19 @@ TEST(DevicePlan, CaptureCardScalingRateAndDeinterlace) {
     f.fps_num = 30000;
     f.fps_den = 1001;
     p = plan_device_source(s, f, backend);
-    EXPECT_THAT(p.description, HasSubstr("! deinterlace ! videoconvert ! capsfilter"));
+    EXPECT_THAT(p.description, HasSubstr("! deinterlace fields=top ! videoconvert ! videorate ! capsfilter"));
+    // 1080i29.97 to 59.94 fps: a frame per field.
+    f.fps_num = 60000;
+    p = plan_device_source(s, f, backend);
+    EXPECT_THAT(p.description, HasSubstr("format=NV12,width=1920,height=1080,framerate=30000/1001"));
+    EXPECT_THAT(p.description, HasSubstr("! deinterlace fields=all ! videoconvert ! videorate ! capsfilter"));
     s.deinterlace = "on";
     f.width = 640;
     f.height = 360;
+    f.fps_num = 30000;
     p = plan_device_source(s, f, backend);
-    EXPECT_THAT(p.description, HasSubstr("! deinterlace mode=interlaced ! videoconvert ! videoscale ! capsfilter"));
+    EXPECT_THAT(p.description,
+                HasSubstr("! deinterlace mode=interlaced fields=top ! videoconvert ! videoscale ! videorate ! capsfilter"));
 }
 
 TEST(DevicePlan, AudioOnlyAndErrors) {
@@ -498,6 +509,101 @@ TEST(DevicePlan, AudioOnlyAndErrors) {
     s.audio_device = "";
     EXPECT_THAT(error_of([&] { plan_device_source(s, f, backend); }),
                 HasSubstr("audio device 'default' cannot be opened for capture"));
+}
+
+// The planned descriptions are valid GStreamer graphs that negotiate: the device sources are
+// swapped for test sources producing the chosen device caps (JPEG through jpegenc), and every
+// branch must deliver its target format to its appsink.
+std::pair<std::size_t, std::size_t> run_with_stand_ins(std::string d) {
+    d = std::regex_replace(d, std::regex(R"(v4l2src name=vsrc device="[^"]*" ! capsfilter caps="image/jpeg)"),
+                           R"(videotestsrc is-live=true num-buffers=5 ! jpegenc ! capsfilter caps="image/jpeg)");
+    d = std::regex_replace(d, std::regex(R"(v4l2src name=vsrc device="[^"]*")"),
+                           "videotestsrc is-live=true num-buffers=5");
+    d = std::regex_replace(d, std::regex(R"(alsasrc name=asrc device="[^"]*" slave-method=none)"),
+                           "audiotestsrc is-live=true num-buffers=5");
+    ensure_gstreamer();
+    GError* err = nullptr;
+    GstElement* p = gst_parse_launch(d.c_str(), &err);
+    EXPECT_TRUE(p && !err) << (err ? err->message : "") << " [" << d << "]";
+    if (err) g_error_free(err);
+    if (!p) return {0, 0};
+    gst_element_set_state(p, GST_STATE_PLAYING);
+    std::size_t counts[2] = {0, 0};
+    for (int k = 0; k < 2; ++k) {
+        const char* name = k == 0 ? "vsink" : "asink";
+        GstElement* sink = gst_bin_get_by_name(GST_BIN(p), name);
+        if (!sink) continue;
+        for (int i = 0; i < 5; ++i) {  // bounded: num-buffers=5, 5 s each at most
+            GstSample* s = gst_app_sink_try_pull_sample(GST_APP_SINK(sink), 5 * GST_SECOND);
+            if (!s) break;
+            GstCaps* caps = gst_sample_get_caps(s);
+            gchar* text = gst_caps_to_string(caps);
+            const std::string c = text;
+            g_free(text);
+            if (std::string(name) == "vsink")
+                EXPECT_THAT(c, HasSubstr("format=(string)I420")) << d;
+            else
+                EXPECT_THAT(c, HasSubstr("format=(string)S16LE")) << d;
+            gst_sample_unref(s);
+            ++counts[k];
+        }
+        gst_object_unref(sink);
+    }
+    GstBus* bus = gst_element_get_bus(p);
+    GstMessage* m = gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR);
+    if (m) {
+        GError* e = nullptr;
+        gst_message_parse_error(m, &e, nullptr);
+        ADD_FAILURE() << (e ? e->message : "error") << " [" << d << "]";
+        if (e) g_error_free(e);
+        gst_message_unref(m);
+    }
+    gst_object_unref(bus);
+    gst_element_set_state(p, GST_STATE_NULL);
+    gst_object_unref(p);
+    return {counts[0], counts[1]};
+}
+
+TEST(DevicePlan, DescriptionsRunWithStandInSources) {
+    struct Case {
+        const char* recording;
+        int w, h, num, den;
+        const char* format;
+        const char* deint;
+        const char* video;
+        const char* audio;
+    };
+    const Case cases[] = {
+        {"uvc-webcam-c920", 1280, 720, 30, 1, "auto", "auto", "", "C920"},         // MJPEG + jpegdec, 32 kHz -> 44.1
+        {"uvc-webcam-c920", 320, 180, 12, 1, "auto", "auto", "", "none"},          // YUYV 320x240 scaled, 15 -> 12 fps
+        {"hdmi-usb-capture", 1920, 1080, 60, 1, "auto", "auto", "", "HDMI"},      // NV12 exact, 48 kHz
+        {"hdmi-usb-capture", 640, 360, 25, 1, "yuyv", "on", "", "none"},          // forced YUYV + deinterlacer
+        {"hdmi-pcie-1080i", 1280, 720, 30000, 1001, "auto", "auto", "", "none"},  // progressive scaled
+        {"hdmi-pcie-1080i", 1920, 1080, 30000, 1001, "auto", "auto", "", "Capture"},  // 1080i deinterlaced
+        {"hdmi-pcie-1080i", 1280, 720, 60000, 1001, "auto", "on", "", "none"},    // forced, a frame per field
+    };
+    for (const auto& c : cases) {
+        auto backend = rec(c.recording);
+        SourceConfig s;
+        s.type = SourceType::device;
+        s.video_device = c.video;
+        s.audio_device = c.audio;
+        s.video_format = c.format;
+        s.deinterlace = c.deint;
+        RawFormat f;
+        f.width = c.w;
+        f.height = c.h;
+        f.fps_num = c.num;
+        f.fps_den = c.den;
+        f.sample_rate = 44100;
+        auto plan = plan_device_source(s, f, backend);
+        // 5 buffers in: at least 3 out of each branch (videorate may drop one to reach a lower rate).
+        auto [video, audio] = run_with_stand_ins(plan.description);
+        EXPECT_GE(video, 3u) << plan.description;
+        if (std::string(c.audio) != "none") {
+            EXPECT_GE(audio, 3u) << plan.description;
+        }
+    }
 }
 
 // --- the machine's own devices -----------------------------------------------------------------
