@@ -26,9 +26,12 @@ extern "C" {
 #include <cstdarg>
 #include <cstring>
 #include <filesystem>
+#include <numeric>
+#include <optional>
 #include <string_view>
 
 #include "asfcast/capture/devices.hpp"
+#include "v4l2_enum.hpp"
 
 namespace asfcast::capture {
 
@@ -76,12 +79,19 @@ std::string cstr(const __u8* p, std::size_t n) {
     return std::string(c, strnlen(c, n));
 }
 
+// A V4L2 frame interval (seconds per frame) as a reduced rate; nullopt for nonsense answers.
+std::optional<Fraction> rate_of_interval(__u32 num, __u32 den) {
+    if (num == 0 || den == 0 || num > 0x7fffffff || den > 0x7fffffff) return std::nullopt;
+    const __u32 g = std::gcd(num, den);
+    return Fraction{static_cast<int>(den / g), static_cast<int>(num / g)};
+}
+
 void sort_rates(std::vector<Fraction>& rates) {
     std::sort(rates.begin(), rates.end(), [](const Fraction& a, const Fraction& b) { return a.value() > b.value(); });
     rates.erase(std::unique(rates.begin(), rates.end()), rates.end());
 }
 
-std::vector<Fraction> enum_rates(int fd, __u32 pixfmt, int w, int h) {
+std::vector<Fraction> enum_rates(const detail::V4l2Ioctl& io, __u32 pixfmt, int w, int h) {
     std::vector<Fraction> rates;
     for (__u32 i = 0; i < kMaxIntervals; ++i) {
         v4l2_frmivalenum iv{};
@@ -89,12 +99,9 @@ std::vector<Fraction> enum_rates(int fd, __u32 pixfmt, int w, int h) {
         iv.pixel_format = pixfmt;
         iv.width = static_cast<__u32>(w);
         iv.height = static_cast<__u32>(h);
-        if (xioctl(fd, VIDIOC_ENUM_FRAMEINTERVALS, &iv) != 0) break;
+        if (io(VIDIOC_ENUM_FRAMEINTERVALS, &iv) != 0) break;
         if (iv.type == V4L2_FRMIVAL_TYPE_DISCRETE) {
-            // An interval is seconds per frame; the rate is its inverse.
-            if (iv.discrete.numerator > 0 && iv.discrete.denominator > 0 && iv.discrete.denominator <= 0x7fffffff &&
-                iv.discrete.numerator <= 0x7fffffff)
-                rates.push_back({static_cast<int>(iv.discrete.denominator), static_cast<int>(iv.discrete.numerator)});
+            if (auto r = rate_of_interval(iv.discrete.numerator, iv.discrete.denominator)) rates.push_back(*r);
             continue;
         }
         // Stepwise / continuous: the common rates inside [1/max interval, 1/min interval].
@@ -111,13 +118,12 @@ std::vector<Fraction> enum_rates(int fd, __u32 pixfmt, int w, int h) {
 }
 
 // The format's current rate from VIDIOC_G_PARM, for drivers that enumerate nothing.
-std::vector<Fraction> current_rate(int fd, __u32 buf_type) {
+std::vector<Fraction> current_rate(const detail::V4l2Ioctl& io, __u32 buf_type) {
     v4l2_streamparm parm{};
     parm.type = buf_type;
-    if (xioctl(fd, VIDIOC_G_PARM, &parm) == 0) {
+    if (io(VIDIOC_G_PARM, &parm) == 0) {
         const auto& tpf = parm.parm.capture.timeperframe;
-        if (tpf.numerator > 0 && tpf.denominator > 0 && tpf.denominator <= 0x7fffffff && tpf.numerator <= 0x7fffffff)
-            return {{static_cast<int>(tpf.denominator), static_cast<int>(tpf.numerator)}};
+        if (auto r = rate_of_interval(tpf.numerator, tpf.denominator)) return {*r};
     }
     return {};
 }
@@ -127,11 +133,13 @@ bool interlaced_field(__u32 field) {
            field == V4L2_FIELD_SEQ_TB || field == V4L2_FIELD_SEQ_BT || field == V4L2_FIELD_ALTERNATE;
 }
 
-void enum_formats(int fd, __u32 buf_type, VideoDevice& dev) {
+}  // namespace
+
+void detail::enum_v4l2_formats(const V4l2Ioctl& io, unsigned buf_type, VideoDevice& dev) {
     // The current format tells the field order (interlaced input on capture cards).
     v4l2_format cur{};
     cur.type = buf_type;
-    bool have_cur = xioctl(fd, VIDIOC_G_FMT, &cur) == 0;
+    bool have_cur = io(VIDIOC_G_FMT, &cur) == 0;
     const bool mplane = buf_type == V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE;
     const __u32 cur_w = !have_cur ? 0 : mplane ? cur.fmt.pix_mp.width : cur.fmt.pix.width;
     const __u32 cur_h = !have_cur ? 0 : mplane ? cur.fmt.pix_mp.height : cur.fmt.pix.height;
@@ -142,7 +150,7 @@ void enum_formats(int fd, __u32 buf_type, VideoDevice& dev) {
         v4l2_fmtdesc fd_desc{};
         fd_desc.index = fi;
         fd_desc.type = buf_type;
-        if (xioctl(fd, VIDIOC_ENUM_FMT, &fd_desc) != 0) break;
+        if (io(VIDIOC_ENUM_FMT, &fd_desc) != 0) break;
         VideoFormat f;
         f.fourcc = fourcc_text(fd_desc.pixelformat);
         f.description = cstr(fd_desc.description, sizeof fd_desc.description);
@@ -150,13 +158,13 @@ void enum_formats(int fd, __u32 buf_type, VideoDevice& dev) {
             v4l2_frmsizeenum fs{};
             fs.index = si;
             fs.pixel_format = fd_desc.pixelformat;
-            if (xioctl(fd, VIDIOC_ENUM_FRAMESIZES, &fs) != 0) break;
+            if (io(VIDIOC_ENUM_FRAMESIZES, &fs) != 0) break;
             if (fs.type == V4L2_FRMSIZE_TYPE_DISCRETE) {
                 FrameSize s;
                 s.width = static_cast<int>(fs.discrete.width);
                 s.height = static_cast<int>(fs.discrete.height);
                 if (s.width <= 0 || s.height <= 0) continue;
-                s.rates = enum_rates(fd, fd_desc.pixelformat, s.width, s.height);
+                s.rates = enum_rates(io, fd_desc.pixelformat, s.width, s.height);
                 s.interlaced = cur_interlaced && fs.discrete.width == cur_w && fs.discrete.height == cur_h;
                 f.sizes.push_back(std::move(s));
                 continue;
@@ -180,7 +188,7 @@ void enum_formats(int fd, __u32 buf_type, VideoDevice& dev) {
                 FrameSize s;
                 s.width = w;
                 s.height = h;
-                s.rates = enum_rates(fd, fd_desc.pixelformat, w, h);
+                s.rates = enum_rates(io, fd_desc.pixelformat, w, h);
                 s.interlaced = cur_interlaced && static_cast<__u32>(w) == cur_w && static_cast<__u32>(h) == cur_h;
                 f.sizes.push_back(std::move(s));
             }
@@ -192,13 +200,15 @@ void enum_formats(int fd, __u32 buf_type, VideoDevice& dev) {
             FrameSize s;
             s.width = static_cast<int>(cur_w);
             s.height = static_cast<int>(cur_h);
-            s.rates = current_rate(fd, buf_type);
+            s.rates = current_rate(io, buf_type);
             s.interlaced = cur_interlaced;
             f.sizes.push_back(std::move(s));
         }
         dev.formats.push_back(std::move(f));
     }
 }
+
+namespace {
 
 std::vector<std::string> by_id_links(const std::string& node) {
     std::vector<std::string> out;
@@ -312,7 +322,8 @@ std::vector<VideoDevice> SystemDevices::list_video() const {
         dev.by_id_paths = by_id_links(path);
         const __u32 type =
             (caps & V4L2_CAP_VIDEO_CAPTURE) ? V4L2_BUF_TYPE_VIDEO_CAPTURE : V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE;
-        enum_formats(f.fd, type, dev);
+        const int fd = f.fd;
+        detail::enum_v4l2_formats([fd](unsigned long req, void* arg) { return xioctl(fd, req, arg); }, type, dev);
         if (dev.formats.empty()) dev.note = "the driver lists no pixel formats (no input signal?)";
         out.push_back(std::move(dev));
     }

@@ -2,6 +2,13 @@
 // the device source pipeline description, and the real backend on this machine.
 #include "asfcast/capture/devices.hpp"
 
+#include <linux/videodev2.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "v4l2_enum.hpp"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -604,6 +611,166 @@ TEST(DevicePlan, DescriptionsRunWithStandInSources) {
             EXPECT_GE(audio, 3u) << plan.description;
         }
     }
+}
+
+// --- V4L2 enumeration against drivers that answer oddly ----------------------------------------
+
+void set_desc(v4l2_fmtdesc* d, __u32 fourcc, const char* text) {
+    d->pixelformat = fourcc;
+    std::strncpy(reinterpret_cast<char*>(d->description), text, sizeof d->description - 1);
+}
+
+int einval() {
+    errno = EINVAL;
+    return -1;
+}
+
+TEST(V4l2Enumeration, EndlessAnswersAreCapped) {
+    std::size_t calls = 0;
+    auto io = [&](unsigned long req, void* arg) -> int {
+        ++calls;
+        if (req == VIDIOC_ENUM_FMT) {
+            set_desc(static_cast<v4l2_fmtdesc*>(arg), V4L2_PIX_FMT_YUYV, "YUYV 4:2:2");
+            return 0;
+        }
+        if (req == VIDIOC_ENUM_FRAMESIZES) {
+            auto* fs = static_cast<v4l2_frmsizeenum*>(arg);
+            fs->type = V4L2_FRMSIZE_TYPE_DISCRETE;
+            fs->discrete.width = 640 + 2 * fs->index;
+            fs->discrete.height = 480;
+            return 0;
+        }
+        if (req == VIDIOC_ENUM_FRAMEINTERVALS) {
+            auto* iv = static_cast<v4l2_frmivalenum*>(arg);
+            iv->type = V4L2_FRMIVAL_TYPE_DISCRETE;
+            iv->discrete = {1, iv->index + 1};
+            return 0;
+        }
+        return einval();
+    };
+    VideoDevice dev;
+    detail::enum_v4l2_formats(io, V4L2_BUF_TYPE_VIDEO_CAPTURE, dev);
+    ASSERT_EQ(dev.formats.size(), 64u);
+    ASSERT_EQ(dev.formats[0].sizes.size(), 128u);
+    EXPECT_EQ(dev.formats[0].sizes[0].rates.size(), 64u);
+    EXPECT_TRUE((dev.formats[0].sizes[0].rates.front() == Fraction{64, 1}));  // highest first
+    EXPECT_LT(calls, 600000u);
+}
+
+TEST(V4l2Enumeration, StepwiseRangesBecomeCommonModes) {
+    auto io = [](unsigned long req, void* arg) -> int {
+        if (req == VIDIOC_ENUM_FMT) {
+            auto* d = static_cast<v4l2_fmtdesc*>(arg);
+            if (d->index > 0) return einval();
+            set_desc(d, V4L2_PIX_FMT_NV12, "Y/CbCr 4:2:0");
+            return 0;
+        }
+        if (req == VIDIOC_ENUM_FRAMESIZES) {
+            auto* fs = static_cast<v4l2_frmsizeenum*>(arg);
+            if (fs->index > 0) return einval();
+            fs->type = V4L2_FRMSIZE_TYPE_STEPWISE;
+            fs->stepwise = {16, 1920, 16, 16, 1080, 8};
+            return 0;
+        }
+        if (req == VIDIOC_ENUM_FRAMEINTERVALS) {
+            auto* iv = static_cast<v4l2_frmivalenum*>(arg);
+            if (iv->index > 0) return einval();
+            iv->type = V4L2_FRMIVAL_TYPE_CONTINUOUS;
+            iv->stepwise.min = {1, 60};
+            iv->stepwise.max = {1, 1};
+            iv->stepwise.step = {1, 1};
+            return 0;
+        }
+        return einval();
+    };
+    VideoDevice dev;
+    dev.path = "/dev/video9";
+    detail::enum_v4l2_formats(io, V4L2_BUF_TYPE_VIDEO_CAPTURE, dev);
+    ASSERT_EQ(dev.formats.size(), 1u);
+    EXPECT_EQ(dev.formats[0].fourcc, "NV12");
+    EXPECT_EQ(dev.formats[0].description, "Y/CbCr 4:2:0");
+    std::string sizes;
+    for (const auto& sz : dev.formats[0].sizes) sizes += std::to_string(sz.width) + "x" + std::to_string(sz.height) + " ";
+    // Sizes on the 16x8 grid from 16x16, within 1920x1080 (960x540 is off the grid).
+    EXPECT_EQ(sizes, "320x240 640x360 640x480 720x480 720x576 800x600 1024x768 1280x720 1280x1024 1920x1080 ");
+    const auto& rates = dev.formats[0].sizes[0].rates;
+    ASSERT_EQ(rates.size(), 10u);
+    EXPECT_TRUE((rates.front() == Fraction{60, 1}));
+    EXPECT_TRUE((rates.back() == Fraction{5, 1}));
+    auto m = choose(dev, 1280, 720, {30000, 1001});
+    EXPECT_EQ(m.summary, "chose NV12 1280x720 @ 30000/1001 from /dev/video9 (no scaling, no rate conversion)");
+}
+
+TEST(V4l2Enumeration, NoSizeEnumerationFallsBackToTheCurrentFormat) {
+    auto io = [](unsigned long req, void* arg) -> int {
+        if (req == VIDIOC_ENUM_FMT) {
+            auto* d = static_cast<v4l2_fmtdesc*>(arg);
+            if (d->index > 0) return einval();
+            set_desc(d, V4L2_PIX_FMT_YUYV, "YUYV 4:2:2");
+            return 0;
+        }
+        if (req == VIDIOC_G_FMT) {
+            auto* f = static_cast<v4l2_format*>(arg);
+            f->fmt.pix.width = 1920;
+            f->fmt.pix.height = 1080;
+            f->fmt.pix.pixelformat = V4L2_PIX_FMT_YUYV;
+            f->fmt.pix.field = V4L2_FIELD_INTERLACED_TB;
+            return 0;
+        }
+        if (req == VIDIOC_G_PARM) {
+            static_cast<v4l2_streamparm*>(arg)->parm.capture.timeperframe = {1001, 30000};
+            return 0;
+        }
+        errno = ENOTTY;
+        return -1;
+    };
+    VideoDevice dev;
+    detail::enum_v4l2_formats(io, V4L2_BUF_TYPE_VIDEO_CAPTURE, dev);
+    ASSERT_EQ(dev.formats.size(), 1u);
+    ASSERT_EQ(dev.formats[0].sizes.size(), 1u);
+    const auto& sz = dev.formats[0].sizes[0];
+    EXPECT_EQ(sz.width, 1920);
+    EXPECT_TRUE(sz.interlaced);
+    ASSERT_EQ(sz.rates.size(), 1u);
+    EXPECT_EQ(sz.rates[0].num, 30000);
+    EXPECT_EQ(sz.rates[0].den, 1001);
+}
+
+TEST(V4l2Enumeration, NonsenseAnswersAreDropped) {
+    auto io = [](unsigned long req, void* arg) -> int {
+        if (req == VIDIOC_ENUM_FMT) {
+            auto* d = static_cast<v4l2_fmtdesc*>(arg);
+            if (d->index > 0) return einval();
+            set_desc(d, V4L2_PIX_FMT_MJPEG, "Motion-JPEG");
+            return 0;
+        }
+        if (req == VIDIOC_ENUM_FRAMESIZES) {
+            auto* fs = static_cast<v4l2_frmsizeenum*>(arg);
+            if (fs->index > 1) return einval();
+            fs->type = V4L2_FRMSIZE_TYPE_DISCRETE;
+            fs->discrete = {fs->index == 0 ? 0u : 1280u, 720};  // a zero width, then a real size
+            return 0;
+        }
+        if (req == VIDIOC_ENUM_FRAMEINTERVALS) {
+            auto* iv = static_cast<v4l2_frmivalenum*>(arg);
+            if (iv->index > 2) return einval();
+            iv->type = V4L2_FRMIVAL_TYPE_DISCRETE;
+            const v4l2_fract answers[] = {{0, 30}, {1, 0}, {333333, 10000000}};  // 0/30, 1/0, 100 ns units
+            iv->discrete = answers[iv->index];
+            return 0;
+        }
+        return einval();
+    };
+    VideoDevice dev;
+    detail::enum_v4l2_formats(io, V4L2_BUF_TYPE_VIDEO_CAPTURE, dev);
+    ASSERT_EQ(dev.formats.size(), 1u);
+    ASSERT_EQ(dev.formats[0].sizes.size(), 1u);
+    EXPECT_EQ(dev.formats[0].sizes[0].width, 1280);
+    ASSERT_EQ(dev.formats[0].sizes[0].rates.size(), 1u);
+    EXPECT_EQ(dev.formats[0].sizes[0].rates[0].str(), "10000000/333333");
+    // 30.0003 fps counts as 30 for the choice; the caps keep the driver's fraction.
+    auto m = choose(dev, 1280, 720, {30, 1});
+    EXPECT_EQ(m.gst_caps, "image/jpeg,width=1280,height=720,framerate=10000000/333333");
 }
 
 // --- the machine's own devices -----------------------------------------------------------------
