@@ -148,7 +148,13 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
 
     capture::ensure_gstreamer();
     capture::SourceConfig source;
-    source.type = preset.source.type == "file" ? capture::SourceType::file : capture::SourceType::test;
+    source.type = preset.source.type == "file"     ? capture::SourceType::file
+                  : preset.source.type == "device" ? capture::SourceType::device
+                                                   : capture::SourceType::test;
+    source.video_device = preset.source.video_device;
+    source.audio_device = preset.source.audio_device;
+    source.video_format = preset.source.video_format;
+    source.deinterlace = preset.source.deinterlace;
     source.path = preset.source.path;
     source.pattern = preset.source.pattern;
     source.tone_hz = preset.source.tone_hz;
@@ -158,6 +164,20 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
 
     bool want_video = preset.video.has_value();
     bool want_audio = preset.audio.has_value();
+    if (source.type == capture::SourceType::device) {
+        // `none` takes that stream out of the job (a radio preset with video, fed by a sound card).
+        if (want_video && source.video_device == "none") {
+            spdlog::info("source.video_device is none: the job is audio-only");
+            want_video = false;
+        }
+        if (want_audio && source.audio_device == "none") {
+            spdlog::info("source.audio_device is none: the job is video-only");
+            want_audio = false;
+        }
+        if (!want_video && !want_audio)
+            throw std::runtime_error(fmt::format("preset '{}': the device source gives none of the streams it encodes",
+                                                 preset.name));
+    }
     if (source.type == capture::SourceType::file) {
         auto probe = capture::probe_file(source.path);
         if (want_video && !probe.has_video) {

@@ -14,6 +14,7 @@
 
 #include "asfcast/core/log.hpp"
 #include "asfcast/presets/presets.hpp"
+#include "devices_cmd.hpp"
 #include "inspect.hpp"
 #include "job.hpp"
 
@@ -92,11 +93,16 @@ int main(int argc, char** argv) {
     inspect->add_flag("--json", inspect_json, "machine-readable output");
 
     auto* presets_cmd = cli.add_subcommand("presets", "List the built-in presets");
+    auto* devices_cmd = cli.add_subcommand("devices", "List the V4L2 video and ALSA audio capture devices");
+    bool devices_json = false;
+    devices_cmd->add_flag("--json", devices_json, "machine-readable output: {\"video\":[...],\"audio\":[...]}");
 
     CLI11_PARSE(cli, argc, argv);
     asfcast::init_logging(log_level);
 
     if (*inspect) return asfcast::app::inspect_file(inspect_path, inspect_json);
+
+    if (*devices_cmd) return asfcast::app::list_devices(devices_json);
 
     if (*presets_cmd) {
         for (auto& [name, description] : asfcast::presets::builtin_presets())

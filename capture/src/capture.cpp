@@ -1,6 +1,7 @@
 // GStreamer capture graphs (C API). One pipeline per source; appsinks hand tightly packed I420
 // frames and interleaved S16 blocks, timestamped with the pipeline running time, to callbacks.
 #include "asfcast/capture/capture.hpp"
+#include "asfcast/capture/devices.hpp"
 
 #include "gst_frame.hpp"
 
@@ -596,6 +597,38 @@ struct CapturePipeline::Impl {
         }
     }
 
+    // V4L2 / ALSA devices (devices.hpp chooses devices and modes; see plan_device_source).
+    void build_device() {
+        live = true;
+        static const SystemDevices system_devices;
+        const DeviceBackend& backend = source.devices ? *source.devices : system_devices;
+        DevicePlan plan = plan_device_source(source, format, backend);
+        if (plan.video) spdlog::info("capture: {}", plan.video->summary);
+        if (plan.audio) spdlog::info("capture: {}", plan.audio->summary);
+        desc = plan.description;
+        GErrorHolder e;
+        GstElement* p = gst_parse_launch(desc.c_str(), &e.err);
+        if (!p || e.err) {
+            if (p) gst_object_unref(p);
+            throw CaptureError("cannot build device pipeline: " + e.message() + " [" + desc + "]");
+        }
+        pipeline = p;
+        // Device sources run on the system monotonic clock, never on alsasrc's sound-card clock:
+        // video and audio timestamps share it, and the capture supervisor measures the sound
+        // card's drift against it (alsasrc has slave-method=none).
+        GstClock* clock = gst_system_clock_obtain();
+        g_object_set(clock, "clock-type", GST_CLOCK_TYPE_MONOTONIC, nullptr);
+        gst_pipeline_use_clock(GST_PIPELINE(pipeline), clock);
+        gst_object_unref(clock);
+        for (auto [want, name, video] : {std::tuple{plan.video.has_value(), "vsink", true},
+                                         std::tuple{plan.audio.has_value(), "asink", false}}) {
+            if (!want) continue;
+            GstElement* s = sink_named(pipeline, name);
+            configure_sink(s, video);
+            gst_object_unref(s);
+        }
+    }
+
     // Builds one decoded-stream branch of a file pipeline, adds it and configures its appsink.
     GstElement* add_file_branch(const std::string& d, const char* sink_name, bool video) {
         GstElement* branch = make_branch(d);
@@ -754,6 +787,8 @@ struct CapturePipeline::Impl {
         try {
             if (source.type == SourceType::test)
                 build_test();
+            else if (source.type == SourceType::device)
+                build_device();
             else
                 build_file();
         } catch (...) {

@@ -25,8 +25,9 @@ using Keys = std::span<const std::string_view>;
 
 constexpr std::array<std::string_view, 9> kTopKeys = {"name",  "description", "base",     "source",  "video",
                                                       "audio", "asf",         "metadata", "outputs"};
-constexpr std::array<std::string_view, 11> kSourceKeys = {
-    "type", "path", "pattern", "tone_hz", "av_offset_ms", "drift_correction", "on_loss", "loss_timeout_ms",
+constexpr std::array<std::string_view, 15> kSourceKeys = {
+    "type",         "path",         "pattern",      "tone_hz",          "video_device",    "audio_device",
+    "video_format", "deinterlace",  "av_offset_ms", "drift_correction", "on_loss",         "loss_timeout_ms",
     "reattach_interval_ms", "slate_image", "slate_text"};
 constexpr std::array<std::string_view, 3> kOnLoss = {"auto", "slate", "stop"};
 constexpr std::array<std::string_view, 14> kVideoKeys = {
@@ -49,7 +50,9 @@ constexpr std::array<std::string_view, 3> kPullAuth = {"none", "basic", "digest"
 constexpr std::array<std::string_view, 2> kLagPolicies = {"skip", "disconnect"};
 constexpr std::array<std::string_view, 2> kBools = {"true", "false"};
 
-constexpr std::array<std::string_view, 2> kSourceTypes = {"test", "file"};
+constexpr std::array<std::string_view, 3> kSourceTypes = {"test", "file", "device"};
+constexpr std::array<std::string_view, 5> kVideoFormats = {"auto", "yuyv", "nv12", "i420", "mjpeg"};
+constexpr std::array<std::string_view, 3> kDeinterlace = {"auto", "on", "off"};
 constexpr std::array<std::string_view, 26> kPatterns = {
     "smpte",   "snow",        "black",  "white",   "red",      "green",        "blue",     "checkers-1", "checkers-2",
     "checkers-4", "checkers-8", "circular", "blink", "smpte75", "zone-plate", "gamut", "chroma-zone-plate",
@@ -362,6 +365,10 @@ private:
             else if (k == "path") s.path = get_string(v, key, kMaxPathBytes);
             else if (k == "pattern") s.pattern = get_enum(v, key, kPatterns);
             else if (k == "tone_hz") s.tone_hz = get_number(v, key, 1, 20000, "1..20000");
+            else if (k == "video_device") s.video_device = get_string(v, key, kMaxPathBytes);
+            else if (k == "audio_device") s.audio_device = get_string(v, key, kMaxPathBytes);
+            else if (k == "video_format") s.video_format = get_enum(v, key, kVideoFormats);
+            else if (k == "deinterlace") s.deinterlace = get_enum(v, key, kDeinterlace);
             else if (k == "av_offset_ms") s.av_offset_ms = static_cast<int>(get_int(v, key, -5000, 5000));
             else if (k == "drift_correction") s.drift_correction = get_enum(v, key, kBools) == "true";
             else if (k == "on_loss") s.on_loss = get_enum(v, key, kOnLoss);
@@ -648,6 +655,8 @@ private:
             fail("video, audio: a preset needs at least one of video and audio (both are none or missing)");
         if (p.source.type == "file" && p.source.path.empty())
             fail_key("source.path", "is required when source.type is file");
+        if (p.source.type == "device" && p.source.video_device == "none" && p.source.audio_device == "none")
+            fail_key("source.video_device", "and source.audio_device are both none: a device source needs one of them");
         if (p.video) {
             const VideoPreset& v = *p.video;
             if (v.profile == "baseline" && v.bframes > 0)

@@ -440,7 +440,7 @@ TEST(Validate, EnumsListTheAllowedValues) {
     EXPECT_THAT(error_of("video: {codec: vp8}\n"), HasSubstr("video.codec: 'vp8' is not allowed (allowed: h264, wmv2)"));
     EXPECT_THAT(error_of("audio: {codec: aac}\n"), HasSubstr("audio.codec: 'aac' is not allowed (allowed: wma2, mp3)"));
     EXPECT_THAT(error_of("audio: {}\nsource: {type: v4l2}\n"),
-                HasSubstr("source.type: 'v4l2' is not allowed (allowed: test, file)"));
+                HasSubstr("source.type: 'v4l2' is not allowed (allowed: test, file, device)"));
     EXPECT_THAT(error_of("audio: {}\nsource: {pattern: plaid}\n"),
                 AllOf(HasSubstr("source.pattern: 'plaid' is not allowed (allowed: smpte, snow"),
                       HasSubstr("smpte-rp-219")));
@@ -861,3 +861,61 @@ TEST(VideoCodec, X264KeysAreErrors) {
     Preset p = parse_preset("base: legacy-wmv2\nvideo: {codec: h264, profile: high}\n", "x.yaml");
     EXPECT_EQ(p.video->profile, "high");
 }
+// --- device sources (source.type: device) ------------------------------------------------------
+
+TEST(DeviceSource, DefaultsAndKeys) {
+    Preset d = builtin_preset("default");
+    EXPECT_EQ(d.source.video_device, "");
+    EXPECT_EQ(d.source.audio_device, "");
+    EXPECT_EQ(d.source.video_format, "auto");
+    EXPECT_EQ(d.source.deinterlace, "auto");
+    Preset p = parse_preset(kMinimal +
+                                "source: {type: device, video_device: /dev/v4l/by-id/usb-046d_HD_Pro_Webcam_C920-video-index0,\n"
+                                "         audio_device: 'hw:CARD=C920,DEV=0', video_format: mjpeg, deinterlace: on}\n",
+                            "p.yaml");
+    EXPECT_EQ(p.source.type, "device");
+    EXPECT_EQ(p.source.video_device, "/dev/v4l/by-id/usb-046d_HD_Pro_Webcam_C920-video-index0");
+    EXPECT_EQ(p.source.audio_device, "hw:CARD=C920,DEV=0");
+    EXPECT_EQ(p.source.video_format, "mjpeg");
+    EXPECT_EQ(p.source.deinterlace, "on");
+    Preset off = parse_preset(kMinimal + "source: {type: device, deinterlace: off, video_device: none}\n", "p.yaml");
+    EXPECT_EQ(off.source.deinterlace, "off");
+    EXPECT_EQ(off.source.video_device, "none");
+    for (const char* f : {"auto", "yuyv", "nv12", "i420", "mjpeg"})
+        EXPECT_EQ(parse_preset(kMinimal + "source: {type: device, video_format: " + f + "}\n", "p").source.video_format, f);
+}
+
+TEST(DeviceSource, Validation) {
+    EXPECT_THAT(error_of(kMinimal + "source: {type: device, video_format: h264}\n"),
+                HasSubstr("test.yaml: source.video_format: 'h264' is not allowed (allowed: auto, yuyv, nv12, i420, mjpeg)"));
+    EXPECT_THAT(error_of(kMinimal + "source: {type: device, deinterlace: yes}\n"),
+                HasSubstr("test.yaml: source.deinterlace: 'yes' is not allowed (allowed: auto, on, off)"));
+    EXPECT_THAT(error_of(kMinimal + "source: {type: device, video_device: none, audio_device: none}\n"),
+                HasSubstr("test.yaml: source.video_device: and source.audio_device are both none"));
+    EXPECT_THAT(error_of(kMinimal + "source: {type: device, video_device: [a]}\n"), HasSubstr("source.video_device"));
+    EXPECT_THAT(error_of(kMinimal + "source: {type: device, audio_devcie: null}\n"),
+                HasSubstr("unknown key 'source.audio_devcie'"));
+    // Audio-only from the ALSA null device: valid.
+    EXPECT_NO_THROW(parse_preset("base: audio-only\nsource: {type: device, video_device: none, audio_device: 'null'}\n", "p"));
+}
+
+namespace {
+
+// The webcam example of presets/README.md.
+TEST(DeviceSource, ReadmeWebcamExampleParses) {
+    Preset p = parse_preset(R"(
+name: webcam
+base: default
+source:
+  type: device
+  video_device: /dev/v4l/by-id/usb-046d_HD_Pro_Webcam_C920_8F5B6A3F-video-index0
+  audio_device: C920            # card id; or hw:CARD=C920,DEV=0
+  video_format: auto            # picks MJPEG for 720p30 on a USB 2 webcam (its YUYV tops at 10 fps there)
+)",
+                            "webcam.yaml");
+    EXPECT_EQ(p.source.type, "device");
+    EXPECT_EQ(p.source.audio_device, "C920");
+    EXPECT_EQ(p.video->width, 1280);  // from default
+}
+
+}  // namespace

@@ -20,7 +20,9 @@ public:
     using std::runtime_error::runtime_error;
 };
 
-enum class SourceType { test, file };
+enum class SourceType { test, file, device };
+
+class DeviceBackend;  // devices.hpp
 
 struct SourceConfig {
     SourceType type = SourceType::test;
@@ -28,6 +30,12 @@ struct SourceConfig {
     std::string pattern = "smpte";    // videotestsrc pattern name (test source)
     double tone_hz = 1000.0;          // audiotestsrc sine frequency (test source)
     bool fast = false;                // file source: no real-time pacing (archiving only)
+    // Device source (devices.hpp): specs as in the preset; "none" leaves that branch out.
+    std::string video_device;         // "" = first V4L2 capture device, /dev/videoN, by-id, name
+    std::string audio_device;         // "" = ALSA default, hw:..., card id, name
+    std::string video_format = "auto";  // auto | yuyv | nv12 | i420 | mjpeg
+    std::string deinterlace = "auto";   // auto | on | off
+    std::shared_ptr<const DeviceBackend> devices;  // null: the machine's (SystemDevices)
 };
 
 // The raw format the encoders want; the pipeline converts, scales and changes rate to it.

@@ -17,10 +17,14 @@ public:
 };
 
 struct SourcePreset {
-    std::string type = "test";      // test | file
+    std::string type = "test";      // test | file | device
     std::string path;               // file: path or URI
     std::string pattern = "smpte";  // test: videotestsrc pattern
     double tone_hz = 1000.0;        // test: sine frequency
+    std::string video_device;       // device: "" = first V4L2 device, path, by-id, name; "none"
+    std::string audio_device;       // device: "" = ALSA default, hw:..., card id, name; "none"
+    std::string video_format = "auto";  // device: auto | yuyv | nv12 | i420 | mjpeg
+    std::string deinterlace = "auto";   // device: auto | on | off
     // Timing and resilience (live sources, and files with on_loss: slate).
     int av_offset_ms = 0;           // added to audio times: positive delays audio (a device's known latency)
     bool drift_correction = true;   // resample audio to the video clock (sound card clock drift)
