@@ -493,10 +493,10 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
     status.update(stats, source_line);
     status.finish();
     if (auto ss = pipeline.status(); ss && (ss->losses || ss->drift.windows))
-        spdlog::info("source: {}; {} held/slate frames, {:.1f} s of silence, {} late frames dropped; audio drift "
-                     "correction {:.0f} ppm, last offset {:.1f} ms{}",
+        spdlog::info("source: {}; {} held/slate frames, {:.1f} s of silence, {} late frames dropped, {:.1f} s of audio "
+                     "ahead of real time dropped; audio drift correction {:.0f} ppm, last offset {:.1f} ms{}",
                      source_line, ss->filler_frames, static_cast<double>(ss->silence_frames) / raw.sample_rate,
-                     ss->late_frames, ss->drift.correction_ppm, ss->drift.offset_us / 1000.0,
+                     ss->late_frames, static_cast<double>(ss->ahead_frames) / raw.sample_rate, ss->drift.correction_ppm, ss->drift.offset_us / 1000.0,
                      last_source_event.empty() ? "" : "; last event: " + last_source_event);
     if (push_output) {
         for (const auto& st : push_output->status())

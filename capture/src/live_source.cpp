@@ -22,6 +22,8 @@ constexpr Micros kUnset = std::numeric_limits<Micros>::min();
 constexpr Micros kFirstMediaGrace = 3'000'000;
 // Repeated identical attach failures are logged again after this long.
 constexpr Micros kRepeatFailureLog = 300'000'000;
+// Audio this far ahead of the system clock comes from a source faster than real time: dropped.
+constexpr Micros kMaxAhead = 500'000;
 
 }  // namespace
 
@@ -66,9 +68,10 @@ struct LiveSource::Impl : std::enable_shared_from_this<Impl> {
     Micros last_failure_logged = 0;
     std::uint64_t attempts_since_loss = 0;
     LiveSourceStatus st;  // counters below are kept apart: they change under the time line locks
-    std::atomic<std::uint64_t> filler_frames{0}, silence_frames{0}, late_frames{0};
+    std::atomic<std::uint64_t> filler_frames{0}, silence_frames{0}, late_frames{0}, ahead_frames{0};
     bool quit = false;
     std::atomic<bool> ended_downstream{false};
+    std::atomic<bool> warned_timestamps{false};
 
     // Video time line.
     std::mutex vm;
@@ -181,9 +184,21 @@ struct LiveSource::Impl : std::enable_shared_from_this<Impl> {
         return source_pts + (s ? s->clock_base_us() : 0) - origin.load();
     }
 
+    // A timestamp more than a second away from when the media arrived is not a capture time
+    // (a driver stamping with another clock, ALSA's null device stamping wall-clock time): the
+    // arrival time, less the media's own duration, is the better estimate then.
+    Micros sane_pts(Micros mapped, Micros duration_us, const char* what) {
+        const Micros estimate = monotonic_us() - origin.load() - duration_us;
+        if (std::abs(mapped - estimate) <= 1'000'000) return mapped;
+        if (!warned_timestamps.exchange(true))
+            spdlog::warn("capture: {} timestamps are {:.1f} s away from the system clock; using arrival times", what,
+                         (mapped - estimate) / 1e6);
+        return estimate;
+    }
+
     void on_source_video(std::uint64_t g, RawVideoFrame&& f) {
         if (!arrived(g)) return;
-        const Micros pts = map_pts(f.pts);
+        const Micros pts = sane_pts(map_pts(f.pts), 0, "video");
         std::lock_guard lk(vm);
         if (g != gen.load()) return;
         if (!video_started) {
@@ -209,7 +224,9 @@ struct LiveSource::Impl : std::enable_shared_from_this<Impl> {
     void on_source_audio(std::uint64_t g, RawAudioBlock&& b) {
         if (!arrived(g)) return;
         if (b.sample_rate != format.sample_rate || b.channels != format.channels) return;  // never: caps fixed
-        const Micros pts = map_pts(b.pts);
+        const Micros pts =
+            sane_pts(map_pts(b.pts), static_cast<Micros>(b.frames() * 1'000'000 / static_cast<std::size_t>(format.sample_rate)),
+                     "audio");
         std::lock_guard lk(am);
         if (g != gen.load()) return;
         corrected.clear();
@@ -228,6 +245,13 @@ struct LiveSource::Impl : std::enable_shared_from_this<Impl> {
             } else {
                 drop_pending = audio_pos - target;
             }
+        }
+        // A source delivering faster than real time (a broken device; ALSA's null PCM) is clipped
+        // to real time instead of running the time line into the future.
+        const Micros line_now = monotonic_us() - origin.load();
+        if (audio_pos * 1'000'000 / format.sample_rate > line_now + kMaxAhead) {
+            ahead_frames += frames;
+            return;
         }
         if (drop_pending > 0) {
             const auto n = std::min<std::int64_t>(drop_pending, static_cast<std::int64_t>(frames));
@@ -495,6 +519,7 @@ LiveSourceStatus LiveSource::status() const {
         out.filler_frames = d.filler_frames.load();
         out.silence_frames = d.silence_frames.load();
         out.late_frames = d.late_frames.load();
+        out.ahead_frames = d.ahead_frames.load();
     }
     if (d.drift) {
         std::lock_guard lk(d.am);

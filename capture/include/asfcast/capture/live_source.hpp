@@ -45,6 +45,7 @@ struct LiveSourceStatus {
     std::uint64_t filler_frames = 0;   // held or slate frames sent
     std::uint64_t silence_frames = 0;  // audio frames of silence sent
     std::uint64_t late_frames = 0;     // source frames dropped because the time line had passed them
+    std::uint64_t ahead_frames = 0;    // audio frames dropped: the source ran faster than real time
     std::string last_event;            // human-readable, for the status line and logs
     DriftStats drift;
 };
