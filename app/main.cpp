@@ -105,8 +105,10 @@ int main(int argc, char** argv) {
     if (*devices_cmd) return asfcast::app::list_devices(devices_json);
 
     if (*presets_cmd) {
-        for (auto& [name, description] : asfcast::presets::builtin_presets())
-            fmt::print("{:<16} {}\n", name, description);
+        const auto list = asfcast::presets::builtin_presets();
+        std::size_t width = 0;
+        for (const auto& entry : list) width = std::max(width, entry.first.size());
+        for (const auto& [name, description] : list) fmt::print("{:<{}}  {}\n", name, width, description);
         return 0;
     }
 

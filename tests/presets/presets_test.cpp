@@ -200,6 +200,30 @@ TEST(Builtin, Radio) {
     EXPECT_EQ(builtin_preset("audio-only").audio->bitrate_kbps, 128);
 }
 
+TEST(Builtin, DevicePresets) {
+    Preset w = builtin_preset("webcam-720p");
+    EXPECT_EQ(w.source.type, "device");
+    EXPECT_EQ(w.source.video_device, "");  // the first camera
+    EXPECT_EQ(w.source.audio_device, "");  // ALSA default
+    EXPECT_EQ(w.source.on_loss, "slate");
+    ASSERT_TRUE(w.video && w.audio);
+    EXPECT_EQ(w.video->width, 1280);
+    EXPECT_EQ(w.video->height, 720);
+    EXPECT_EQ(w.video->fps_num, 30);
+    Preset c = builtin_preset("capture-card-1080p");
+    EXPECT_EQ(c.source.type, "device");
+    EXPECT_EQ(c.source.deinterlace, "auto");
+    ASSERT_TRUE(c.video && c.audio);
+    EXPECT_EQ(c.video->width, 1920);
+    EXPECT_EQ(c.video->height, 1080);
+    EXPECT_EQ(c.video->bitrate_kbps, 4500);
+    EXPECT_EQ(c.audio->sample_rate, 48000);  // HDMI/SDI embedded audio
+    // Naming the card in a child preset.
+    Preset named = parse_preset("base: capture-card-1080p\nsource: {video_device: HDMI, audio_device: HDMI}\n", "hdmi.yaml");
+    EXPECT_EQ(named.source.video_device, "HDMI");
+    EXPECT_EQ(named.video->width, 1920);
+}
+
 TEST(Builtin, UnknownNameListsAvailable) {
     try {
         builtin_preset("nope");
