@@ -23,7 +23,8 @@ constexpr double kKi = 1e-4;
 constexpr double kMaxCorrection = 5000e-6;  // 0.5 %: far beyond any working sound card
 // Beyond this the card lost or repeated samples (overrun, suspend): realign at once instead of
 // resampling for minutes.
-constexpr double kRealignOffset = 0.100;
+constexpr double kRealignOffset = 0.200;
+constexpr int kCalibrationWindows = 5;
 
 }  // namespace
 
@@ -55,7 +56,7 @@ AudioDriftCorrector::~AudioDriftCorrector() = default;
 void AudioDriftCorrector::restart() {
     in_frames_ = 0;
     out_frames_ = 0;
-    have_baseline_ = false;
+    calibration_windows_ = 0;
     window_max_s_ = -1e300;
     window_frames_ = 0;
     if (enabled_ && swr_->ctx) {
@@ -97,9 +98,10 @@ void AudioDriftCorrector::push(const std::int16_t* samples, std::size_t frames, 
     const double window = window_max_s_;
     window_max_s_ = -1e300;
     window_frames_ = 0;
-    if (!have_baseline_) {
-        baseline_s_ = window;  // the first second defines "in sync"
-        have_baseline_ = true;
+    if (calibration_windows_ < kCalibrationWindows) {
+        // The first seconds define "in sync": the least delayed of them, since a pipeline that
+        // has just started often hands its first blocks over late, all at once.
+        baseline_s_ = calibration_windows_++ == 0 ? window : std::max(baseline_s_, window);
         return;
     }
     control(window - baseline_s_);

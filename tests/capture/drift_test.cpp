@@ -24,7 +24,8 @@ struct SyncRun {
 
 // `ppm`: how much faster than nominal the card samples. `hours` of real time. 8 kHz mono keeps
 // 24 hours to a few seconds of CPU; the control loop works in seconds, not samples.
-SyncRun run_sync(double ppm, double hours, bool enabled, std::uint64_t lose_at_block = 0, std::size_t lose_frames = 0) {
+SyncRun run_sync(double ppm, double hours, bool enabled, std::uint64_t lose_at_block = 0, std::size_t lose_frames = 0,
+                 double startup_delay_s = 0) {
     constexpr int kRate = 8000;
     constexpr std::size_t kBlock = 800;  // 100 ms of card time per block
     const double card_rate = kRate * (1.0 + ppm * 1e-6);
@@ -63,7 +64,9 @@ SyncRun run_sync(double ppm, double hours, bool enabled, std::uint64_t lose_at_b
                 ++r.clicks_written;
             }
         std::uint64_t captured = in_pos + kBlock;
-        const double arrival = static_cast<double>(captured) / card_rate + 0.005 + jitter(rng);
+        double arrival = static_cast<double>(captured) / card_rate + 0.005 + jitter(rng);
+        // A pipeline that has just started may hand its first blocks over late, all at once.
+        if (b < 10) arrival = std::max(arrival, 1.0 + startup_delay_s) ;
         out.clear();
         if (deliver) corrector.push(in.data(), deliver, static_cast<Micros>(arrival * 1e6), out);
         in_pos = captured;
@@ -110,6 +113,14 @@ TEST(AudioDriftCorrector, WithoutCorrectionTheSameCardDriftsBySeconds) {
     const SyncRun r = run_sync(200, 24, false);
     EXPECT_EQ(r.clicks_found, r.clicks_written);
     EXPECT_NEAR(r.final_offset_s, 200e-6 * 24 * 3600 / (1 + 200e-6), 0.05);
+}
+
+TEST(AudioDriftCorrector, ALateStartIsNotTakenForDrift) {
+    // The first second arrives in one burst 150 ms late: no realignment, no offset afterwards.
+    const SyncRun r = run_sync(0, 1, true, 0, 0, 0.150);
+    EXPECT_EQ(r.clicks_found, r.clicks_written);
+    EXPECT_LT(r.max_abs_offset_s, 0.005);
+    EXPECT_LT(std::abs(r.final_correction_ppm), 20);
 }
 
 TEST(AudioDriftCorrector, LostSamplesAreRealignedAtOnce) {

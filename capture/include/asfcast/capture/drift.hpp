@@ -50,7 +50,7 @@ private:
     std::uint64_t out_frames_ = 0;  // since restart()
     // Offset measurement: (output position incl. resampler delay) - arrival, per block. Arrival
     // jitter only ever delays a block, so the largest value of a window is the least disturbed.
-    bool have_baseline_ = false;
+    int calibration_windows_ = 0;   // seconds of audio measured for the baseline so far
     double baseline_s_ = 0;
     double window_max_s_ = -1e300;
     std::uint64_t window_frames_ = 0;
