@@ -721,8 +721,9 @@ private:
                 fail_key("audio.bitrate_kbps", std::to_string(a.bitrate_kbps) +
                                                    " is not allowed for audio.codec mp3 (allowed " +
                                                    join<int>(kMp3Bitrates) + ")");
-            for (std::size_t i = 1; i < audio_renditions(a).size(); ++i) {
-                const AudioPreset r = audio_renditions(a)[i];
+            const std::vector<AudioPreset> all_audio = audio_renditions(a);
+            for (std::size_t i = 1; i < all_audio.size(); ++i) {
+                const AudioPreset& r = all_audio[i];
                 if (mp3 && std::find(kMp3Bitrates.begin(), kMp3Bitrates.end(), r.bitrate_kbps) == kMp3Bitrates.end())
                     fail_key("audio.renditions[" + std::to_string(i - 1) + "].bitrate_kbps",
                              std::to_string(r.bitrate_kbps) + " is not allowed for audio.codec mp3 (allowed " +
