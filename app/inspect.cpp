@@ -6,6 +6,7 @@
 #include <map>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "asfcast/asfmux/asfmux.hpp"
@@ -20,6 +21,7 @@ struct StreamStats {
     std::uint64_t bytes = 0;
     std::uint32_t first_pts = 0, last_pts = 0;
     bool any = false;
+    bool first_key = false;  // the first media object is a key frame (a clean start)
 };
 
 const char* kind_name(MediaKind k) { return k == MediaKind::video ? "video" : "audio"; }
@@ -84,7 +86,10 @@ int inspect_file(const std::string& path, bool json) {
                     if (pl.offset == 0) {
                         ++s.objects;
                         if (pl.keyframe) ++s.key_frames;
-                        if (!s.any) s.first_pts = pl.pts_ms;
+                        if (!s.any) {
+                            s.first_pts = pl.pts_ms;
+                            s.first_key = pl.keyframe;
+                        }
                         s.last_pts = std::max(s.last_pts, pl.pts_ms);
                         s.any = true;
                     }
@@ -124,6 +129,13 @@ int inspect_file(const std::string& path, bool json) {
         }
     }
     if (!send_monotonic) problems.push_back("send times go backwards");
+    {
+        std::uint32_t children = 0;  // objects directly in the Header Object
+        for (auto& o : info.objects) children += o.depth == 1;
+        if (children != info.header_object_count)
+            problems.push_back(fmt::format("Number of Header Objects is {} but the Header Object holds {}",
+                                           info.header_object_count, children));
+    }
     if (bad_packets) problems.push_back(fmt::format("{} packets could not be parsed", bad_packets));
 
     if (json) {
@@ -144,12 +156,15 @@ int inspect_file(const std::string& path, bool json) {
         j["author"] = info.metadata.author;
         j["copyright"] = info.metadata.copyright;
         j["codecs"] = info.codecs;
+        j["header_object_count"] = info.header_object_count;
+        j["mutual_exclusions"] = nlohmann::json::array();
+        for (auto& g : info.mutual_exclusions) j["mutual_exclusions"].push_back({{"type", g.type}, {"streams", g.streams}});
         for (auto& o : info.objects)
             j["objects"].push_back({{"name", o.name}, {"offset", o.offset}, {"size", o.size}, {"depth", o.depth}});
         for (auto& s : info.streams) {
             nlohmann::json js{{"number", s.number}, {"type", kind_name(s.kind)}, {"bitrate", s.bitrate},
                               {"extended_properties", s.has_extended_properties},
-                              {"spread_error_correction", s.spread_error_correction}};
+                              {"spread_error_correction", s.spread_error_correction}, {"name", s.name}};
             if (s.kind == MediaKind::video) {
                 js["width"] = s.width;
                 js["height"] = s.height;
@@ -167,6 +182,7 @@ int inspect_file(const std::string& path, bool json) {
             js["key_frames"] = st.key_frames;
             js["bytes"] = st.bytes;
             js["first_pts_ms"] = st.first_pts;
+            js["first_object_key"] = st.first_key;
             js["last_pts_ms"] = st.last_pts;
             j["streams"].push_back(js);
         }
@@ -198,9 +214,12 @@ int inspect_file(const std::string& path, bool json) {
             else
                 fmt::print("  #{} audio tag 0x{:04X} {} ch {} Hz {} B/s align {}  {} bit/s", s.number, s.format_tag,
                            s.channels, s.sample_rate, s.avg_bytes_per_sec, s.block_align, s.bitrate);
+            if (!s.name.empty()) fmt::print("  \"{}\"", s.name);
             fmt::print("  | {} objects ({} key) in {} payloads, {} bytes, pts {}..{} ms\n", st.objects, st.key_frames,
                        st.payloads, st.bytes, st.first_pts, st.last_pts);
         }
+        for (auto& g : info.mutual_exclusions)
+            fmt::print("mutual exclusion ({}): streams {}\n", g.type, fmt::join(g.streams, ", "));
         fmt::print("packets: {} read ({} with multiple payloads), padding {} bytes, send {}..{} ms{}\n", packets,
                    multi, padding, first_send, last_send, send_monotonic ? "" : " (NOT monotonic)");
         for (auto& p : problems) fmt::print("problem: {}\n", p);

@@ -23,6 +23,7 @@
 #include "asfcast/core/bounded_queue.hpp"
 #include "asfcast/core/clock.hpp"
 #include "asfcast/encode/encode.hpp"
+#include "asfcast/encode/renditions.hpp"
 #include "asfcast/pullserver/pullserver.hpp"
 #include "asfcast/push/push_output.hpp"
 #include "job_source.hpp"
@@ -193,19 +194,35 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
                                                  preset.name));
     }
 
-    // Encoders first: their formats (SPS/PPS, WMA extradata) go into the ASF header.
-    std::unique_ptr<encode::VideoEncoder> venc;
-    std::unique_ptr<encode::AudioEncoder> aenc;
+    // Encoders first: their formats (SPS/PPS, WMA extradata) go into the ASF header. MBR: video
+    // renditions are streams 1..N (the main one first), then the audio encodings.
+    std::unique_ptr<encode::VideoRenditions> venc;
+    std::unique_ptr<encode::AudioRenditions> aenc;
     asfmux::StreamSet streams;
     int next_stream = 1;
     if (want_video) {
-        venc = std::make_unique<encode::VideoEncoder>(video_config(*preset.video, next_stream++));
-        streams.video.push_back(venc->format());
+        encode::VideoRenditionsConfig vc;
+        vc.capture_width = preset.video->width;
+        vc.capture_height = preset.video->height;
+        vc.capture_fps_num = preset.video->fps_num;
+        vc.capture_fps_den = preset.video->fps_den;
+        vc.keyframe_interval_s = preset.video->keyframe_interval_s;
+        for (const auto& r : presets::video_renditions(*preset.video))
+            vc.renditions.push_back({video_config(r, next_stream++), r.name});
+        venc = std::make_unique<encode::VideoRenditions>(std::move(vc));
+        streams.video = venc->formats();
     }
     if (want_audio) {
-        aenc = std::make_unique<encode::AudioEncoder>(audio_config(*preset.audio, next_stream++));
-        streams.audio.push_back(aenc->format());
+        encode::AudioRenditionsConfig ac;
+        for (const auto& r : presets::audio_renditions(*preset.audio)) {
+            ac.encoders.push_back(audio_config(r, next_stream++));
+            ac.names.push_back(r.name);
+        }
+        aenc = std::make_unique<encode::AudioRenditions>(ac);
+        streams.audio = aenc->formats();
     }
+    if (streams.video.size() > 1 || streams.audio.size() > 1)
+        spdlog::info("MBR: {} video renditions, {} audio encodings", streams.video.size(), streams.audio.size());
 
     asfmux::MuxConfig mux_config;
     mux_config.packet_size = preset.asf.packet_size;
@@ -227,10 +244,11 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
     if (header->bytes.size() > mux_config.packet_size && header->bytes.size() > 8192)
         spdlog::warn("the ASF header is {} bytes; some receivers refuse headers over 8192 bytes", header->bytes.size());
     asfmux::Packetizer packetizer(mux_config, streams);
-    if (aenc && aenc->format().block_align > packetizer.max_audio_frame_bytes())
-        throw std::runtime_error(fmt::format(
-            "preset '{}': asf.packet_size {} cannot hold one {}-byte audio frame; raise asf.packet_size",
-            preset.name, mux_config.packet_size, aenc->format().block_align));
+    for (const auto& a : streams.audio)
+        if (a.block_align > packetizer.max_audio_frame_bytes())
+            throw std::runtime_error(fmt::format(
+                "preset '{}': asf.packet_size {} cannot hold one {}-byte audio frame; raise asf.packet_size",
+                preset.name, mux_config.packet_size, a.block_align));
 
     // Outputs subscribe to the one muxed stream.
     MuxedStreamBus bus;
@@ -352,7 +370,8 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
     };
 
     // One thread per encoder: raw queue -> encoder -> mux queue, then a StreamEnded mark.
-    auto encode_loop = [&](auto& queue, auto& encoder, std::atomic<std::uint64_t>& encoded, const char* what) {
+    auto encode_loop = [&](auto& queue, auto& encoder, const std::vector<int>& stream_numbers,
+                           std::atomic<std::uint64_t>& encoded, const char* what) {
         std::vector<EncodedFrame> out;
         auto forward = [&] {
             for (auto& f : out) {
@@ -372,11 +391,16 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
             spdlog::error("{} encoder: {}", what, e.what());
             failed = true;
         }
-        mux_q.push(StreamEnded{encoder.format().stream});
+        for (int n : stream_numbers) mux_q.push(StreamEnded{n});
     };
+    std::vector<int> video_streams, audio_streams;
+    for (const auto& v : streams.video) video_streams.push_back(v.stream);
+    for (const auto& a : streams.audio) audio_streams.push_back(a.stream);
     std::vector<std::thread> threads;
-    if (venc) threads.emplace_back([&] { encode_loop(video_q, *venc, stats.video_frames_encoded, "video"); });
-    if (aenc) threads.emplace_back([&] { encode_loop(audio_q, *aenc, stats.audio_frames_encoded, "audio"); });
+    if (venc)
+        threads.emplace_back([&] { encode_loop(video_q, *venc, video_streams, stats.video_frames_encoded, "video"); });
+    if (aenc)
+        threads.emplace_back([&] { encode_loop(audio_q, *aenc, audio_streams, stats.audio_frames_encoded, "audio"); });
 
     // The muxer thread: the only writer of the muxed stream.
     std::vector<int> stream_numbers;

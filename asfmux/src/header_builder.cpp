@@ -4,8 +4,9 @@
 // before the Header Extension that refers to the streams, as Windows Media encoders do; ffmpeg,
 // GStreamer asfdemux and VLC read the children in any order):
 //   File Properties, Stream Properties × N (by stream number), Header Extension (Extended Stream
-//   Properties × N), Stream Bitrate Properties, Codec List, Content Description,
-//   Extended Content Description.
+//   Properties × N), Stream Bitrate Properties, Bitrate Mutual Exclusion (one per media kind with
+//   two or more streams: the MBR renditions), Codec List, Content Description, Extended Content
+//   Description.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -225,6 +226,26 @@ void write_stream_bitrate_properties(ByteWriter& w, const std::vector<StreamRef>
     end_object(w, at);
 }
 
+std::size_t write_bitrate_mutual_exclusions(ByteWriter& w, const std::vector<StreamRef>& streams) {
+    // ASF-notes §13: Exclusion Type GUID, Stream Numbers Count W, Stream Numbers W×n. Windows Media
+    // MBR encoders write one object per media kind listing the alternative streams; a player (or
+    // a server on the player's behalf) picks one stream of each group by bandwidth.
+    std::size_t written = 0;
+    for (const bool video : {true, false}) {
+        std::vector<int> numbers;
+        for (const auto& s : streams)
+            if ((s.video != nullptr) == video) numbers.push_back(s.number);
+        if (numbers.size() < 2) continue;
+        const std::size_t at = begin_object(w, guids::bitrate_mutual_exclusion);
+        put_guid(w, guids::mutex_bitrate);                        // Exclusion Type
+        w.u16(static_cast<std::uint16_t>(numbers.size()));      // Stream Numbers Count
+        for (int n : numbers) w.u16(static_cast<std::uint16_t>(n));  // Stream Numbers
+        end_object(w, at);
+        ++written;
+    }
+    return written;
+}
+
 void write_codec_list(ByteWriter& w, const std::vector<StreamRef>& streams) {
     const std::size_t at = begin_object(w, guids::codec_list);  // ASF-notes §10
     put_guid(w, guids::reserved_2);                      // Reserved
@@ -333,7 +354,8 @@ Bytes HeaderBuilder::build(const FileTotals* totals) const {
     // Header Object (ASF-notes §4)
     put_guid(w, guids::header);
     w.u64(0);  // Object Size (patched below)
-    w.u32(static_cast<std::uint32_t>(streams.size() + 6));  // Number of Header Objects
+    const std::size_t count_at = w.size();
+    w.u32(0);    // Number of Header Objects (patched below)
     w.u8(0x01);  // Reserved1
     w.u8(0x02);  // Reserved2
 
@@ -360,9 +382,13 @@ Bytes HeaderBuilder::build(const FileTotals* totals) const {
     }
     write_header_extension(w, streams);
     write_stream_bitrate_properties(w, streams);
+    const std::size_t exclusions = write_bitrate_mutual_exclusions(w, streams);
     write_codec_list(w, streams);
     write_content_description(w, metadata_);
     write_extended_content_description(w, metadata_);
+    // File Properties, Stream Properties × N, Header Extension, Stream Bitrate Properties,
+    // exclusions, Codec List, Content Description, Extended Content Description.
+    w.patch_u32(count_at, static_cast<std::uint32_t>(streams.size() + 6 + exclusions));
     w.patch_u64(16, w.size());
 
     const std::uint64_t packets = totals ? totals->data_packets : 0;

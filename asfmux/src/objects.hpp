@@ -52,6 +52,10 @@ inline constexpr Guid content_description = guid_from_string("75B22633-668E-11CF
 inline constexpr Guid extended_content_description = guid_from_string("D2D0A440-E307-11D2-97F0-00A0C95EA850");
 inline constexpr Guid stream_bitrate_properties = guid_from_string("7BF875CE-468D-11D1-8D82-006097C9A2B2");
 // In the Header Extension
+inline constexpr Guid bitrate_mutual_exclusion = guid_from_string("D6E229DC-35DA-11D1-9034-00A0C90349BE");
+inline constexpr Guid mutex_language = guid_from_string("D6E22A00-35DA-11D1-9034-00A0C90349BE");
+inline constexpr Guid mutex_bitrate = guid_from_string("D6E22A01-35DA-11D1-9034-00A0C90349BE");
+inline constexpr Guid mutex_unknown = guid_from_string("D6E22A02-35DA-11D1-9034-00A0C90349BE");
 inline constexpr Guid extended_stream_properties = guid_from_string("14E6A5CB-C672-4332-8399-A96952065B5A");
 // Stream types, error correction types
 inline constexpr Guid audio_media = guid_from_string("F8699E40-5B4D-11CF-A8FD-00805F5C442B");
@@ -101,6 +105,9 @@ void write_extended_stream_properties(ByteWriter& w, const AudioStreamFormat& a)
 void write_header_extension(ByteWriter& w, const std::vector<StreamRef>& streams);       // §7
 void write_stream_bitrate_properties(ByteWriter& w, const std::vector<StreamRef>& streams);  // §9
 void write_codec_list(ByteWriter& w, const std::vector<StreamRef>& streams);             // §10
+// One Bitrate Mutual Exclusion Object (Mutex Bitrate) per media kind with two or more streams:
+// the renditions of an MBR stream are alternatives (§13). Returns the number of objects written.
+std::size_t write_bitrate_mutual_exclusions(ByteWriter& w, const std::vector<StreamRef>& streams);  // §13
 void write_content_description(ByteWriter& w, const Metadata& m);                        // §11
 void write_extended_content_description(ByteWriter& w, const Metadata& m);               // §11
 void write_data_object_start(ByteWriter& w, const Guid& file_id, std::uint64_t object_size,

@@ -42,6 +42,7 @@ struct HeaderParser {
     bool have_file_properties = false;
     std::set<int> extended;                       // streams with Extended Stream Properties
     std::map<int, std::uint32_t> bitrates;        // Stream Bitrate Properties
+    std::map<int, std::string> names;             // first Stream Name per stream
 
     // Walks a sequence of complete objects occupying all of `area`, which starts at file offset `base`.
     void walk(ByteView area, std::uint64_t base, int depth, const char* parent) {
@@ -67,6 +68,7 @@ struct HeaderParser {
             else if (g == guids::header_extension && depth == 1) header_extension(br, at, what);
             else if (g == guids::extended_stream_properties) extended_stream_properties(br, at + 24, depth, what);
             else if (g == guids::stream_bitrate_properties) stream_bitrate_properties(br);
+            else if (g == guids::bitrate_mutual_exclusion && depth == 1) bitrate_mutual_exclusion(br);
             else if (g == guids::codec_list) codec_list(br);
             else if (g == guids::content_description) content_description(br);
             else if (g == guids::extended_content_description) extended_content_description(br);
@@ -151,14 +153,21 @@ struct HeaderParser {
     void extended_stream_properties(ByteReader& r, std::uint64_t body_at, int depth, const std::string& what) {
         // ASF-notes §8
         r.skip(48);  // Start/End Time, bitrates, buffers, fullness, Maximum Object Size, Flags
-        extended.insert(r.u16() & 0x7F);
+        const int stream = r.u16() & 0x7F;
+        extended.insert(stream);
         (void)r.u16();  // Stream Language ID Index
         (void)r.u64();  // Average Time Per Frame
-        const std::uint16_t names = r.u16();
+        const std::uint16_t name_count = r.u16();
         const std::uint16_t systems = r.u16();
-        for (unsigned i = 0; i < names; ++i) {
-            (void)r.u16();
-            r.skip(r.u16());
+        for (unsigned i = 0; i < name_count; ++i) {
+            (void)r.u16();  // Language ID Index
+            ByteView name = r.bytes(r.u16());  // UTF-16LE, length in bytes
+            if (i == 0 && !names.count(stream)) {
+                ByteReader nr(name, "stream name");
+                std::string text = nr.utf16le(name.size());
+                while (!text.empty() && text.back() == '\0') text.pop_back();
+                names[stream] = std::move(text);
+            }
         }
         for (unsigned i = 0; i < systems; ++i) {
             (void)read_guid(r);
@@ -178,6 +187,14 @@ struct HeaderParser {
             const int stream = r.u16() & 0x7F;
             bitrates[stream] = r.u32();
         }
+    }
+
+    void bitrate_mutual_exclusion(ByteReader& r) {  // ASF-notes §13
+        ExclusionGroup g;
+        g.type = name_of(read_guid(r));
+        const std::uint16_t n = r.u16();
+        for (unsigned i = 0; i < n; ++i) g.streams.push_back(r.u16() & 0x7F);  // each read bounded by the input
+        h.mutual_exclusions.push_back(std::move(g));
     }
 
     void codec_list(ByteReader& r) {  // ASF-notes §10
@@ -288,7 +305,7 @@ HeaderInfo parse_header(ByteView bytes) {
     if (size < 30 || size > bytes.size())
         throw ParseError(fmt::format("ASF header: Header Object size {} is invalid ({} bytes given, minimum 30)", size,
                                      bytes.size()));
-    (void)r.u32();  // Number of Header Objects (the objects are walked by size instead)
+    h.header_object_count = r.u32();  // the objects are walked by size instead
     r.skip(2);      // Reserved1, Reserved2
     h.header_size = size;
     h.objects.push_back({"Header", g, 0, size, 0});
@@ -313,6 +330,7 @@ HeaderInfo parse_header(ByteView bytes) {
     for (auto& s : h.streams) {
         s.has_extended_properties = p.extended.count(s.number) > 0;
         if (auto it = p.bitrates.find(s.number); it != p.bitrates.end()) s.bitrate = it->second;
+        if (auto it = p.names.find(s.number); it != p.names.end()) s.name = it->second;
     }
     return h;
 }

@@ -147,6 +147,11 @@ VideoEncoder::VideoEncoder(const VideoEncoderConfig& c) : impl_(std::make_unique
     p.i_keyint_max = c.keyframe_interval;
     // Scene cuts may add IDRs, but not closer than this.
     p.i_keyint_min = std::max(1, std::min(c.keyframe_interval / 4, (c.fps_num + c.fps_den - 1) / c.fps_den));
+    if (c.keyframes_on_request) {
+        p.i_keyint_max = X264_KEYINT_MAX_INFINITE;
+        p.i_keyint_min = 1;
+        p.i_scenecut_threshold = 0;
+    }
     p.b_repeat_headers = 1;  // SPS/PPS before every IDR: late joiners can start there
     p.b_annexb = 1;
     p.i_bframe = c.bframes;

@@ -9,6 +9,7 @@
 #include <deque>
 
 extern "C" {
+#include <libavutil/opt.h>
 #include <libavcodec/avcodec.h>
 #include <libavutil/error.h>
 #include <libavutil/frame.h>
@@ -84,6 +85,12 @@ public:
         ctx_->framerate = AVRational{c.fps_num, c.fps_den};
         ctx_->sample_aspect_ratio = AVRational{1, 1};
         ctx_->gop_size = c.keyframe_interval;
+        if (c.keyframes_on_request) {
+            // MBR: key frames only where force_keyframe() puts them, the same capture times in
+            // every rendition (no interval or scene-change I-frames of its own).
+            ctx_->gop_size = 1 << 20;
+            av_opt_set_int(ctx_->priv_data, "sc_threshold", 1000000000, 0);
+        }
         ctx_->max_b_frames = 0;
         ctx_->bit_rate = std::int64_t{c.bitrate_kbps} * 1000;
         // libavcodec's default tolerance (4 Mbit) lets a 1-pass encode drift far from the target;

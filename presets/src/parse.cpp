@@ -30,10 +30,18 @@ constexpr std::array<std::string_view, 15> kSourceKeys = {
     "video_format", "deinterlace",  "av_offset_ms", "drift_correction", "on_loss",         "loss_timeout_ms",
     "reattach_interval_ms", "slate_image", "slate_text"};
 constexpr std::array<std::string_view, 3> kOnLoss = {"auto", "slate", "stop"};
-constexpr std::array<std::string_view, 14> kVideoKeys = {
+constexpr std::array<std::string_view, 16> kVideoKeys = {
     "codec",   "fourcc",      "width", "height",  "framerate", "bitrate_kbps", "max_bitrate_kbps", "vbv_buffer_kbit",
-    "keyframe_interval_s", "profile", "x264_preset", "tune", "bframes", "threads"};
-constexpr std::array<std::string_view, 4> kAudioKeys = {"codec", "bitrate_kbps", "sample_rate", "channels"};
+    "keyframe_interval_s", "profile", "x264_preset", "tune", "bframes", "threads", "name", "renditions"};
+constexpr std::array<std::string_view, 6> kAudioKeys = {"codec", "bitrate_kbps", "sample_rate", "channels", "name",
+                                                        "renditions"};
+// MBR (video.renditions, audio.renditions): the keys an alternative may set; the rest is shared.
+constexpr std::array<std::string_view, 9> kVideoRenditionKeys = {
+    "width", "height", "framerate", "bitrate_kbps", "max_bitrate_kbps", "vbv_buffer_kbit", "profile", "x264_preset",
+    "name"};
+constexpr std::array<std::string_view, 2> kAudioRenditionKeys = {"bitrate_kbps", "name"};
+constexpr std::size_t kMaxVideoRenditions = 8;  // main + 7 alternatives
+constexpr std::size_t kMaxAudioRenditions = 4;
 constexpr std::array<std::string_view, 3> kAsfKeys = {"packet_size", "preroll_ms", "max_packet_delay_ms"};
 constexpr std::array<std::string_view, 4> kMetadataKeys = {"title", "author", "copyright", "description"};
 constexpr std::array<std::string_view, 3> kOutputsKeys = {"archive", "pull", "push"};
@@ -409,6 +417,8 @@ private:
             else if (k == "tune") v.tune = get_tune(n, key);
             else if (k == "bframes") v.bframes = static_cast<int>(get_int(n, key, 0, 16));
             else if (k == "threads") v.threads = static_cast<int>(get_int(n, key, 0, 64));
+            else if (k == "name") v.name = get_string(n, key, kMaxNameBytes);
+            else if (k == "renditions") v.renditions = get_video_renditions(n, key);
         }
         const bool wmv2 = v.codec == "wmv2";
         // The fourcc follows the codec: kept from the base only while the codec stays the same.
@@ -436,6 +446,57 @@ private:
             v.threads = d.threads;
         }
         video = v;
+    }
+
+    std::vector<VideoRenditionPreset> get_video_renditions(const YAML::Node& n, const std::string& key) const {
+        if (is_none(n)) return {};
+        if (!n.IsSequence()) fail_key(key, "expected a list of mappings (MBR alternatives), got " + kind(n));
+        if (n.size() > kMaxVideoRenditions - 1)
+            out_of_range(key, std::to_string(n.size()) + " entries",
+                         "0.." + std::to_string(kMaxVideoRenditions - 1) + " alternatives besides the main video");
+        std::vector<VideoRenditionPreset> out;
+        for (std::size_t i = 0; i < n.size(); ++i) {
+            const std::string path = key + "[" + std::to_string(i) + "]";
+            VideoRenditionPreset r;
+            for (const auto& [k, v] : section(n[i], path, kVideoRenditionKeys)) {
+                const std::string rk = path + "." + k;
+                if (k == "width") r.width = get_dimension(v, rk);
+                else if (k == "height") r.height = get_dimension(v, rk);
+                else if (k == "framerate") {
+                    int num = 0, den = 1;
+                    get_framerate(v, rk, num, den);
+                    r.fps_num = num;
+                    r.fps_den = den;
+                } else if (k == "bitrate_kbps") r.bitrate_kbps = static_cast<int>(get_int(v, rk, 32, 100000));
+                else if (k == "max_bitrate_kbps") r.max_bitrate_kbps = static_cast<int>(get_int(v, rk, 0, 200000));
+                else if (k == "vbv_buffer_kbit") r.vbv_buffer_kbit = static_cast<int>(get_int(v, rk, 0, 200000));
+                else if (k == "profile") r.profile = get_enum(v, rk, kProfiles);
+                else if (k == "x264_preset") r.x264_preset = get_enum(v, rk, kX264Presets);
+                else if (k == "name") r.name = get_string(v, rk, kMaxNameBytes);
+            }
+            out.push_back(std::move(r));
+        }
+        return out;
+    }
+
+    std::vector<AudioRenditionPreset> get_audio_renditions(const YAML::Node& n, const std::string& key) const {
+        if (is_none(n)) return {};
+        if (!n.IsSequence()) fail_key(key, "expected a list of mappings (more encodings of the audio), got " + kind(n));
+        if (n.size() > kMaxAudioRenditions - 1)
+            out_of_range(key, std::to_string(n.size()) + " entries",
+                         "0.." + std::to_string(kMaxAudioRenditions - 1) + " alternatives besides the main audio");
+        std::vector<AudioRenditionPreset> out;
+        for (std::size_t i = 0; i < n.size(); ++i) {
+            const std::string path = key + "[" + std::to_string(i) + "]";
+            AudioRenditionPreset r;
+            for (const auto& [k, v] : section(n[i], path, kAudioRenditionKeys)) {
+                const std::string rk = path + "." + k;
+                if (k == "bitrate_kbps") r.bitrate_kbps = static_cast<int>(get_int(v, rk, 32, 320));
+                else if (k == "name") r.name = get_string(v, rk, kMaxNameBytes);
+            }
+            out.push_back(std::move(r));
+        }
+        return out;
     }
 
     int get_dimension(const YAML::Node& v, const std::string& key) const {
@@ -523,6 +584,8 @@ private:
             else if (k == "bitrate_kbps") a.bitrate_kbps = static_cast<int>(get_int(n, key, 32, 320));
             else if (k == "sample_rate") a.sample_rate = static_cast<int>(get_int(n, key, 22050, 48000));
             else if (k == "channels") a.channels = static_cast<int>(get_int(n, key, 1, 2));
+            else if (k == "name") a.name = get_string(n, key, kMaxNameBytes);
+            else if (k == "renditions") a.renditions = get_audio_renditions(n, key);
         }
         audio = a;
     }
@@ -649,6 +712,34 @@ private:
         return static_cast<std::uint32_t>(bps * frame_len / (8 * std::int64_t{a.sample_rate}) + 1);
     }
 
+    // MBR: the main video is the largest size and rate (capture runs at it; the others are scaled
+    // and decimated from it), and every alternative has a sane VBV.
+    void validate_video_renditions(const VideoPreset& v) const {
+        const std::vector<VideoPreset> all = video_renditions(v);
+        for (std::size_t i = 1; i < all.size(); ++i) {
+            const VideoPreset& r = all[i];
+            const std::string key = "video.renditions[" + std::to_string(i - 1) + "]";
+            if (r.width > v.width || r.height > v.height)
+                fail_key(key, std::to_string(r.width) + "x" + std::to_string(r.height) +
+                                  " is larger than the main video " + std::to_string(v.width) + "x" +
+                                  std::to_string(v.height) +
+                                  " (the main video must be the largest rendition: list the largest size under "
+                                  "video and the smaller ones under video.renditions)");
+            if (std::int64_t{r.fps_num} * v.fps_den > std::int64_t{v.fps_num} * r.fps_den)
+                fail_key(key + ".framerate", std::to_string(r.fps_num) + "/" + std::to_string(r.fps_den) +
+                                                 " is above the main video's " + std::to_string(v.fps_num) + "/" +
+                                                 std::to_string(v.fps_den) +
+                                                 " (the main video must have the highest frame rate)");
+            if (r.max_bitrate_kbps != 0 && r.max_bitrate_kbps < r.bitrate_kbps)
+                out_of_range(key + ".max_bitrate_kbps", std::to_string(r.max_bitrate_kbps),
+                             "0 for no VBV, or its bitrate_kbps (" + std::to_string(r.bitrate_kbps) + ")..200000");
+            if (r.max_bitrate_kbps != 0 && r.vbv_buffer_kbit == 0)
+                out_of_range(key + ".vbv_buffer_kbit", "0", "1..200000 when max_bitrate_kbps is set");
+            if (r.profile == "baseline" && r.bframes > 0)
+                fail_key(key + ".profile", "baseline is not allowed with video.bframes " + std::to_string(r.bframes));
+        }
+    }
+
     // Rules between keys, on the merged result (base + overrides).
     void validate(const Preset& p) const {
         if (!p.video && !p.audio)
@@ -676,6 +767,7 @@ private:
                 out_of_range("video.vbv_buffer_kbit", std::to_string(v.vbv_buffer_kbit),
                              std::to_string(frame_kbit) + "..200000 with video.codec wmv2: one frame at " +
                                  std::to_string(v.bitrate_kbps) + " kbit/s must fit");
+            validate_video_renditions(v);
         }
         if (p.audio) {
             const AudioPreset& a = *p.audio;
@@ -688,7 +780,19 @@ private:
                 fail_key("audio.bitrate_kbps", std::to_string(a.bitrate_kbps) +
                                                    " is not allowed for audio.codec mp3 (allowed " +
                                                    join<int>(kMp3Bitrates) + ")");
-            const std::uint32_t need = max_audio_frame_bytes(a) + kPacketOverhead;
+            const std::vector<AudioPreset> all_audio = audio_renditions(a);
+            for (std::size_t i = 1; i < all_audio.size(); ++i) {
+                const AudioPreset& r = all_audio[i];
+                if (mp3 && std::find(kMp3Bitrates.begin(), kMp3Bitrates.end(), r.bitrate_kbps) == kMp3Bitrates.end())
+                    fail_key("audio.renditions[" + std::to_string(i - 1) + "].bitrate_kbps",
+                             std::to_string(r.bitrate_kbps) + " is not allowed for audio.codec mp3 (allowed " +
+                                 join<int>(kMp3Bitrates) + ")");
+            }
+            int largest = a.bitrate_kbps;
+            for (const auto& r : a.renditions) largest = std::max(largest, r.bitrate_kbps.value_or(0));
+            AudioPreset biggest = a;
+            biggest.bitrate_kbps = largest;
+            const std::uint32_t need = max_audio_frame_bytes(biggest) + kPacketOverhead;
             if (p.asf.packet_size < need)
                 out_of_range("asf.packet_size", std::to_string(p.asf.packet_size),
                              std::to_string(need) + "..65535: an audio frame of " + a.codec + " at " +

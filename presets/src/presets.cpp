@@ -1,7 +1,9 @@
 // Public entry points: parse text, load a file, the built-in presets, and NAME-or-path resolution.
 #include "asfcast/presets/presets.hpp"
 
+#include <cctype>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -85,6 +87,64 @@ Preset resolve_preset(const std::string& name_or_path) {
     if (name_or_path.find('/') != std::string::npos || ends_with(".yaml") || ends_with(".yml"))
         return load_preset_file(name_or_path);
     return builtin_preset(name_or_path);
+}
+
+std::vector<VideoPreset> video_renditions(const VideoPreset& main) {
+    std::vector<VideoPreset> out;
+    VideoPreset first = main;
+    first.renditions.clear();
+    const bool mbr = !main.renditions.empty();
+    auto default_name = [](const VideoPreset& v) {
+        return std::to_string(v.height) + "p " + std::to_string(v.bitrate_kbps) + "k";
+    };
+    if (mbr && first.name.empty()) first.name = default_name(first);
+    out.push_back(first);
+    for (const auto& r : main.renditions) {
+        VideoPreset v = main;
+        v.renditions.clear();
+        v.width = r.width.value_or(main.width);
+        v.height = r.height.value_or(main.height);
+        if (r.fps_num && r.fps_den) {
+            v.fps_num = *r.fps_num;
+            v.fps_den = *r.fps_den;
+        }
+        v.bitrate_kbps = r.bitrate_kbps.value_or(main.bitrate_kbps);
+        // A new bitrate without its own VBV keeps the main video's VBV proportions (max rate and
+        // buffer as multiples of the bitrate), not the main video's absolute numbers.
+        const double scale = static_cast<double>(v.bitrate_kbps) / main.bitrate_kbps;
+        v.max_bitrate_kbps = r.max_bitrate_kbps.value_or(static_cast<int>(std::lround(main.max_bitrate_kbps * scale)));
+        v.vbv_buffer_kbit = r.vbv_buffer_kbit.value_or(static_cast<int>(std::lround(main.vbv_buffer_kbit * scale)));
+        if (v.max_bitrate_kbps != 0 && v.vbv_buffer_kbit == 0) v.vbv_buffer_kbit = 1;
+        v.profile = r.profile.value_or(main.profile);
+        v.x264_preset = r.x264_preset.value_or(main.x264_preset);
+        v.name = r.name.value_or("");
+        if (v.name.empty()) v.name = default_name(v);
+        out.push_back(std::move(v));
+    }
+    return out;
+}
+
+std::vector<AudioPreset> audio_renditions(const AudioPreset& main) {
+    std::vector<AudioPreset> out;
+    AudioPreset first = main;
+    first.renditions.clear();
+    const bool mbr = !main.renditions.empty();
+    auto default_name = [](const AudioPreset& a) {
+        std::string codec = a.codec;
+        for (auto& c : codec) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+        return codec + " " + std::to_string(a.bitrate_kbps) + "k";
+    };
+    if (mbr && first.name.empty()) first.name = default_name(first);
+    out.push_back(first);
+    for (const auto& r : main.renditions) {
+        AudioPreset a = main;
+        a.renditions.clear();
+        a.bitrate_kbps = r.bitrate_kbps.value_or(main.bitrate_kbps);
+        a.name = r.name.value_or("");
+        if (a.name.empty()) a.name = default_name(a);
+        out.push_back(std::move(a));
+    }
+    return out;
 }
 
 }  // namespace asfcast::presets

@@ -81,7 +81,8 @@ struct PullServer::Impl {
     void housekeeping();
     void close(Connection& c, std::string_view why);
     void header_changed(Mount& m, HeaderPtr h, Bytes frames);
-    void packet_arrived(Mount& m, WirePtr w, bool start_point);
+    void packet_arrived(Mount& m, WirePtr w, bool start_point, PacketRing<WirePacket>::StreamSet keys,
+                        Micros group);
     void broadcast_ended(Mount& m);
     void wake_all(Mount& m);
 
@@ -179,7 +180,8 @@ public:
 
         if (!started_) {
             // A new client starts at the newest key frame (MS-WMSP 3.2.5.6 leaves the position to us).
-            auto start = m.ring.newest_start();
+            // With MBR renditions, at the key frames of the streams it takes.
+            auto start = m.ring.newest_start_for(start_streams(m));
             if (!start) {
                 if (m.view.ended) return finish_stream();
                 return;  // wait for the first start point
@@ -205,9 +207,7 @@ public:
                 ++server_.stats.lag_disconnects;
                 return server_.close(*this, "fell behind the live stream");
             }
-            auto next = m.ring.start_at_or_after(std::max(cursor_ + 1, m.ring.oldest()));
-            auto newest = m.ring.newest_start();
-            if (newest && (!next || *next < *newest)) next = newest;
+            auto next = m.ring.newest_start_for(start_streams(m));
             ++server_.stats.lag_skips;
             ++lag_skips_;
             at_live_edge_ = false;
@@ -372,6 +372,16 @@ private:
         if (!at || !newest) return true;
         return (*newest)->send_time_ms > (*at)->send_time_ms &&
                (*newest)->send_time_ms - (*at)->send_time_ms > server_.config.max_lag_ms;
+    }
+
+    // The video streams whose key frames a start position must hold: the selected ones (all
+    // of them with no selection). Empty with one video stream: any start point will do.
+    PacketRing<WirePacket>::StreamSet start_streams(const Mount& m) const {
+        PacketRing<WirePacket>::StreamSet want;
+        if (!m.header || m.header->video_streams.size() < 2) return want;
+        for (int v : m.header->video_streams)
+            if (v > 0 && v < 128 && (all_selected_ || selected_[static_cast<std::size_t>(v)])) want.set(static_cast<std::size_t>(v));
+        return want;
     }
 
     const Bytes* select(const WirePacket& w) {
@@ -765,8 +775,9 @@ void PullServer::Impl::header_changed(Mount& m, HeaderPtr h, Bytes frames) {
     wake_all(m);
 }
 
-void PullServer::Impl::packet_arrived(Mount& m, WirePtr w, bool start_point) {
-    m.ring.push(std::move(w), start_point || m.audio_only);
+void PullServer::Impl::packet_arrived(Mount& m, WirePtr w, bool start_point, PacketRing<WirePacket>::StreamSet keys,
+                                      Micros group) {
+    m.ring.push(std::move(w), start_point || m.audio_only, keys, group);
     if (config.send_interval_ms == 0) return wake_all(m);
     // Clients that are caught up get the packets that arrived within one interval in one
     // sendmsg: far fewer system calls per client, at the cost of at most that much latency.
@@ -817,8 +828,17 @@ public:
         w->send_time_ms = packet->send_time_ms;
         w->header_version = header_version_;
         const bool start = packet->starts_with_key_frame;
+        // The video streams whose key frames start here, grouped by capture time: MBR renditions
+        // have their key frames at the same times, in adjacent packets.
+        PacketRing<WirePacket>::StreamSet keys;
+        const Micros group = start && !packet->key_frames.empty() ? packet->key_frames.front().pts : 0;
+        if (start)
+            for (const auto& k : packet->key_frames)
+                if (k.stream > 0 && k.stream < 128) keys.set(static_cast<std::size_t>(k.stream));
         w->original = std::move(packet);
-        post([w = WirePtr(std::move(w)), start](PullServer::Impl& s, Mount& m) { s.packet_arrived(m, w, start); });
+        post([w = WirePtr(std::move(w)), start, keys, group](PullServer::Impl& s, Mount& m) {
+            s.packet_arrived(m, w, start, keys, group);
+        });
     }
 
     void on_end() override {

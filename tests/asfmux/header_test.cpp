@@ -1,6 +1,8 @@
 // HeaderBuilder: object order, live vs final headers, round trip through parse_header.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "objects.hpp"
 #include "test_util.hpp"
 
@@ -165,6 +167,76 @@ TEST(Header, RejectsBadConfig) {
     s.audio.push_back(test_audio());
     s.audio[0].stream = 1;
     EXPECT_THROW(HeaderBuilder(c, s, {}, kFileId, 0), std::invalid_argument);
+}
+
+
+// MBR: three video renditions and one audio stream. One Bitrate Mutual Exclusion Object (Mutex
+// Bitrate) lists the video streams; none for the single audio stream; the object count covers it.
+HeaderBuilder make_mbr_builder(int audio_streams) {
+    MuxConfig c;
+    c.packet_size = 8192;
+    StreamSet s;
+    const int sizes[3][2] = {{1920, 1080}, {1280, 720}, {640, 360}};
+    const char* names[3] = {"1080p 4500k", "720p 2500k", "360p 800k"};
+    for (int i = 0; i < 3; ++i) {
+        VideoStreamFormat v = test_video();
+        v.stream = i + 1;
+        v.width = sizes[i][0];
+        v.height = sizes[i][1];
+        v.stream_name = names[i];
+        s.video.push_back(v);
+    }
+    for (int i = 0; i < audio_streams; ++i) {
+        AudioStreamFormat a = test_audio();
+        a.stream = 4 + i;
+        s.audio.push_back(a);
+    }
+    return HeaderBuilder(c, s, Metadata{}, kFileId, 0);
+}
+
+TEST(Header, MbrThreeVideoOneAudioHasOneBitrateExclusion) {
+    const Bytes b = make_mbr_builder(1).build_live().bytes;
+    const HeaderInfo info = parse_header(b);
+    ASSERT_EQ(info.streams.size(), 4u);
+    ASSERT_EQ(info.mutual_exclusions.size(), 1u);
+    EXPECT_EQ(info.mutual_exclusions[0].type, "Mutex Bitrate");
+    EXPECT_EQ(info.mutual_exclusions[0].streams, (std::vector<int>{1, 2, 3}));
+    // Number of Header Objects: File Properties, 4 Stream Properties, Header Extension, Stream
+    // Bitrate Properties, 1 exclusion, Codec List, Content Description, Extended Content Description.
+    std::uint32_t children = 0;
+    for (const auto& o : info.objects) children += o.depth == 1;
+    EXPECT_EQ(children, 11u);
+    EXPECT_EQ(info.header_object_count, 11u);
+    EXPECT_EQ(info.streams[0].name, "1080p 4500k");
+    EXPECT_EQ(info.streams[2].name, "360p 800k");
+    EXPECT_EQ(info.streams[2].width, 640);
+    EXPECT_EQ(info.streams[3].name, "");
+    // Layout (ASF-notes §13): GUID, size 24+16+2+3*2 = 48, Mutex Bitrate GUID, count 3, 1 2 3.
+    const Bytes expected = H("DC 29 E2 D6 DA 35 D1 11 90 34 00 A0 C9 03 49 BE 30 00 00 00 00 00 00 00"
+                             "01 2A E2 D6 DA 35 D1 11 90 34 00 A0 C9 03 49 BE 03 00 01 00 02 00 03 00");
+    const auto it = std::search(b.begin(), b.end(), expected.begin(), expected.end());
+    EXPECT_NE(it, b.end()) << "Bitrate Mutual Exclusion Object bytes not found";
+    // Final header: same length, same groups.
+    FileTotals t;
+    t.data_packets = 3;
+    const Bytes fin = make_mbr_builder(1).build_final(t);
+    EXPECT_EQ(fin.size(), b.size());
+    EXPECT_EQ(parse_header(fin).mutual_exclusions.size(), 1u);
+}
+
+TEST(Header, MbrTwoAudioEncodingsGetTheirOwnExclusion) {
+    const HeaderInfo info = parse_header(make_mbr_builder(2).build_live().bytes);
+    ASSERT_EQ(info.mutual_exclusions.size(), 2u);
+    EXPECT_EQ(info.mutual_exclusions[0].streams, (std::vector<int>{1, 2, 3}));
+    EXPECT_EQ(info.mutual_exclusions[1].type, "Mutex Bitrate");
+    EXPECT_EQ(info.mutual_exclusions[1].streams, (std::vector<int>{4, 5}));
+    EXPECT_EQ(info.header_object_count, 13u);
+}
+
+TEST(Header, SingleRenditionWritesNoExclusion) {
+    const HeaderInfo info = parse_header(make_builder().build_live().bytes);
+    EXPECT_TRUE(info.mutual_exclusions.empty());
+    EXPECT_EQ(info.header_object_count, 8u);
 }
 
 }  // namespace

@@ -943,3 +943,103 @@ source:
 }
 
 }  // namespace
+
+// --- MBR renditions ------------------------------------------------------------------------------
+
+using asfcast::presets::audio_renditions;
+using asfcast::presets::video_renditions;
+
+TEST(Mbr, BuiltinMbr3HasThreeVideoRenditionsAndAudio) {
+    Preset p = builtin_preset("mbr-3");
+    ASSERT_TRUE(p.video && p.audio);
+    const auto v = video_renditions(*p.video);
+    ASSERT_EQ(v.size(), 3u);
+    EXPECT_EQ(v[0].width, 1920);
+    EXPECT_EQ(v[0].height, 1080);
+    EXPECT_EQ(v[0].bitrate_kbps, 4500);
+    EXPECT_EQ(v[0].name, "1080p 4500k");
+    EXPECT_EQ(v[1].width, 1280);
+    EXPECT_EQ(v[1].bitrate_kbps, 2500);
+    EXPECT_EQ(v[1].name, "720p 2500k");
+    EXPECT_EQ(v[2].height, 360);
+    EXPECT_EQ(v[2].bitrate_kbps, 800);
+    for (const auto& r : v) {
+        EXPECT_EQ(r.fps_num, 30);
+        EXPECT_EQ(r.keyframe_interval_s, 2.0);
+        EXPECT_TRUE(r.renditions.empty());
+    }
+    EXPECT_EQ(audio_renditions(*p.audio).size(), 1u);
+    EXPECT_NE(p.name.find("mbr"), std::string::npos);
+}
+
+TEST(Mbr, OmittedKeysTakeTheMainValuesAndVbvScales) {
+    Preset p = parse_preset(R"(video:
+  width: 1280
+  height: 720
+  framerate: 30
+  bitrate_kbps: 2000
+  max_bitrate_kbps: 3000
+  vbv_buffer_kbit: 1000
+  x264_preset: faster
+  renditions:
+    - {width: 640, height: 360, bitrate_kbps: 500, framerate: 15}
+    - {bitrate_kbps: 1000, max_bitrate_kbps: 1000, vbv_buffer_kbit: 800, profile: baseline, name: low}
+audio:
+  bitrate_kbps: 128
+  renditions: [{bitrate_kbps: 64}, {name: same}]
+)",
+                            "x.yaml");
+    const auto v = video_renditions(*p.video);
+    ASSERT_EQ(v.size(), 3u);
+    EXPECT_EQ(v[0].name, "720p 2000k");  // named once there are several
+    EXPECT_EQ(v[1].width, 640);
+    EXPECT_EQ(v[1].fps_num, 15);
+    EXPECT_EQ(v[1].max_bitrate_kbps, 750);  // 500 * 3000/2000
+    EXPECT_EQ(v[1].vbv_buffer_kbit, 250);
+    EXPECT_EQ(v[1].x264_preset, "faster");
+    EXPECT_EQ(v[1].name, "360p 500k");
+    EXPECT_EQ(v[2].width, 1280);
+    EXPECT_EQ(v[2].fps_num, 30);
+    EXPECT_EQ(v[2].profile, "baseline");
+    EXPECT_EQ(v[2].vbv_buffer_kbit, 800);
+    EXPECT_EQ(v[2].name, "low");
+    const auto a = audio_renditions(*p.audio);
+    ASSERT_EQ(a.size(), 3u);
+    EXPECT_EQ(a[0].name, "WMA2 128k");
+    EXPECT_EQ(a[1].bitrate_kbps, 64);
+    EXPECT_EQ(a[1].sample_rate, 44100);
+    EXPECT_EQ(a[2].bitrate_kbps, 128);
+    EXPECT_EQ(a[2].name, "same");
+    // One rendition: no names (the header stays as before).
+    Preset one = parse_preset(kMinimal, "x.yaml");
+    EXPECT_EQ(video_renditions(*one.video)[0].name, "");
+    EXPECT_EQ(audio_renditions(*one.audio)[0].name, "");
+}
+
+TEST(Mbr, RenditionsFollowTheBasePresetMainVideo) {
+    // Inherited keys are resolved at use, so a preset based on mbr-3 that changes the main
+    // x264 preset changes every rendition that does not set its own.
+    Preset p = parse_preset("base: mbr-3\nvideo: {x264_preset: ultrafast}\n", "x.yaml");
+    for (const auto& r : video_renditions(*p.video)) EXPECT_EQ(r.x264_preset, "ultrafast");
+}
+
+TEST(Mbr, ErrorsNameTheKey) {
+    EXPECT_THAT(error_of("video: {width: 640, height: 360, renditions: [{width: 1280, height: 720}]}\n"),
+                AllOf(HasSubstr("test.yaml: video.renditions[0]: 1280x720 is larger than the main video 640x360"),
+                      HasSubstr("must be the largest")));
+    EXPECT_THAT(error_of("video: {framerate: 25, renditions: [{framerate: 30}]}\n"),
+                HasSubstr("video.renditions[0].framerate: 30/1 is above the main video's 25/1"));
+    EXPECT_THAT(error_of("video: {renditions: [{bitrate: 100}]}\n"),
+                HasSubstr("unknown key 'video.renditions[0].bitrate'"));
+    EXPECT_THAT(error_of("video: {renditions: [{width: 641}]}\n"),
+                HasSubstr("video.renditions[0].width: 641 is out of range"));
+    EXPECT_THAT(error_of("video: {renditions: {width: 640}}\n"), HasSubstr("video.renditions: expected a list"));
+    EXPECT_THAT(error_of("video: {renditions: [{}, {}, {}, {}, {}, {}, {}, {}]}\n"),
+                HasSubstr("video.renditions: 8 entries is out of range (allowed 0..7"));
+    EXPECT_THAT(error_of("video: {renditions: [{bitrate_kbps: 500, max_bitrate_kbps: 400}]}\n"),
+                HasSubstr("video.renditions[0].max_bitrate_kbps: 400 is out of range"));
+    EXPECT_THAT(error_of("audio: {codec: mp3, renditions: [{bitrate_kbps: 100}]}\n"),
+                HasSubstr("audio.renditions[0].bitrate_kbps: 100 is not allowed for audio.codec mp3"));
+    EXPECT_THAT(error_of("audio: {renditions: [{sample_rate: 22050}]}\n"),
+                HasSubstr("unknown key 'audio.renditions[0].sample_rate'"));
+}

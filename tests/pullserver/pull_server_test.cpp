@@ -10,6 +10,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include <atomic>
 #include <algorithm>
 #include <chrono>
@@ -33,13 +35,21 @@ using namespace std::chrono_literals;
 // frames per second, published to every sink in real time by its own thread.
 class SyntheticBroadcast {
 public:
-    explicit SyntheticBroadcast(std::vector<std::shared_ptr<MuxedStreamSink>> sinks, bool with_video = true)
-        : sinks_(std::move(sinks)), with_video_(with_video) {
+    // `video_streams` > 1: MBR renditions (streams 1..N, key frames at the same times), audio N+1.
+    explicit SyntheticBroadcast(std::vector<std::shared_ptr<MuxedStreamSink>> sinks, bool with_video = true,
+                                int video_streams = 1)
+        : sinks_(std::move(sinks)), with_video_(with_video), video_streams_(with_video ? video_streams : 0) {
         config_.packet_size = 4096;
         config_.preroll_ms = 1000;
         config_.max_packet_delay_ms = 50;
-        if (with_video_) streams_.video.push_back(video_format());
-        streams_.audio.push_back(audio_format());
+        for (int v = 1; v <= video_streams_; ++v) {
+            VideoStreamFormat f = video_format();
+            f.stream = v;
+            streams_.video.push_back(f);
+        }
+        AudioStreamFormat a = audio_format();
+        a.stream = audio_stream();
+        streams_.audio.push_back(a);
         asfmux::Metadata md;
         md.title = "synthetic";
         builder_ = std::make_unique<asfmux::HeaderBuilder>(config_, streams_, md, asfmux::random_guid(), 0);
@@ -69,6 +79,7 @@ public:
         for (auto& s : sinks_) s->on_end();
     }
     std::uint64_t packets() const { return packets_.load(); }
+    int audio_stream() const { return with_video_ ? video_streams_ + 1 : 2; }
 
     // The asfmux tests' stream formats, at this broadcast's rates.
     static VideoStreamFormat video_format() {
@@ -104,15 +115,18 @@ private:
             const Micros media = monotonic_us() - start;
             while (with_video_ && next_video <= media) {
                 const bool key = frame % 30 == 0;
-                Bytes data(key ? 12000 : 3200);
-                for (auto& b : data) b = static_cast<std::uint8_t>(rng());
-                packetizer_->add(EncodedFrame{1, MediaKind::video, next_video, next_video, key, std::move(data)},
-                                 monotonic_us(), out);
+                for (int v = 1; v <= video_streams_; ++v) {
+                    Bytes data((key ? 12000 : 3200) / static_cast<std::size_t>(v));
+                    for (auto& b : data) b = static_cast<std::uint8_t>(rng());
+                    packetizer_->add(EncodedFrame{v, MediaKind::video, next_video, next_video, key, std::move(data)},
+                                     monotonic_us(), out);
+                }
                 next_video += 33'333;
                 ++frame;
             }
             while (next_audio <= media) {
-                packetizer_->add(EncodedFrame{2, MediaKind::audio, next_audio, next_audio, false, Bytes(743, 0x55)},
+                packetizer_->add(EncodedFrame{audio_stream(), MediaKind::audio, next_audio, next_audio, false,
+                                              Bytes(743, 0x55)},
                                  monotonic_us(), out);
                 next_audio += 46'440;
             }
@@ -124,6 +138,7 @@ private:
 
     std::vector<std::shared_ptr<MuxedStreamSink>> sinks_;
     bool with_video_;
+    int video_streams_ = 1;
     asfmux::MuxConfig config_;
     asfmux::StreamSet streams_;
     std::unique_ptr<asfmux::HeaderBuilder> builder_;
@@ -234,12 +249,13 @@ std::size_t rss_kb() {
 
 class PullServerTest : public ::testing::Test {
 protected:
-    void start(PullConfig config = {}, bool with_video = true) {
+    void start(PullConfig config = {}, bool with_video = true, int video_streams = 1) {
         config.port = 0;
         server_ = std::make_unique<PullServer>(config);
         auto sink = server_->add_mount("/");
         server_->start();
-        broadcast_ = std::make_unique<SyntheticBroadcast>(std::vector<std::shared_ptr<MuxedStreamSink>>{sink}, with_video);
+        broadcast_ = std::make_unique<SyntheticBroadcast>(std::vector<std::shared_ptr<MuxedStreamSink>>{sink}, with_video,
+                                                          video_streams);
         broadcast_->start();
         std::this_thread::sleep_for(300ms);
     }
@@ -340,6 +356,46 @@ TEST_F(PullServerTest, StreamSelectionSendsOnlyTheChosenStreams) {
         }
     }
     EXPECT_GT(audio, 20);
+}
+
+// MBR: three video renditions with key frames at the same times (adjacent packets). A late joiner
+// selecting one rendition, and one taking every stream, get each video stream's first object as a
+// key frame (MS-WMSP 2.2.1.4.27 stream-switch-entry; thinning level 2 = not sent).
+TEST_F(PullServerTest, MbrLateJoinersStartOnKeyFramesOfTheirStreams) {
+    start({}, true, 3);
+    std::this_thread::sleep_for(1500ms);  // join a broadcast well under way
+    for (const char* entries : {"ffff:1:2 ffff:2:0 ffff:3:2 ffff:4:0", "ffff:1:0 ffff:2:0 ffff:3:0 ffff:4:0"}) {
+        SCOPED_TRACE(entries);
+        Client c(port());
+        std::string play = kPlay;
+        play.replace(play.find("stream-switch-count=2"), 21, "stream-switch-count=4");
+        play.replace(play.find("ffff:1:0 ffff:2:0"), 17, entries);
+        ASSERT_TRUE(c.send(play));
+        ASSERT_NE(c.read_head().find("200 OK"), std::string::npos);
+        c.read_for(2000ms);
+        std::vector<Bytes> payloads;
+        auto packets = packets_of(c.data(), nullptr, &payloads);
+        ASSERT_GT(packets.size(), 5u);
+        const auto info = asfmux::parse_header(payloads[0]);
+        ASSERT_EQ(info.mutual_exclusions.size(), 1u);
+        const bool only_two = std::string(entries).find("ffff:1:2") != std::string::npos;
+        std::map<int, int> objects;
+        std::map<int, bool> first_key;
+        for (std::size_t i = 1; i < packets.size(); ++i) {
+            ASSERT_EQ(packets[i].type, 'D');
+            for (const auto& p : asfmux::parse_packet(payloads[i], info.min_packet_size).payloads) {
+                if (p.stream > 3) continue;  // audio
+                if (!objects.count(p.stream)) first_key[p.stream] = p.keyframe && p.offset == 0;
+                objects[p.stream] += p.offset == 0;
+            }
+        }
+        const std::vector<int> expect = only_two ? std::vector<int>{2} : std::vector<int>{1, 2, 3};
+        ASSERT_EQ(objects.size(), expect.size());
+        for (int v : expect) {
+            EXPECT_GT(objects[v], 20) << "stream " << v;
+            EXPECT_TRUE(first_key[v]) << "stream " << v << " does not start on a key frame";
+        }
+    }
 }
 
 TEST_F(PullServerTest, EndOfBroadcastSendsEndOfStreamAndCloses) {

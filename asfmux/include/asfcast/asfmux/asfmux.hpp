@@ -175,10 +175,18 @@ struct StreamInfo {
     Bytes codec_data;
     std::uint32_t bitrate = 0;  // from Stream Bitrate Properties
     bool has_extended_properties = false;
+    std::string name;  // first Stream Name in Extended Stream Properties, if any
+};
+
+// A Bitrate Mutual Exclusion Object (ASF-notes §13): the listed streams are alternatives.
+struct ExclusionGroup {
+    std::string type;          // "Mutex Bitrate", "Mutex Language", "Mutex Unknown" or the GUID
+    std::vector<int> streams;  // stream numbers, as listed
 };
 
 struct HeaderInfo {
     std::vector<ObjectInfo> objects;
+    std::uint32_t header_object_count = 0;  // Number of Header Objects, as stored
     Guid file_id{};
     std::uint64_t file_size = 0;
     std::uint64_t data_packets = 0;
@@ -189,6 +197,7 @@ struct HeaderInfo {
     std::uint32_t min_packet_size = 0, max_packet_size = 0, max_bitrate = 0;
     std::vector<StreamInfo> streams;
     std::vector<std::string> codecs;  // Codec List names
+    std::vector<ExclusionGroup> mutual_exclusions;  // Bitrate Mutual Exclusion Objects, in order
     Metadata metadata;
     std::uint64_t header_size = 0;       // Header Object size
     std::uint64_t data_object_size = 0;  // as stored

@@ -4,6 +4,8 @@
 // (one network thread) serializes access.
 #pragma once
 
+#include <algorithm>
+#include <bitset>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -18,20 +20,32 @@ template <typename Entry>
 class PacketRing {
 public:
     using EntryPtr = std::shared_ptr<const Entry>;
+    // The streams (ASF numbers 1..127) that may start at a start point: with several video streams
+    // (MBR renditions) each has its own key frames, and a reader of one stream must start at one
+    // of that stream's. Empty: any stream (a single video stream, audio-only rings).
+    using StreamSet = std::bitset<128>;
 
     explicit PacketRing(std::size_t capacity) : slots_(capacity) {
         if (capacity == 0) throw std::invalid_argument("PacketRing capacity must be at least 1");
     }
 
     // Appends an entry; the oldest one leaves when the ring is full. Returns its sequence number.
-    std::uint64_t push(EntryPtr entry, bool start_point) {
+    std::uint64_t push(EntryPtr entry, bool start_point, StreamSet streams = {}, std::int64_t group = 0) {
         const std::uint64_t seq = next_;
         if (size() == slots_.size()) {
             ++oldest_;
-            while (!starts_.empty() && starts_.front() < oldest_) starts_.pop_front();
+            while (!starts_.empty() && starts_.front() < oldest_) {
+                starts_.pop_front();
+                start_streams_.pop_front();
+                start_groups_.pop_front();
+            }
         }
         slots_[seq % slots_.size()] = std::move(entry);
-        if (start_point) starts_.push_back(seq);
+        if (start_point) {
+            starts_.push_back(seq);
+            start_streams_.push_back(streams);
+            start_groups_.push_back(group);
+        }
         ++next_;
         return seq;
     }
@@ -59,16 +73,41 @@ public:
         return std::nullopt;
     }
 
+    // Where a reader of the streams in `want` begins: the first packet of the newest group of
+    // start points (same `group`, e.g. the key frames' capture time: MBR renditions put theirs at
+    // the same times) that starts every wanted stream, so each wanted stream's first object is a
+    // key frame. Empty `want`: newest_start(). Start points pushed without streams serve any.
+    std::optional<std::uint64_t> newest_start_for(const StreamSet& want) const {
+        if (want.none()) return newest_start();
+        for (std::size_t k = starts_.size(); k-- > 0;) {
+            if (start_streams_[k].none()) return starts_[k];
+            if ((start_streams_[k] & want).none()) continue;
+            StreamSet seen;
+            std::uint64_t first = starts_[k];
+            for (std::size_t j = 0; j < starts_.size(); ++j) {
+                if (start_groups_[j] != start_groups_[k] || (start_streams_[j] & want).none()) continue;
+                seen |= start_streams_[j] & want;
+                first = std::min(first, starts_[j]);
+            }
+            if (seen == want) return first;
+        }
+        return std::nullopt;
+    }
+
     // Drops every entry (a header change starts a new stream). Sequence numbers keep counting.
     void clear() {
         for (auto& s : slots_) s.reset();
         oldest_ = next_;
         starts_.clear();
+        start_streams_.clear();
+        start_groups_.clear();
     }
 
 private:
     std::vector<EntryPtr> slots_;
     std::deque<std::uint64_t> starts_;  // sequence numbers of start points, ascending
+    std::deque<StreamSet> start_streams_;  // the streams each start point starts
+    std::deque<std::int64_t> start_groups_;
     std::uint64_t oldest_ = 0;
     std::uint64_t next_ = 0;
 };

@@ -35,6 +35,9 @@ struct VideoEncoderConfig {
     int bframes = 0;
     int threads = 0;                // 0 = x264 decides
     std::string fourcc;             // biCompression spelling; "" = the codec's own (H264 / WMV2)
+    // Key frames only where force_keyframe() asks (no scene-cut or keyint IDRs): MBR renditions
+    // (renditions.hpp) put their IDRs at the same capture times.
+    bool keyframes_on_request = false;
 };
 
 class VideoEncoder {

@@ -35,6 +35,13 @@ struct SourcePreset {
     std::string slate_text = "Signal lost - back shortly";  // written over the slate
 };
 
+// One MBR alternative of the main video (video.renditions[i]). Keys left out take the main
+// video's values; resolve with video_renditions().
+struct VideoRenditionPreset {
+    std::optional<int> width, height, fps_num, fps_den, bitrate_kbps, max_bitrate_kbps, vbv_buffer_kbit;
+    std::optional<std::string> profile, x264_preset, name;
+};
+
 struct VideoPreset {
     std::string codec = "h264";     // h264 | wmv2
     std::string fourcc = "H264";    // h264: H264 | h264 | X264 | x264 | AVC1 | avc1; wmv2: WMV2
@@ -52,6 +59,14 @@ struct VideoPreset {
     std::string tune;               // "", zerolatency, film, animation, grain, stillimage, fastdecode
     int bframes = 0;
     int threads = 0;
+    std::string name;               // stream name; "" = none (MBR: "<height>p <kbps>k")
+    std::vector<VideoRenditionPreset> renditions;  // MBR alternatives, after this (main) one
+};
+
+// One more encoding of the same audio (audio.renditions[i]); left-out keys take the main audio's.
+struct AudioRenditionPreset {
+    std::optional<int> bitrate_kbps;
+    std::optional<std::string> name;
 };
 
 struct AudioPreset {
@@ -59,7 +74,14 @@ struct AudioPreset {
     int bitrate_kbps = 128;
     int sample_rate = 44100;
     int channels = 2;
+    std::string name;               // stream name; "" = none (MBR: "<CODEC> <kbps>k")
+    std::vector<AudioRenditionPreset> renditions;
 };
+
+// MBR: every video rendition, the main one first, each a complete VideoPreset (inherited keys
+// filled in, renditions empty, names set when there are several). The same for audio.
+std::vector<VideoPreset> video_renditions(const VideoPreset& main);
+std::vector<AudioPreset> audio_renditions(const AudioPreset& main);
 
 struct AsfPreset {
     std::uint32_t packet_size = 8192;
