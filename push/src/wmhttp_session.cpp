@@ -36,7 +36,18 @@ PushPacketPtr make_push_packet(PacketPtr packet, const MuxedHeader& header) {
             p->stripped.clear();
         }
     }
-    p->key = packet->starts_with_key_frame || header.video_streams.empty();
+    // Where a session may start or resume. With several video streams (MBR renditions, whose key
+    // frames share capture times and leave the interleaver in stream order) only the packet
+    // starting the lowest-numbered stream's key frame begins a group: resuming at another
+    // rendition's key frame would start the ones before it mid-GOP.
+    if (header.video_streams.empty()) {
+        p->key = true;
+    } else {
+        const int first_video = *std::min_element(header.video_streams.begin(), header.video_streams.end());
+        p->key = packet->starts_with_key_frame &&
+                 (header.video_streams.size() == 1 ||
+                  (!packet->key_frames.empty() && packet->key_frames.front().stream == first_video));
+    }
     p->source = std::move(packet);
     return p;
 }

@@ -704,5 +704,30 @@ TEST(Session, OversizedHeaderIsAConfigError) {
     EXPECT_EQ(h.connects, 0);
 }
 
+
+TEST(PushPacket, WithMbrRenditionsOnlyTheFirstStreamsKeyFrameStartsAGroup) {
+    // Renditions 1..3 put key frames at the same capture time; they leave the muxer in stream
+    // order. Resuming at rendition 2's key frame would start rendition 1 mid-GOP.
+    MuxedHeader h;
+    h.packet_size = 100;
+    h.video_streams = {1, 2, 3};
+    h.audio_streams = {4};
+    auto packet = [](std::vector<KeyFrameStart> keys) {
+        auto p = std::make_shared<DataPacket>();
+        p->bytes.assign(100, 0);
+        p->key_frames = std::move(keys);
+        p->starts_with_key_frame = !p->key_frames.empty();
+        return PacketPtr(p);
+    };
+    EXPECT_TRUE(make_push_packet(packet({{1, 2'000'000}}), h)->key);
+    EXPECT_FALSE(make_push_packet(packet({{2, 2'000'000}}), h)->key);
+    EXPECT_FALSE(make_push_packet(packet({{3, 2'000'000}}), h)->key);
+    EXPECT_FALSE(make_push_packet(packet({}), h)->key);
+    h.video_streams = {2};  // one video stream, whatever its number
+    EXPECT_TRUE(make_push_packet(packet({{2, 0}}), h)->key);
+    h.video_streams.clear();  // audio only: every packet
+    EXPECT_TRUE(make_push_packet(packet({}), h)->key);
+}
+
 }  // namespace
 }  // namespace asfcast::push
