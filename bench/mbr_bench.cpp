@@ -10,8 +10,6 @@
 //
 // Each command runs --runs times (default 3), interleaved and alternating which goes first;
 // medians are reported. CPU seconds are user + system of the child and all its threads.
-#include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -24,50 +22,16 @@
 #include <vector>
 
 #include "asfcast/encode/renditions.hpp"
+#include "common/child_cost.hpp"
 
 namespace fs = std::filesystem;
 using namespace asfcast;
 
 namespace {
 
-struct Cost {
-    double cpu = 0;
-    double wall = 0;
-    int status = 0;
-};
-
-Cost run(const std::vector<std::string>& args) {
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    auto t0 = std::chrono::steady_clock::now();
-    pid_t pid = fork();
-    if (pid == 0) {
-        execvp(argv[0], argv.data());
-        std::perror(argv[0]);
-        _exit(127);
-    }
-    int status = 0;
-    rusage ru{};
-    wait4(pid, &status, 0, &ru);
-    Cost c;
-    c.wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    c.cpu = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
-    c.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    return c;
-}
-
-double median(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    const std::size_t n = v.size();
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-double process_cpu() {
-    rusage ru{};
-    getrusage(RUSAGE_SELF, &ru);
-    return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
-}
+using benchutil::Cost;
+using benchutil::median;
+using benchutil::run_measured;
 
 struct Rend {
     int w, h, kbps;
@@ -97,7 +61,7 @@ Cost fan_out(const std::string& clip, int frames, const std::string& preset, boo
     f.width = 1920;
     f.height = 1080;
     f.i420.resize(1920 * 1080 * 3 / 2);
-    const double cpu0 = process_cpu();
+    const double cpu0 = benchutil::self_cpu_seconds();
     const auto t0 = std::chrono::steady_clock::now();
     Cost cost;
     {
@@ -113,7 +77,7 @@ Cost fan_out(const std::string& clip, int frames, const std::string& preset, boo
         fan.flush(out);
     }
     cost.wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    cost.cpu = process_cpu() - cpu0;
+    cost.cpu = benchutil::self_cpu_seconds() - cpu0;
     return cost;
 }
 
@@ -124,17 +88,11 @@ int main(int argc, char** argv) {
     std::string x264_preset = "superfast";
     int seconds = 8;
     int runs = 3;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        std::string a = argv[i];
-        if (a == "--asfcast") asfcast = argv[i + 1];
-        else if (a == "--seconds") seconds = std::max(2, std::atoi(argv[i + 1]));
-        else if (a == "--runs") runs = std::max(1, std::atoi(argv[i + 1]));
-        else if (a == "--x264-preset") x264_preset = argv[i + 1];
-        else {
-            std::fprintf(stderr, "usage: mbr_bench --asfcast PATH [--seconds N] [--runs N] [--x264-preset P]\n");
-            return 2;
-        }
-    }
+    benchutil::parse_flag_pairs(argc, argv, "usage: mbr_bench --asfcast PATH [--seconds N] [--runs N] [--x264-preset P]",
+                                {{"--asfcast", [&](const std::string& v) { asfcast = v; }},
+                                 {"--seconds", [&](const std::string& v) { seconds = std::max(2, std::atoi(v.c_str())); }},
+                                 {"--runs", [&](const std::string& v) { runs = std::max(1, std::atoi(v.c_str())); }},
+                                 {"--x264-preset", [&](const std::string& v) { x264_preset = v; }}});
     fs::path dir = fs::temp_directory_path() / ("asfcast-mbr-bench-" + std::to_string(getpid()));
     fs::create_directories(dir);
     const std::string clip = (dir / "clip.y4m").string();
@@ -142,9 +100,7 @@ int main(int argc, char** argv) {
 
     std::printf("making %d s of noisy 1080p30 video (%s, %.0f MB)...\n", seconds, clip.c_str(),
                 frames * 1920.0 * 1080 * 1.5 / 1e6);
-    Cost make = run({"ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i",
-                     "testsrc2=size=1920x1080:rate=30,noise=alls=12:allf=t+u", "-t", std::to_string(seconds),
-                     "-pix_fmt", "yuv420p", "-y", clip});
+    const Cost make = benchutil::make_noisy_clip("1920x1080", seconds, clip);
     if (make.status != 0) {
         std::fprintf(stderr, "ffmpeg could not make the clip\n");
         fs::remove_all(dir);
@@ -207,7 +163,7 @@ int main(int argc, char** argv) {
         for (std::size_t pair = 0; pair < cases.size() && !failed; pair += 2) {
             for (std::size_t k = 0; k < 2; ++k) {
                 Case& c = cases[pair + ((r % 2) ? 1 - k : k)];  // alternate which side goes first
-                const Cost cost = run(c.cmd);
+                const Cost cost = run_measured(c.cmd);
                 if (cost.status != 0) {
                     std::fprintf(stderr, "%s failed: exit %d\n", c.name, cost.status);
                     failed = true;

@@ -7,11 +7,8 @@
 // CPU seconds (user + system of the child and all its threads) on a shared 2-core machine vary by
 // several percent from run to run, mostly in x264 itself, so each side runs --runs times
 // (default 3), interleaved and alternating which goes first, and the ratio is of the medians.
-#include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <cstdio>
 #include <algorithm>
 #include <cstdlib>
@@ -19,64 +16,29 @@
 #include <string>
 #include <vector>
 
+#include "common/child_cost.hpp"
+
 namespace fs = std::filesystem;
 
-namespace {
-
-struct Cost {
-    double cpu = 0;   // user + system seconds of the child and its threads
-    double wall = 0;
-    int status = 0;
-};
-
-Cost run(const std::vector<std::string>& args) {
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    auto t0 = std::chrono::steady_clock::now();
-    pid_t pid = fork();
-    if (pid == 0) {
-        execvp(argv[0], argv.data());
-        std::perror(argv[0]);
-        _exit(127);
-    }
-    int status = 0;
-    rusage ru{};
-    wait4(pid, &status, 0, &ru);
-    Cost c;
-    c.wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    c.cpu = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
-    c.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    return c;
-}
-
-double median(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    const std::size_t n = v.size();
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-}  // namespace
+using benchutil::Cost;
+using benchutil::median;
+using benchutil::run_measured;
 
 int main(int argc, char** argv) {
     std::string asfcast = "asfcast";
     int seconds = 20;
     int runs = 3;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        std::string a = argv[i];
-        if (a == "--asfcast") asfcast = argv[i + 1];
-        else if (a == "--seconds") seconds = std::atoi(argv[i + 1]);
-        else if (a == "--runs") runs = std::max(1, std::atoi(argv[i + 1]));
-    }
+    benchutil::parse_flag_pairs(argc, argv, "usage: pipeline_bench --asfcast PATH [--seconds N] [--runs N]",
+                                {{"--asfcast", [&](const std::string& v) { asfcast = v; }},
+                                 {"--seconds", [&](const std::string& v) { seconds = std::atoi(v.c_str()); }},
+                                 {"--runs", [&](const std::string& v) { runs = std::max(1, std::atoi(v.c_str())); }}});
     fs::path dir = fs::temp_directory_path() / ("asfcast-bench-" + std::to_string(getpid()));
     fs::create_directories(dir);
     const std::string clip = (dir / "clip.y4m").string();
     const int frames = seconds * 30;
 
     std::printf("making %d s of noisy 720p30 video (%s)...\n", seconds, clip.c_str());
-    Cost make = run({"ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i",
-                     "testsrc2=size=1280x720:rate=30,noise=alls=12:allf=t+u", "-t", std::to_string(seconds),
-                     "-pix_fmt", "yuv420p", "-y", clip});
+    const Cost make = benchutil::make_noisy_clip("1280x720", seconds, clip);
     if (make.status != 0) {
         std::fprintf(stderr, "ffmpeg could not make the clip\n");
         return 1;
@@ -100,11 +62,11 @@ int main(int argc, char** argv) {
     for (int r = 0; r < runs && !failed; ++r) {
         Cost ours, ff;
         if (r % 2 == 0) {
-            ours = run(ours_cmd);
-            ff = run(ff_cmd);
+            ours = run_measured(ours_cmd);
+            ff = run_measured(ff_cmd);
         } else {
-            ff = run(ff_cmd);
-            ours = run(ours_cmd);
+            ff = run_measured(ff_cmd);
+            ours = run_measured(ours_cmd);
         }
         if (ours.status != 0 || ff.status != 0) {
             std::fprintf(stderr, "a run failed: asfcast exit %d, ffmpeg exit %d\n", ours.status, ff.status);

@@ -4,13 +4,14 @@
 #include <gtest/gtest.h>
 
 extern "C" {
-#include <libavcodec/avcodec.h>
 #include <libavutil/channel_layout.h>
 }
 
 #include <cmath>
 #include <numbers>
 #include <string>
+
+#include "encode_test_util.hpp"
 
 using namespace asfcast;
 using namespace asfcast::encode;
@@ -63,73 +64,52 @@ struct DecodeResult {
 DecodeResult decode(AVCodecID id, const AudioStreamFormat& fmt, const std::vector<EncodedFrame>& frames,
                     Micros from_us, Micros to_us) {
     DecodeResult r;
-    const AVCodec* codec = avcodec_find_decoder(id);
-    if (!codec) return r;
-    AVCodecContext* ctx = avcodec_alloc_context3(codec);
-    ctx->sample_rate = static_cast<int>(fmt.sample_rate);
-    av_channel_layout_default(&ctx->ch_layout, fmt.channels);
-    ctx->block_align = fmt.block_align;
-    ctx->bit_rate = fmt.bitrate;
-    if (!fmt.codec_data.empty()) {
-        ctx->extradata = static_cast<std::uint8_t*>(av_mallocz(fmt.codec_data.size() + AV_INPUT_BUFFER_PADDING_SIZE));
-        std::copy(fmt.codec_data.begin(), fmt.codec_data.end(), ctx->extradata);
-        ctx->extradata_size = static_cast<int>(fmt.codec_data.size());
-    }
-    if (avcodec_open2(ctx, codec, nullptr) < 0) return r;
-    AVPacket* pkt = av_packet_alloc();
-    AVFrame* out = av_frame_alloc();
+    auto setup = [&](AVCodecContext& ctx) {
+        ctx.sample_rate = static_cast<int>(fmt.sample_rate);
+        av_channel_layout_default(&ctx.ch_layout, fmt.channels);
+        ctx.block_align = fmt.block_align;
+        ctx.bit_rate = fmt.bitrate;
+        if (!fmt.codec_data.empty()) testutil::set_extradata(ctx, fmt.codec_data);
+    };
     double sum_sq = 0, sum_xy = 0, sum_yy = 0;
     long n = 0;
-    for (const auto& f : frames) {
-        av_new_packet(pkt, static_cast<int>(f.data.size()));
-        std::copy(f.data.begin(), f.data.end(), pkt->data);
-        int err = avcodec_send_packet(ctx, pkt);
-        av_packet_unref(pkt);
-        if (err < 0) continue;
-        ++r.packets_ok;
-        long k = 0;
-        while (avcodec_receive_frame(ctx, out) == 0) {
-            for (int i = 0; i < out->nb_samples; ++i, ++k) {
-                double x = 0;
-                if (out->format == AV_SAMPLE_FMT_FLTP)
-                    x = reinterpret_cast<const float*>(out->extended_data[0])[i];
-                else if (out->format == AV_SAMPLE_FMT_S16P)
-                    x = reinterpret_cast<const std::int16_t*>(out->extended_data[0])[i] / 32768.0;
-                else if (out->format == AV_SAMPLE_FMT_FLT)
-                    x = reinterpret_cast<const float*>(out->data[0])[i * out->ch_layout.nb_channels];
-                else if (out->format == AV_SAMPLE_FMT_S16)
-                    x = reinterpret_cast<const std::int16_t*>(out->data[0])[i * out->ch_layout.nb_channels] / 32768.0;
-                ++r.samples;
-                Micros t = f.pts + k * 1000000L / static_cast<long>(fmt.sample_rate);
-                if (t < from_us || t >= to_us) continue;
-                double y = sine_at(t);
-                sum_sq += x * x;
-                sum_xy += x * y;
-                sum_yy += y * y;
-                ++n;
-            }
-            av_frame_unref(out);
+    const EncodedFrame* packet = nullptr;
+    long k = 0;  // sample index within the current packet's output
+    const auto run = testutil::decode_with(id, frames, setup, [&](const EncodedFrame* f, const AVFrame& out) {
+        if (!f) return;  // the final drain: no packet time to place it at
+        if (f != packet) {
+            packet = f;
+            k = 0;
         }
-    }
+        for (int i = 0; i < out.nb_samples; ++i, ++k) {
+            double x = 0;
+            if (out.format == AV_SAMPLE_FMT_FLTP)
+                x = reinterpret_cast<const float*>(out.extended_data[0])[i];
+            else if (out.format == AV_SAMPLE_FMT_S16P)
+                x = reinterpret_cast<const std::int16_t*>(out.extended_data[0])[i] / 32768.0;
+            else if (out.format == AV_SAMPLE_FMT_FLT)
+                x = reinterpret_cast<const float*>(out.data[0])[i * out.ch_layout.nb_channels];
+            else if (out.format == AV_SAMPLE_FMT_S16)
+                x = reinterpret_cast<const std::int16_t*>(out.data[0])[i * out.ch_layout.nb_channels] / 32768.0;
+            ++r.samples;
+            Micros t = f->pts + k * 1000000L / static_cast<long>(fmt.sample_rate);
+            if (t < from_us || t >= to_us) continue;
+            double y = sine_at(t);
+            sum_sq += x * x;
+            sum_xy += x * y;
+            sum_yy += y * y;
+            ++n;
+        }
+    });
+    r.packets_ok = run.packets_ok;
     if (n) {
         r.rms = std::sqrt(sum_sq / static_cast<double>(n));
         r.correlation = sum_xy / std::sqrt(sum_sq * sum_yy);
     }
-    av_frame_free(&out);
-    av_packet_free(&pkt);
-    avcodec_free_context(&ctx);
     return r;
 }
 
-template <typename F>
-void expect_encode_error(F&& f, const std::vector<std::string>& needles) {
-    try {
-        f();
-        ADD_FAILURE() << "expected EncodeError";
-    } catch (const EncodeError& e) {
-        for (const auto& n : needles) EXPECT_NE(std::string(e.what()).find(n), std::string::npos) << e.what();
-    }
-}
+using testutil::expect_encode_error;
 
 // Frame pts are evenly spaced by frame_size / rate.
 void expect_even_spacing(const std::vector<EncodedFrame>& out, double frame_us) {

@@ -5,12 +5,11 @@
 
 #include <gtest/gtest.h>
 
-extern "C" {
-#include <libavcodec/avcodec.h>
-}
-
 #include <map>
 #include <set>
+#include <utility>
+
+#include "encode_test_util.hpp"
 
 using namespace asfcast;
 using namespace asfcast::encode;
@@ -21,16 +20,9 @@ constexpr Micros kFrameUs = 33333;
 
 // Moving bars over a gradient: enough detail for the scaler and encoder to do real work.
 RawVideoFrame make_frame(int w, int h, int i, Micros pts) {
-    RawVideoFrame f;
-    f.width = w;
-    f.height = h;
-    f.pts = pts;
-    f.i420.resize(static_cast<std::size_t>(w * h * 3 / 2));
-    std::uint8_t* y = f.i420.data();
-    for (int r = 0; r < h; ++r)
-        for (int c = 0; c < w; ++c) y[r * w + c] = static_cast<std::uint8_t>(((c + i * 6) / 16 % 2) ? 200 : (r + c) / 4 + 16);
-    std::fill(f.i420.begin() + w * h, f.i420.end(), 128);
-    return f;
+    return testutil::synth_frame(
+        w, h, pts, [&](int c, int r) { return ((c + i * 6) / 16 % 2) ? 200 : (r + c) / 4 + 16; },
+        [](int, int) { return std::pair{128, 128}; });
 }
 
 VideoRendition rendition(int stream, int w, int h, int fps, int kbps, const char* name) {
@@ -56,32 +48,12 @@ struct Decoded {
 
 Decoded decode(const std::vector<EncodedFrame>& frames) {
     Decoded d;
-    const AVCodec* codec = avcodec_find_decoder(AV_CODEC_ID_H264);
-    AVCodecContext* ctx = avcodec_alloc_context3(codec);
-    if (avcodec_open2(ctx, codec, nullptr) < 0) {
-        d.failed = true;
-        return d;
-    }
-    AVPacket* pkt = av_packet_alloc();
-    AVFrame* pic = av_frame_alloc();
-    auto drain = [&] {
-        while (avcodec_receive_frame(ctx, pic) == 0) {
-            ++d.pictures;
-            d.sizes.insert({pic->width, pic->height});
-            if (pic->decode_error_flags) d.failed = true;
-        }
-    };
-    for (const auto& f : frames) {
-        pkt->data = const_cast<std::uint8_t*>(f.data.data());
-        pkt->size = static_cast<int>(f.data.size());
-        if (avcodec_send_packet(ctx, pkt) < 0) d.failed = true;
-        drain();
-    }
-    avcodec_send_packet(ctx, nullptr);
-    drain();
-    av_frame_free(&pic);
-    av_packet_free(&pkt);
-    avcodec_free_context(&ctx);
+    const auto run = testutil::decode_with(AV_CODEC_ID_H264, frames, nullptr, [&](const EncodedFrame*, const AVFrame& pic) {
+        ++d.pictures;
+        d.sizes.insert({pic.width, pic.height});
+        if (pic.decode_error_flags) d.failed = true;
+    });
+    if (!run.opened || run.send_errors) d.failed = true;
     return d;
 }
 

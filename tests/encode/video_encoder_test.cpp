@@ -3,10 +3,6 @@
 
 #include <gtest/gtest.h>
 
-extern "C" {
-#include <libavcodec/avcodec.h>
-}
-
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -15,6 +11,9 @@ extern "C" {
 #include <random>
 #include <set>
 #include <string>
+#include <utility>
+
+#include "encode_test_util.hpp"
 
 using namespace asfcast;
 using namespace asfcast::encode;
@@ -26,26 +25,14 @@ constexpr Micros kFrameUs = 33333;
 
 // Gradient background with a moving square.
 RawVideoFrame make_frame(int w, int h, int i) {
-    RawVideoFrame f;
-    f.width = w;
-    f.height = h;
-    f.pts = i * kFrameUs;
-    f.i420.resize(static_cast<std::size_t>(w * h * 3 / 2));
-    std::uint8_t* y = f.i420.data();
-    std::uint8_t* u = y + w * h;
-    std::uint8_t* v = u + w * h / 4;
     const int sx = (i * 4) % (w - 40), sy = (i * 2) % (h - 40);
-    for (int r = 0; r < h; ++r)
-        for (int c = 0; c < w; ++c) {
-            bool in_square = c >= sx && c < sx + 40 && r >= sy && r < sy + 40;
-            y[r * w + c] = in_square ? 235 : static_cast<std::uint8_t>((c + r) / 3 + 16);
-        }
-    for (int r = 0; r < h / 2; ++r)
-        for (int c = 0; c < w / 2; ++c) {
-            u[r * w / 2 + c] = static_cast<std::uint8_t>(64 + c / 2);
-            v[r * w / 2 + c] = static_cast<std::uint8_t>(64 + r / 2);
-        }
-    return f;
+    return testutil::synth_frame(
+        w, h, i * kFrameUs,
+        [&](int c, int r) {
+            const bool in_square = c >= sx && c < sx + 40 && r >= sy && r < sy + 40;
+            return in_square ? 235 : (c + r) / 3 + 16;
+        },
+        [](int c, int r) { return std::pair{64 + c / 2, 64 + r / 2}; });
 }
 
 VideoEncoderConfig small_config() {
@@ -64,13 +51,7 @@ VideoEncoderConfig small_config() {
 }
 
 std::vector<EncodedFrame> encode_frames(VideoEncoder& enc, int n, int force_key_at = -1) {
-    std::vector<EncodedFrame> out;
-    for (int i = 0; i < n; ++i) {
-        if (i == force_key_at) enc.force_keyframe();
-        enc.encode(make_frame(320, 240, i), out);
-    }
-    enc.flush(out);
-    return out;
+    return testutil::encode_frames(enc, n, [](int i) { return make_frame(320, 240, i); }, force_key_at);
 }
 
 // NAL unit types of an Annex B stream.
@@ -89,36 +70,14 @@ bool contains(const std::vector<int>& v, int x) { return std::find(v.begin(), v.
 
 // Decodes access units with libavcodec's H.264 decoder; returns the number of pictures.
 int decode_count(const std::vector<EncodedFrame>& frames) {
-    const AVCodec* codec = avcodec_find_decoder(AV_CODEC_ID_H264);
-    if (!codec) return -1;
-    AVCodecContext* ctx = avcodec_alloc_context3(codec);
-    if (avcodec_open2(ctx, codec, nullptr) < 0) return -1;
-    AVPacket* pkt = av_packet_alloc();
-    AVFrame* pic = av_frame_alloc();
     int count = 0;
     bool failed = false;
-    auto receive = [&] {
-        while (avcodec_receive_frame(ctx, pic) == 0) {
-            if (pic->width != 320 || pic->height != 240 || pic->decode_error_flags) failed = true;
-            ++count;
-            av_frame_unref(pic);
-        }
-    };
-    for (const auto& f : frames) {
-        av_new_packet(pkt, static_cast<int>(f.data.size()));
-        std::copy(f.data.begin(), f.data.end(), pkt->data);
-        pkt->pts = f.pts;
-        pkt->dts = f.dts;
-        if (avcodec_send_packet(ctx, pkt) < 0) failed = true;
-        av_packet_unref(pkt);
-        receive();
-    }
-    avcodec_send_packet(ctx, nullptr);
-    receive();
-    av_frame_free(&pic);
-    av_packet_free(&pkt);
-    avcodec_free_context(&ctx);
-    return failed ? -count - 1000 : count;
+    const auto run = testutil::decode_with(AV_CODEC_ID_H264, frames, nullptr, [&](const EncodedFrame*, const AVFrame& pic) {
+        if (pic.width != 320 || pic.height != 240 || pic.decode_error_flags) failed = true;
+        ++count;
+    });
+    if (!run.opened) return -1;
+    return failed || run.send_errors ? -count - 1000 : count;
 }
 
 // Runs ffmpeg on the raw Annex B stream; returns stderr (empty on success), or a note on failure.
@@ -140,15 +99,7 @@ std::string ffmpeg_check(const std::vector<EncodedFrame>& frames, const std::str
     return text;
 }
 
-template <typename F>
-void expect_encode_error(F&& f, const std::vector<std::string>& needles) {
-    try {
-        f();
-        ADD_FAILURE() << "expected EncodeError";
-    } catch (const EncodeError& e) {
-        for (const auto& n : needles) EXPECT_NE(std::string(e.what()).find(n), std::string::npos) << e.what();
-    }
-}
+using testutil::expect_encode_error;
 
 }  // namespace
 

@@ -5,7 +5,6 @@
 #include <gtest/gtest.h>
 
 extern "C" {
-#include <libavcodec/avcodec.h>
 #include <libavutil/log.h>
 }
 
@@ -13,7 +12,10 @@ extern "C" {
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include "encode_test_util.hpp"
 
 using namespace asfcast;
 using namespace asfcast::encode;
@@ -27,32 +29,19 @@ constexpr Micros kFrameUs = 40000;  // 25 fps
 // A textured picture that moves: a diagonal grating plus fixed-seed noise scrolling right, a
 // bright square moving down-right, colour gradients. Busy enough that the bit rate is spent.
 RawVideoFrame make_frame(int i, int w = kW, int h = kH) {
-    RawVideoFrame f;
-    f.width = w;
-    f.height = h;
-    f.pts = i * kFrameUs;
-    f.i420.resize(static_cast<std::size_t>(w * h * 3 / 2));
-    std::uint8_t* y = f.i420.data();
-    std::uint8_t* u = y + w * h;
-    std::uint8_t* v = u + w * h / 4;
     const int sx = (i * 3) % (w - 48), sy = (i * 2) % (h - 48);
-    for (int r = 0; r < h; ++r)
-        for (int c = 0; c < w; ++c) {
-            const int cc = c + 2 * i;  // scrolls 2 pixels per frame
-            std::uint32_t n = static_cast<std::uint32_t>(cc * 73856093) ^ static_cast<std::uint32_t>(r * 19349663);
-            n = (n ^ (n >> 13)) * 0x5bd1e995u;
-            const int noise = static_cast<int>((n >> 24) & 31) - 16;
-            const int grating = static_cast<int>(60.0 * std::sin((cc + r) * 0.15));
-            int value = 120 + grating + noise;
-            if (c >= sx && c < sx + 48 && r >= sy && r < sy + 48) value = 230;
-            y[r * w + c] = static_cast<std::uint8_t>(std::clamp(value, 16, 235));
-        }
-    for (int r = 0; r < h / 2; ++r)
-        for (int c = 0; c < w / 2; ++c) {
-            u[r * w / 2 + c] = static_cast<std::uint8_t>(64 + (c + i) % 128);
-            v[r * w / 2 + c] = static_cast<std::uint8_t>(64 + r / 2);
-        }
-    return f;
+    auto luma = [&](int c, int r) {
+        const int cc = c + 2 * i;  // scrolls 2 pixels per frame
+        std::uint32_t n = static_cast<std::uint32_t>(cc * 73856093) ^ static_cast<std::uint32_t>(r * 19349663);
+        n = (n ^ (n >> 13)) * 0x5bd1e995u;
+        const int noise = static_cast<int>((n >> 24) & 31) - 16;
+        const int grating = static_cast<int>(60.0 * std::sin((cc + r) * 0.15));
+        int value = 120 + grating + noise;
+        if (c >= sx && c < sx + 48 && r >= sy && r < sy + 48) value = 230;
+        return std::clamp(value, 16, 235);
+    };
+    return testutil::synth_frame(w, h, i * kFrameUs, luma,
+                                 [&](int c, int r) { return std::pair{64 + (c + i) % 128, 64 + r / 2}; });
 }
 
 VideoEncoderConfig wmv2_config() {
@@ -70,13 +59,7 @@ VideoEncoderConfig wmv2_config() {
 }
 
 std::vector<EncodedFrame> encode_frames(VideoEncoder& enc, int n, int force_key_at = -1) {
-    std::vector<EncodedFrame> out;
-    for (int i = 0; i < n; ++i) {
-        if (i == force_key_at) enc.force_keyframe();
-        enc.encode(make_frame(i), out);
-    }
-    enc.flush(out);
-    return out;
+    return testutil::encode_frames(enc, n, [](int i) { return make_frame(i); }, force_key_at);
 }
 
 double psnr(const std::uint8_t* a, const std::uint8_t* b, std::size_t n) {
@@ -102,65 +85,35 @@ struct DecodeResult {
 // the picture that was encoded.
 DecodeResult decode_and_compare(const VideoStreamFormat& fmt, const std::vector<EncodedFrame>& frames) {
     DecodeResult res;
-    const AVCodec* codec = avcodec_find_decoder(AV_CODEC_ID_WMV2);
-    if (!codec) {
-        res.errors = 1000;
-        return res;
-    }
-    AVCodecContext* ctx = avcodec_alloc_context3(codec);
-    ctx->width = fmt.width;
-    ctx->height = fmt.height;
-    ctx->extradata = static_cast<std::uint8_t*>(av_mallocz(fmt.codec_private.size() + AV_INPUT_BUFFER_PADDING_SIZE));
-    std::copy(fmt.codec_private.begin(), fmt.codec_private.end(), ctx->extradata);
-    ctx->extradata_size = static_cast<int>(fmt.codec_private.size());
-    if (avcodec_open2(ctx, codec, nullptr) < 0) {
-        avcodec_free_context(&ctx);
-        res.errors = 1000;
-        return res;
-    }
-    AVPacket* pkt = av_packet_alloc();
-    AVFrame* pic = av_frame_alloc();
     double sum = 0;
-    auto receive = [&] {
-        while (avcodec_receive_frame(ctx, pic) == 0) {
-            const int index = res.pictures++;
-            if (pic->width != fmt.width || pic->height != fmt.height || pic->decode_error_flags ||
-                pic->format != AV_PIX_FMT_YUV420P) {
-                ++res.errors;
-            } else {
-                const RawVideoFrame ref = make_frame(index, fmt.width, fmt.height);
-                const std::uint8_t* planes[3] = {ref.i420.data(), ref.i420.data() + fmt.width * fmt.height,
-                                                 ref.i420.data() + fmt.width * fmt.height * 5 / 4};
-                double p[3];
-                for (int k = 0; k < 3; ++k) {
-                    const int w = k ? fmt.width / 2 : fmt.width, h = k ? fmt.height / 2 : fmt.height;
-                    std::vector<std::uint8_t> got(static_cast<std::size_t>(w * h));
-                    for (int r = 0; r < h; ++r)
-                        std::copy_n(pic->data[k] + r * pic->linesize[k], w, got.begin() + r * w);
-                    p[k] = psnr(got.data(), planes[k], got.size());
-                }
-                res.min_psnr_y = std::min(res.min_psnr_y, p[0]);
-                res.min_psnr_chroma = std::min({res.min_psnr_chroma, p[1], p[2]});
-                sum += p[0];
-            }
-            av_frame_unref(pic);
-        }
+    auto setup = [&](AVCodecContext& ctx) {
+        ctx.width = fmt.width;
+        ctx.height = fmt.height;
+        testutil::set_extradata(ctx, fmt.codec_private);
     };
-    for (const auto& f : frames) {
-        av_new_packet(pkt, static_cast<int>(f.data.size()));
-        std::copy(f.data.begin(), f.data.end(), pkt->data);
-        pkt->pts = f.pts;
-        pkt->dts = f.dts;
-        if (f.keyframe) pkt->flags |= AV_PKT_FLAG_KEY;
-        if (avcodec_send_packet(ctx, pkt) < 0) ++res.errors;
-        av_packet_unref(pkt);
-        receive();
-    }
-    avcodec_send_packet(ctx, nullptr);
-    receive();
-    av_frame_free(&pic);
-    av_packet_free(&pkt);
-    avcodec_free_context(&ctx);
+    const auto run = testutil::decode_with(AV_CODEC_ID_WMV2, frames, setup, [&](const EncodedFrame*, const AVFrame& pic) {
+        const int index = res.pictures++;
+        if (pic.width != fmt.width || pic.height != fmt.height || pic.decode_error_flags ||
+            pic.format != AV_PIX_FMT_YUV420P) {
+            ++res.errors;
+            return;
+        }
+        const RawVideoFrame ref = make_frame(index, fmt.width, fmt.height);
+        const std::uint8_t* planes[3] = {ref.i420.data(), ref.i420.data() + fmt.width * fmt.height,
+                                         ref.i420.data() + fmt.width * fmt.height * 5 / 4};
+        double p[3];
+        for (int k = 0; k < 3; ++k) {
+            const int w = k ? fmt.width / 2 : fmt.width, h = k ? fmt.height / 2 : fmt.height;
+            std::vector<std::uint8_t> got(static_cast<std::size_t>(w * h));
+            for (int r = 0; r < h; ++r) std::copy_n(pic.data[k] + r * pic.linesize[k], w, got.begin() + r * w);
+            p[k] = psnr(got.data(), planes[k], got.size());
+        }
+        res.min_psnr_y = std::min(res.min_psnr_y, p[0]);
+        res.min_psnr_chroma = std::min({res.min_psnr_chroma, p[1], p[2]});
+        sum += p[0];
+    });
+    if (!run.opened) res.errors = 1000;
+    res.errors += run.send_errors;
     if (res.pictures) res.mean_psnr_y = sum / res.pictures;
     return res;
 }
@@ -171,15 +124,7 @@ std::size_t total_bytes(const std::vector<EncodedFrame>& frames) {
     return n;
 }
 
-template <typename F>
-void expect_encode_error(F&& f, const std::vector<std::string>& needles) {
-    try {
-        f();
-        ADD_FAILURE() << "expected EncodeError";
-    } catch (const EncodeError& e) {
-        for (const auto& n : needles) EXPECT_NE(std::string(e.what()).find(n), std::string::npos) << e.what();
-    }
-}
+using testutil::expect_encode_error;
 
 }  // namespace
 
