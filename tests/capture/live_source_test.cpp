@@ -75,6 +75,14 @@ private:
     std::atomic<bool> unplugged_{false};
 };
 
+// A factory making a fresh unpluggable test pipeline for every attach; `handle` points at the
+// newest one.
+MediaSourceFactory unpluggable(const RawFormat& fmt, std::atomic<UnpluggableSource*>& handle) {
+    return [fmt, &handle](CaptureCallbacks cb) -> std::unique_ptr<MediaSource> {
+        return std::make_unique<UnpluggableSource>(fmt, std::move(cb), handle);
+    };
+}
+
 struct Seen {
     std::mutex m;
     std::vector<Micros> video_pts;
@@ -204,9 +212,7 @@ TEST(LiveSource, FramesThatJustStopAreALossAfterTheTimeout) {
     LossPolicy policy = quick_policy();
     policy.reattach_interval_us = 60'000'000;  // stays lost for this test
     LiveSource live(fmt, policy,
-                    [&](CaptureCallbacks cb) -> std::unique_ptr<MediaSource> {
-                        return std::make_unique<UnpluggableSource>(fmt, std::move(cb), handle);
-                    },
+                    unpluggable(fmt, handle),
                     seen.callbacks());
     live.start();
     ASSERT_TRUE(wait_until([&] { return live.status().state == SourceState::live; }, 5s));
@@ -261,9 +267,7 @@ TEST(LiveSource, StopPolicyEndsTheJobInsteadOfTheSlate) {
         EXPECT_THROW(failing.start(), CaptureError);
     }
     LiveSource live(fmt, policy,
-                    [&](CaptureCallbacks cb) -> std::unique_ptr<MediaSource> {
-                        return std::make_unique<UnpluggableSource>(fmt, std::move(cb), handle);
-                    },
+                    unpluggable(fmt, handle),
                     seen.callbacks());
     live.start();
     ASSERT_TRUE(wait_until([&] { return live.status().state == SourceState::live; }, 5s));
@@ -286,9 +290,7 @@ TEST(LiveSource, AvOffsetMovesAudioAgainstVideo) {
         LossPolicy policy = quick_policy();
         policy.av_offset_us = run ? 200'000 : 0;
         LiveSource live(fmt, policy,
-                        [&](CaptureCallbacks cb) -> std::unique_ptr<MediaSource> {
-                            return std::make_unique<UnpluggableSource>(fmt, std::move(cb), handle);
-                        },
+                        unpluggable(fmt, handle),
                         seen.callbacks());
         live.start();
         ASSERT_TRUE(wait_until([&] {
