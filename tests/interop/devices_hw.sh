@@ -37,7 +37,7 @@ note "video $video, audio $audio"
 cat >"$WORK/dev-hw.yaml" <<YAML
 name: dev-hw
 base: default
-source: {type: device, video_device: "$video", audio_device: "$audio"}
+source: {type: device, video_device: "$video", audio_device: "$audio", on_loss: stop}
 video: {width: 640, height: 480, framerate: 30, bitrate_kbps: 800}
 outputs: {pull: off}
 YAML
@@ -53,4 +53,37 @@ near "$dur" 4 1.5 || fail "archive lasts $dur s, want about 4"
 ffmpeg_decodes_clean "$WORK/dev-hw.wmv"
 frames=$(count_frames "$WORK/dev-hw.wmv" v)
 [ "$frames" -ge 60 ] || fail "only $frames video frames in 4 s"
-echo "devices_hw: ok ($frames frames, $dur s)"
+note "device job: $frames frames, $dur s"
+
+# The device goes away mid-broadcast and comes back (v4l2loopback only: its producer is stopped,
+# then started again): the slate fills the gap and the archive decodes cleanly from start to end.
+if [ -n "$feeder" ]; then
+    cat >"$WORK/dev-hw-loss.yaml" <<YAML
+name: dev-hw-loss
+base: default
+source: {type: device, video_device: "$video", audio_device: "$audio", on_loss: slate,
+         loss_timeout_ms: 500, reattach_interval_ms: 500}
+video: {width: 640, height: 480, framerate: 30, bitrate_kbps: 800}
+outputs: {pull: off}
+YAML
+    rm -f "$WORK/dev-hw-loss.wmv"
+    timeout 60 "$ASFCAST" run --preset "$WORK/dev-hw-loss.yaml" --duration 12 --archive "$WORK/dev-hw-loss.wmv" \
+        >"$WORK/dev-hw-loss.log" 2>&1 &
+    job=$!
+    sleep 3
+    kill "$feeder"; wait "$feeder" 2>/dev/null || true
+    sleep 4
+    timeout 120 gst-launch-1.0 -q videotestsrc is-live=true pattern=ball ! \
+        video/x-raw,format=YUY2,width=640,height=480,framerate=30/1 ! v4l2sink device="$loop" >/dev/null 2>&1 &
+    feeder=$!
+    wait "$job" || fail "device loss job exited $?: $(tail -5 "$WORK/dev-hw-loss.log")"
+    grep -q "source lost" "$WORK/dev-hw-loss.log" || fail "the stopped device was not reported lost"
+    grep -q "the source is back" "$WORK/dev-hw-loss.log" || fail "the device did not come back"
+    ffmpeg_decodes_clean "$WORK/dev-hw-loss.wmv"
+    timeout 60 ffprobe -v error -select_streams v:0 -show_entries frame=best_effort_timestamp_time \
+        -of default=nw=1:nk=1 "$WORK/dev-hw-loss.wmv" |
+        awk '$1 == "N/A" { next } NR > 1 { d = $1 - p; if (d <= 0 || d > 0.050) { print "jump " p " -> " $1; bad = 1 } }
+             { p = $1 } END { exit bad }' || fail "video time line broken across the device loss"
+    note "device loss and return: slate in between, gapless, decodes cleanly"
+fi
+echo "devices_hw: ok"
