@@ -79,6 +79,8 @@ struct LiveSource::Impl : std::enable_shared_from_this<Impl> {
     Micros last_vpts = 0;
     RawVideoFrame held;
     bool have_held = false;
+    bool video_snap = true;   // the next source frame re-phases onto the grid (after an attach or a fill)
+    Micros video_shift = 0;   // added to the current source's video times to stay on the grid
 
     // Audio time line: audio_pos is the next sample's position (samples at format.sample_rate).
     std::mutex am;
@@ -198,18 +200,34 @@ struct LiveSource::Impl : std::enable_shared_from_this<Impl> {
 
     void on_source_video(std::uint64_t g, RawVideoFrame&& f) {
         if (!arrived(g)) return;
-        const Micros pts = sane_pts(map_pts(f.pts), 0, "video");
+        Micros pts = sane_pts(map_pts(f.pts), 0, "video");
         std::lock_guard lk(vm);
         if (g != gen.load()) return;
         if (!video_started) {
             video_started = true;
             last_vpts = pts - frame_us;
         }
+        if (video_snap) {
+            // The first frame after an attach or a fill: its phase need not match the grid the
+            // fill kept (a frame 1/2 period after the last one would show as two frames in one
+            // slot to a constant-rate player). Fill the whole periods of the gap, then shift this
+            // source's frames onto the grid (by under half a period) until the next gap.
+            const Micros gap = pts - last_vpts;
+            if (gap < frame_us / 2) {  // the time line has already passed it
+                ++late_frames;
+                return;
+            }
+            const Micros periods = std::max<Micros>(1, (gap + frame_us / 2) / frame_us);
+            for (Micros i = 1; i < periods && i < 1000; ++i) emit_filler_video_locked(last_vpts + frame_us, false);
+            video_shift = last_vpts + frame_us - pts;
+            video_snap = false;
+        }
+        pts += video_shift;
         if (pts < last_vpts + frame_us / 2) {  // the time line has already passed it
             ++late_frames;
             return;
         }
-        // A gap (the source came back, or hiccuped): fill it on the frame grid first.
+        // A frame the source skipped: fill its slot on the grid.
         for (int i = 0; pts - last_vpts > frame_us * 3 / 2 && i < 1000; ++i)
             emit_filler_video_locked(last_vpts + frame_us, false);
         held.width = f.width;
@@ -311,6 +329,10 @@ struct LiveSource::Impl : std::enable_shared_from_this<Impl> {
             audio_align = true;
             drop_pending = 0;
             if (drift) drift->restart();
+        }
+        {
+            std::lock_guard lv(vm);
+            video_snap = true;
         }
         std::lock_guard lk(m);
         src = std::move(s);
@@ -424,6 +446,7 @@ struct LiveSource::Impl : std::enable_shared_from_this<Impl> {
                 }
                 for (int i = 0; video_started && last_vpts + frame_us <= until && i < 1000; ++i) {
                     emit_filler_video_locked(last_vpts + frame_us, lost);
+                    video_snap = true;
                     filled = true;
                 }
             }
