@@ -316,6 +316,18 @@ struct LiveSource::Impl : std::enable_shared_from_this<Impl> {
                 source_ended = false;
                 attached_at = monotonic_us();
             }
+            // The new source's first media realigns both time lines; set before start(), since
+            // media may flow while start() still waits for the pipeline.
+            {
+                std::lock_guard la(am);
+                audio_align = true;
+                drop_pending = 0;
+                if (drift) drift->restart();
+            }
+            {
+                std::lock_guard lv(vm);
+                video_snap = true;
+            }
             current = s.get();
             s->start();
         } catch (const std::exception& e) {
@@ -323,16 +335,6 @@ struct LiveSource::Impl : std::enable_shared_from_this<Impl> {
             gen.fetch_add(1);  // whatever it managed to deliver is ignored
             if (s) s->abort();
             return e.what();
-        }
-        {
-            std::lock_guard la(am);
-            audio_align = true;
-            drop_pending = 0;
-            if (drift) drift->restart();
-        }
-        {
-            std::lock_guard lv(vm);
-            video_snap = true;
         }
         std::lock_guard lk(m);
         src = std::move(s);
