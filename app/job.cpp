@@ -22,6 +22,8 @@
 #include "asfcast/capture/capture.hpp"
 #include "asfcast/core/bounded_queue.hpp"
 #include "asfcast/core/clock.hpp"
+#include "asfcast/core/muxed_bus.hpp"
+#include "asfcast/core/thread_name.hpp"
 #include "asfcast/encode/encode.hpp"
 #include "asfcast/encode/renditions.hpp"
 #include "asfcast/pullserver/pullserver.hpp"
@@ -259,7 +261,7 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
         ac.block_when_full = source.fast;
         archive = std::make_shared<archive::ArchiveWriter>(
             ac, [builder](const asfmux::FileTotals& t) { return builder->build_final(t); });
-        bus.subscribe(archive);
+        bus.attach(archive->feed());
         spdlog::info("archiving to {}", ac.path);
     }
     // The pull source: "/" serves the stream, and the preset's mount path too.
@@ -287,8 +289,8 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
         } catch (const std::invalid_argument& e) {
             throw std::runtime_error(preset.origin + ": " + e.what());
         }
-        bus.subscribe(pull_server->add_mount("/"));
-        if (!pp.mount.empty()) bus.subscribe(pull_server->add_mount(pp.mount));
+        bus.attach(pull_server->add_mount("/"));
+        if (!pp.mount.empty()) bus.attach(pull_server->add_mount(pp.mount));
         pull_server->start();
         const std::string host = pp.address.find(':') != std::string::npos ? "[" + pp.address + "]" : pp.address;
         spdlog::info("serving mmsh://{}:{}/{}{}", host, pull_server->port(),
@@ -299,7 +301,7 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
     std::shared_ptr<push::PushOutput> push_output;
     if (!preset.outputs.push.targets.empty()) {
         push_output = make_push_output(preset);
-        bus.subscribe(push_output);
+        bus.attach(push_output->feed());
         for (const auto& s : push_output->status()) spdlog::info("pushing to {}", s.url);
     }
     bus.publish_header(header);
@@ -371,7 +373,8 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
 
     // One thread per encoder: raw queue -> encoder -> mux queue, then a StreamEnded mark.
     auto encode_loop = [&](auto& queue, auto& encoder, const std::vector<int>& stream_numbers,
-                           std::atomic<std::uint64_t>& encoded, const char* what) {
+                           std::atomic<std::uint64_t>& encoded, const char* what, const char* thread_name) {
+        set_thread_name(thread_name);
         std::vector<EncodedFrame> out;
         auto forward = [&] {
             for (auto& f : out) {
@@ -398,55 +401,69 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
     for (const auto& a : streams.audio) audio_streams.push_back(a.stream);
     std::vector<std::thread> threads;
     if (venc)
-        threads.emplace_back([&] { encode_loop(video_q, *venc, video_streams, stats.video_frames_encoded, "video"); });
+        threads.emplace_back(
+            [&] { encode_loop(video_q, *venc, video_streams, stats.video_frames_encoded, "video", "asfcast-venc-1"); });
     if (aenc)
-        threads.emplace_back([&] { encode_loop(audio_q, *aenc, audio_streams, stats.audio_frames_encoded, "audio"); });
+        threads.emplace_back(
+            [&] { encode_loop(audio_q, *aenc, audio_streams, stats.audio_frames_encoded, "audio", "asfcast-aenc"); });
 
     // The muxer thread: the only writer of the muxed stream.
     std::vector<int> stream_numbers;
     for (auto& v : streams.video) stream_numbers.push_back(v.stream);
     for (auto& a : streams.audio) stream_numbers.push_back(a.stream);
+    // The mux thread: the only writer of the muxed stream. It never waits for an output (each
+    // has its own feed); an error here ends the broadcast for every output with a clean end of
+    // stream (archive finalized, $E to pull clients and push targets) and the job fails.
+    std::atomic<bool> mux_failed{false};
     std::thread mux_thread([&] {
-        asfmux::Interleaver interleaver(stream_numbers, 500'000);
-        std::size_t open_streams = stream_numbers.size();
-        std::vector<DataPacket> out;
-        auto publish = [&] {
-            const Micros origin = capture_origin.load();
-            for (auto& p : out) {
-                if (origin != std::numeric_limits<Micros>::max()) p.capture_us = origin + p.min_pts;
-                ++stats.packets;
-                stats.bytes += p.bytes.size();
-                bus.publish_packet(std::make_shared<const DataPacket>(std::move(p)));
-            }
-            out.clear();
-        };
-        while (open_streams > 0) {
-            Micros now = monotonic_us();
-            Micros wait = 50'000;
-            for (auto d : {packetizer.next_deadline(), interleaver.next_deadline()})
-                if (d) wait = std::clamp<Micros>(*d - now, 0, wait);
-            auto item = mux_q.pop_for(std::chrono::microseconds(wait));
-            now = monotonic_us();
-            if (item) {
-                if (auto* f = std::get_if<EncodedFrame>(&*item)) {
-                    if (f->pts >= duration_us) {
-                        duration_reached = true;  // frames past the end are not sent
-                    } else {
-                        stats.media_time_us = std::max<Micros>(stats.media_time_us.load(), f->pts);
-                        interleaver.push(std::move(*f), now);
-                    }
-                } else {
-                    interleaver.end_stream(std::get<StreamEnded>(*item).stream);
-                    --open_streams;
+        set_thread_name("asfcast-mux");
+        try {
+            asfmux::Interleaver interleaver(stream_numbers, 500'000);
+            std::size_t open_streams = stream_numbers.size();
+            std::vector<DataPacket> out;
+            auto publish = [&] {
+                const Micros origin = capture_origin.load();
+                for (auto& p : out) {
+                    if (origin != std::numeric_limits<Micros>::max()) p.capture_us = origin + p.min_pts;
+                    ++stats.packets;
+                    stats.bytes += p.bytes.size();
+                    bus.publish_packet(std::make_shared<const DataPacket>(std::move(p)));
                 }
+                out.clear();
+            };
+            while (open_streams > 0) {
+                Micros now = monotonic_us();
+                Micros wait = 50'000;
+                for (auto d : {packetizer.next_deadline(), interleaver.next_deadline()})
+                    if (d) wait = std::clamp<Micros>(*d - now, 0, wait);
+                auto item = mux_q.pop_for(std::chrono::microseconds(wait));
+                now = monotonic_us();
+                if (item) {
+                    if (auto* f = std::get_if<EncodedFrame>(&*item)) {
+                        if (f->pts >= duration_us) {
+                            duration_reached = true;  // frames past the end are not sent
+                        } else {
+                            stats.media_time_us = std::max<Micros>(stats.media_time_us.load(), f->pts);
+                            interleaver.push(std::move(*f), now);
+                        }
+                    } else {
+                        interleaver.end_stream(std::get<StreamEnded>(*item).stream);
+                        --open_streams;
+                    }
+                }
+                while (auto f = interleaver.pop(now)) packetizer.add(*f, now, out);
+                packetizer.poll(now, out);
+                publish();
             }
-            while (auto f = interleaver.pop(now)) packetizer.add(*f, now, out);
-            packetizer.poll(now, out);
+            while (auto f = interleaver.pop_any()) packetizer.add(*f, monotonic_us(), out);
+            packetizer.flush(out);
             publish();
+        } catch (const std::exception& e) {
+            spdlog::error("mux: {}; the broadcast ends here", e.what());
+            mux_failed = true;
+            failed = true;
+            mux_q.close();  // encoders waiting to hand over frames return
         }
-        while (auto f = interleaver.pop_any()) packetizer.add(*f, monotonic_us(), out);
-        packetizer.flush(out);
-        publish();
         bus.publish_end();
     });
 
@@ -482,6 +499,13 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
         }
     };
     for (int tick = 0; !stop && !capture_ended && !duration_reached && !failed; ++tick) {
+        // Outputs that fail (a disk that is full, ...) close their feeds; the broadcast goes on
+        // while any output can take it.
+        if (bus.open_outputs() == 0 && tick > 0) {
+            spdlog::error("every output has stopped; nothing can go on");
+            failed = true;
+            break;
+        }
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
         if (tick % 10 == 0) {
             read_source();
@@ -522,7 +546,12 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
                      source_line, ss->filler_frames, static_cast<double>(ss->silence_frames) / raw.sample_rate,
                      ss->late_frames, static_cast<double>(ss->ahead_frames) / raw.sample_rate, ss->drift.correction_ppm, ss->drift.offset_us / 1000.0,
                      last_source_event.empty() ? "" : "; last event: " + last_source_event);
+    // The mux thread has published the end: each output finishes on its own thread; the job
+    // waits for them here, never on the mux thread.
+    if (archive) archive->wait_finished(std::chrono::seconds(30));
     if (push_output) {
+        if (!push_output->wait_finished(std::chrono::seconds(5)))
+            spdlog::warn("push: end of stream not confirmed by every target within 5 s; closing");
         for (const auto& st : push_output->status())
             spdlog::info("push {}: {}; {} packets sent, {} skipped, {} reconnects", st.url, st.describe(),
                          st.packets_sent, st.packets_skipped, st.reconnects);
@@ -543,6 +572,7 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
                          ps.latency_p50_ms, ps.latency_p99_ms, ps.latency_max_ms, ps.latency_samples);
     }
 
+    if (archive) archive->close();
     if (archive && !archive->error().empty()) failed = true;
     {
         std::lock_guard lk(error_mutex);

@@ -1,5 +1,7 @@
-// libFuzzer target for the ASF reader: parse_header, parse_packet and strip_padding must throw
+// libFuzzer target for the ASF reader: parse_header, parse_packet, parse_wire_packet, to_wire_form and
+// filter_packet_streams must throw
 // ParseError on malformed input and never crash or allocate without bound.
+#include <array>
 #include <cstddef>
 #include <cstdint>
 
@@ -22,7 +24,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         } catch (const ParseError&) {
         }
         try {
-            (void)asfmux::strip_padding(packet, packet_size);
+            (void)asfmux::parse_wire_packet(packet, packet_size);
+        } catch (const ParseError&) {
+        }
+        try {
+            (void)asfmux::to_wire_form(packet, packet_size);
+        } catch (const ParseError&) {
+        }
+        try {
+            std::array<bool, 128> keep{};
+            keep[1] = keep[3] = true;
+            (void)asfmux::filter_packet_streams(packet, packet_size, keep);
         } catch (const ParseError&) {
         }
     }

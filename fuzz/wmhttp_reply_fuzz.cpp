@@ -111,6 +111,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             }
             if (!conn) return;
             (void)s.take_shutdown();
+            if (s.wants_start() && !st.packets.empty()) {
+                // What PushOutput offers: recent packets from a start point.
+                std::vector<push::PushPacketPtr> from;
+                for (const auto& p : st.packets)
+                    from.push_back(std::make_shared<const push::PushPacket>(push::PushPacket{p, st.header}));
+                s.start_from(std::move(from), now);
+            }
             Bytes out = s.take_output(now);
             if (out.empty()) return;
             s.on_write_progress(now);
@@ -120,7 +127,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto feed_packets = [&](std::size_t n) {
         for (std::size_t i = 0; i < n; ++i) {
             const auto& p = st.packets[next_packet++ % st.packets.size()];
-            s.on_packet(push::make_push_packet(p, *st.header), now);
+            s.on_packet(std::make_shared<const push::PushPacket>(push::PushPacket{p, st.header}), now);
         }
     };
 

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
 #include <mutex>
 #include <thread>
@@ -12,30 +13,22 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "asfcast/core/bounded_queue.hpp"
+#include "asfcast/core/thread_name.hpp"
 
 namespace asfcast::archive {
-namespace {
-
-// One queued event for the writer thread: a header, a packet, or the end.
-struct Item {
-    HeaderPtr header;
-    PacketPtr packet;
-    bool end = false;
-};
-
-}  // namespace
 
 struct ArchiveWriter::Impl {
     ArchiveConfig config;
     HeaderFinalizer finalizer;
     int fd = -1;
-    BoundedQueue<Item> queue;
+    std::shared_ptr<OutputFeed> feed;
     std::thread thread;
+    std::atomic<bool> stopping{false};
     ArchiveStats stats;
     mutable std::mutex error_mutex;
     std::string error;
-    std::once_flag end_once;
+    std::mutex done_m;
+    std::condition_variable done_cv;
 
     // Writer-thread state.
     HeaderPtr header;
@@ -45,10 +38,14 @@ struct ArchiveWriter::Impl {
     std::uint64_t packets = 0;
     std::uint32_t last_send_ms = 0;
     Micros max_pts = 0;
-    bool finalized = false;
+    bool ended = false;
 
     Impl(ArchiveConfig c, HeaderFinalizer f)
-        : config(std::move(c)), finalizer(std::move(f)), queue(config.queue_packets) {}
+        : config(std::move(c)),
+          finalizer(std::move(f)),
+          feed(std::make_shared<OutputFeed>(OutputFeed::Config{
+              "archive " + config.path, config.queue_packets,
+              config.block_when_full ? OutputFeed::Overflow::wait : OutputFeed::Overflow::resume_at_start})) {}
 
     void fail(const std::string& what) {
         {
@@ -57,6 +54,7 @@ struct ArchiveWriter::Impl {
             error = what;
         }
         stats.failed = true;
+        feed->close();  // nothing more is queued for a file that cannot take it
         spdlog::error("archive {}: {}; the broadcast goes on without it", config.path, what);
     }
     bool failed() const { return stats.failed.load(); }
@@ -77,14 +75,7 @@ struct ArchiveWriter::Impl {
         return true;
     }
 
-    void handle(const HeaderPtr& h) {
-        if (failed()) return;
-        if (header) {
-            if (header->bytes != h->bytes)
-                fail("the stream's header changed mid-recording; an ASF file holds one header, so the archive "
-                     "ends at the change");
-            return;
-        }
+    void start_file(const HeaderPtr& h) {
         header = h;
         try {
             file_id = asfmux::parse_header(h->bytes).file_id;
@@ -96,32 +87,35 @@ struct ArchiveWriter::Impl {
         if (write_at(0, h->bytes)) data_end = h->bytes.size();
     }
 
-    void handle(const PacketPtr& p) {
-        if (failed() || !header) return;
-        if (p->bytes.size() != header->packet_size) {
-            fail(fmt::format("packet {} is {} bytes, header says {}", p->number, p->bytes.size(), header->packet_size));
+    bool same_header(const HeaderPtr& h) const { return h == header || (h && header && h->bytes == header->bytes); }
+
+    void write_packet(const OutputFeed::Entry& e) {
+        if (!header) start_file(e.header);
+        if (failed()) return;
+        if (!same_header(e.header)) {
+            fail("the stream's header changed mid-recording; an ASF file holds one header, so the archive "
+                 "ends at the change");
             return;
         }
-        // One pwrite per whole packet: a kill at any moment leaves whole packets behind.
-        if (!write_at(data_end, p->bytes)) return;
-        data_end += p->bytes.size();
+        const DataPacket& p = *e.packet;
+        if (p.bytes.size() != header->packet_size) {
+            fail(fmt::format("packet {} is {} bytes, header says {}", p.number, p.bytes.size(), header->packet_size));
+            return;
+        }
+        // One pwrite per whole packet (file form, padding included): a kill at any moment leaves
+        // whole packets behind.
+        if (!write_at(data_end, p.bytes)) return;
+        data_end += p.bytes.size();
+        last_send_ms = std::max(last_send_ms, p.send_time_ms);
+        max_pts = std::max(max_pts, p.max_pts);
+        for (auto& ix : indexes) ix.add_packet(p, packets);
         ++packets;
-        last_send_ms = std::max(last_send_ms, p->send_time_ms);
-        max_pts = std::max(max_pts, p->max_pts);
-        for (auto& ix : indexes) ix.add_packet(*p);
         stats.packets_written = packets;
         stats.bytes_written = data_end;
     }
 
     void finalize() {
-        if (finalized) return;
-        finalized = true;
-        if (!header || fd < 0) return;
-        if (failed()) {
-            // Keep what was written (it is a valid broadcast-flagged file up to its last packet).
-            ::fsync(fd);
-            return;
-        }
+        if (!header || fd < 0 || failed()) return;
         std::uint64_t end = data_end;
         for (auto& ix : indexes) {
             Bytes obj = ix.build(file_id);
@@ -143,38 +137,42 @@ struct ArchiveWriter::Impl {
         if (::ftruncate(fd, static_cast<off_t>(end)) != 0)
             spdlog::warn("archive {}: ftruncate: {}", config.path, std::strerror(errno));
         ::fsync(fd);
-        spdlog::info("archive {}: {} packets, {:.1f} s, {} bytes, {} index object(s)", config.path, packets,
-                     static_cast<double>(max_pts) / 1e6, end, indexes.size());
+        spdlog::info("archive {}: {} packets, {:.1f} s, {} bytes, {} index object(s){}", config.path, packets,
+                     static_cast<double>(max_pts) / 1e6, end, indexes.size(),
+                     stats.packets_skipped ? fmt::format(", {} packets skipped while the disk was behind",
+                                                         stats.packets_skipped.load())
+                                           : "");
     }
 
     void run() {
-        for (;;) {
-            auto item = queue.pop();
-            if (!item) break;
-            if (item->end) break;
-            if (item->header) handle(item->header);
-            if (item->packet) handle(item->packet);
+        set_thread_name("asfcast-archive");
+        OutputFeed::Batch batch;
+        try {
+            while (!stopping && !failed()) {
+                if (!feed->take(batch)) {
+                    feed->wait(std::chrono::milliseconds(200));
+                    continue;
+                }
+                stats.packets_skipped = batch.discarded;
+                if (!header && batch.header && batch.entries.empty() && batch.ended) start_file(batch.header);
+                for (const auto& e : batch.entries) {
+                    write_packet(e);
+                    if (failed()) break;
+                }
+                if (batch.ended) {
+                    ended = true;
+                    break;
+                }
+            }
+            if (ended) finalize();
+            else if (fd >= 0 && !failed()) ::fsync(fd);  // stopped early: a broadcast-flagged file, readable
+        } catch (const std::exception& e) {
+            fail(fmt::format("unexpected error: {}", e.what()));
         }
-        finalize();
-    }
-
-    void enqueue(Item item) {
-        if (failed()) return;
-        if (config.block_when_full) {
-            queue.push(std::move(item));
-        } else if (!queue.try_push(std::move(item))) {
-            fail(fmt::format("the disk fell {} packets behind the broadcast", config.queue_packets));
-        }
-    }
-
-    void end() {
-        std::call_once(end_once, [this] {
-            queue.push(Item{nullptr, nullptr, true});
-            queue.close();
-            if (thread.joinable()) thread.join();
-            if (fd >= 0) ::close(fd);
-            fd = -1;
-        });
+        feed->close();
+        std::lock_guard lk(done_m);
+        stats.finished = true;
+        done_cv.notify_all();
     }
 };
 
@@ -186,12 +184,24 @@ ArchiveWriter::ArchiveWriter(ArchiveConfig config, HeaderFinalizer finalizer)
     impl_->thread = std::thread([this] { impl_->run(); });
 }
 
-ArchiveWriter::~ArchiveWriter() { impl_->end(); }
+ArchiveWriter::~ArchiveWriter() { close(); }
 
-void ArchiveWriter::on_header(HeaderPtr header) { impl_->enqueue(Item{std::move(header), nullptr, false}); }
-void ArchiveWriter::on_packet(PacketPtr packet) { impl_->enqueue(Item{nullptr, std::move(packet), false}); }
-void ArchiveWriter::on_end() { impl_->end(); }
-void ArchiveWriter::close() { impl_->end(); }
+std::shared_ptr<OutputFeed> ArchiveWriter::feed() const { return impl_->feed; }
+
+bool ArchiveWriter::wait_finished(std::chrono::milliseconds timeout) {
+    std::unique_lock lk(impl_->done_m);
+    return impl_->done_cv.wait_for(lk, timeout, [&] { return impl_->stats.finished.load(); });
+}
+
+void ArchiveWriter::close() {
+    if (!impl_) return;
+    impl_->stopping = true;
+    impl_->feed->close();
+    if (impl_->thread.joinable()) impl_->thread.join();
+    if (impl_->fd >= 0) ::close(impl_->fd);
+    impl_->fd = -1;
+}
+
 const ArchiveStats& ArchiveWriter::stats() const { return impl_->stats; }
 
 std::string ArchiveWriter::error() const {

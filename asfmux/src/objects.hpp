@@ -119,20 +119,25 @@ inline constexpr std::uint32_t kDefaultBufferMs = 3000;
 // ---- Data packet layout written by the Packetizer (ASF-notes §16) ----
 namespace pkt {
 inline constexpr std::uint8_t kEcFlags = 0x82;            // §16.1: EC present, 2 data bytes (00 00)
-inline constexpr std::uint8_t kLengthTypeFlags = 0x10;    // §16.2: padding length WORD; no packet length/sequence
+inline constexpr std::uint8_t kPaddingWord = 0x10;        // §16.2: Length Type Flags: Padding Length WORD
 inline constexpr std::uint8_t kMultiplePayloads = 0x01;   // §16.2: Length Type Flags bit 0
 inline constexpr std::uint8_t kPropertyFlags = 0x5D;      // §16.2: repl BYTE, offset DWORD, obj# BYTE, stream BYTE
 inline constexpr std::uint8_t kPayloadLengthWord = 0x80;  // §16.3: Payload Flags length type WORD
 inline constexpr std::uint8_t kReplicatedLength = 8;      // object size D + presentation time D
 inline constexpr std::size_t kMaxPayloads = 63;           // 6-bit count in Payload Flags
-// Byte offsets in the packet.
+// Multiple-payloads layout (file form): EC 3, Length Type Flags, Property Flags, Padding Length W,
+// Send Time D, Duration W, Payload Flags. The wire form drops the 2 Padding Length bytes.
 inline constexpr std::size_t kOffLengthTypeFlags = 3;
 inline constexpr std::size_t kOffPadding = 5;
 inline constexpr std::size_t kOffSendTime = 7;
 inline constexpr std::size_t kOffDuration = 11;
 inline constexpr std::size_t kOffPayloadFlags = 13;
-inline constexpr std::size_t kSingleHeader = 13;    // EC 3 + flags 2 + padding 2 + send 4 + duration 2
-inline constexpr std::size_t kMultipleHeader = 14;  // + Payload Flags
+inline constexpr std::size_t kMultipleHeader = 14;
+// Single-payload layout, used only for a packet its payload fills completely (no padding, so no
+// Padding Length field): EC 3, Length Type Flags, Property Flags, Send Time D, Duration W.
+inline constexpr std::size_t kSingleHeader = 11;
+inline constexpr std::size_t kSingleOffSendTime = 5;
+inline constexpr std::size_t kSingleOffDuration = 9;
 inline constexpr std::size_t kSinglePayloadHeader = 15;    // stream, obj#, offset D, repl len, repl 8
 inline constexpr std::size_t kMultiplePayloadHeader = 17;  // + payload length W
 inline constexpr std::size_t kMinPacketSize = kMultipleHeader + kMultiplePayloadHeader + 1;

@@ -1,6 +1,7 @@
 // Stream selection on finished data packets (ASF-notes §16): payloads of unselected streams are
-// cut out. The remaining payloads are laid out in a packet of the original length, the freed bytes
-// turned into padding, and strip_padding then removes it, so $D packets are shortened one way only.
+// cut out, and the result is written in the wire form (MS-WMSP 2.2.3.3: no Padding Length field, no
+// padding, no Packet Length field) in the multiple-payloads layout, so a client that pads it back
+// to the packet size reads exactly the kept payloads.
 #include "asfcast/asfmux/asfmux.hpp"
 
 namespace asfcast::asfmux {
@@ -12,9 +13,11 @@ std::size_t width_of(unsigned length_type) { return length_type == 3 ? 4 : lengt
 
 std::optional<Bytes> filter_packet_streams(ByteView packet, std::uint32_t packet_size,
                                            const std::array<bool, 128>& keep_stream) {
-    const PacketInfo info = parse_packet(packet, packet_size);  // validates everything read below
+    // A packet shorter than the fixed size came without its padding (wire form).
+    const bool wire = packet.size() < packet_size;
+    const PacketInfo info = wire ? parse_wire_packet(packet, packet_size) : parse_packet(packet, packet_size);
 
-    // Payload parsing information (§16.1-§16.2): where each field sits.
+    // Payload parsing information (§16.1-§16.2): where each field sits. parse_packet validated it.
     ByteReader r(packet, "data packet");
     std::uint8_t flags = r.u8();
     if (flags & 0x80) {  // Error Correction data
@@ -23,18 +26,20 @@ std::optional<Bytes> filter_packet_streams(ByteView packet, std::uint32_t packet
     }
     const std::size_t flags_at = r.pos() - 1;
     const std::uint8_t property_flags = r.u8();
+    const std::size_t length_at = r.pos();
     r.skip(width_of((flags >> 5) & 3));  // Packet Length
+    const std::size_t sequence_at = r.pos();
     r.skip(width_of((flags >> 1) & 3));  // Sequence
     const std::size_t padding_at = r.pos();
-    const std::size_t padding_width = width_of((flags >> 3) & 3);
-    r.skip(padding_width);
+    r.skip(width_of((flags >> 3) & 3));  // Padding Length
+    const std::size_t times_at = r.pos();
     r.skip(6);  // Send Time, Duration
     const std::size_t head_end = r.pos();
 
     const ByteView body = packet.first(info.packet_length - info.padding);
     if (!info.multiple_payloads) {
         if (!keep_stream[body[head_end] & 0x7F]) return std::nullopt;
-        return strip_padding(packet, packet_size);
+        return wire ? Bytes(body.begin(), body.end()) : to_wire_form(packet, packet_size);
     }
 
     // Multiple payloads (§16.3): find the byte range of every payload, header and data.
@@ -54,28 +59,20 @@ std::optional<Bytes> filter_packet_streams(ByteView packet, std::uint32_t packet
         if (keep_stream[stream]) kept.emplace_back(start, p.pos());
     }
     if (kept.empty()) return std::nullopt;
-    if (kept.size() == count) return strip_padding(packet, packet_size);
 
-    // Rebuild at the original length. The Padding Length field becomes a WORD if it was absent or a
-    // BYTE, as the freed space may not fit a byte; a dropped payload frees more than the 2 bytes
-    // this can add.
-    const std::size_t new_padding_width = padding_width < 2 ? 2 : padding_width;
-    Bytes out(packet.begin(), packet.begin() + static_cast<std::ptrdiff_t>(padding_at));
-    out[flags_at] = static_cast<std::uint8_t>((flags & ~0x18) | (new_padding_width == 2 ? 0x10 : 0x18));
-    const std::size_t new_padding_at = out.size();
-    out.resize(out.size() + new_padding_width, 0);
-    out.insert(out.end(), packet.begin() + static_cast<std::ptrdiff_t>(padding_at + padding_width),
+    // The wire form: the Error Correction data and flags, Length Type Flags without Packet Length
+    // and Padding Length, the Sequence (if any), times, then the kept payloads.
+    Bytes out(packet.begin(), packet.begin() + static_cast<std::ptrdiff_t>(length_at));
+    out[flags_at] = static_cast<std::uint8_t>(flags & ~0x78);
+    out.insert(out.end(), packet.begin() + static_cast<std::ptrdiff_t>(sequence_at),
+               packet.begin() + static_cast<std::ptrdiff_t>(padding_at));
+    out.insert(out.end(), packet.begin() + static_cast<std::ptrdiff_t>(times_at),
                packet.begin() + static_cast<std::ptrdiff_t>(head_end));
     out.push_back(static_cast<std::uint8_t>((payload_flags & 0xC0) | kept.size()));
     for (const auto& [from, to] : kept)
         out.insert(out.end(), body.begin() + static_cast<std::ptrdiff_t>(from),
                    body.begin() + static_cast<std::ptrdiff_t>(to));
-    if (out.size() > info.packet_length) throw ParseError("data packet: filtered packet outgrew the original");
-    const std::size_t padding = info.packet_length - out.size();
-    for (std::size_t i = 0; i < new_padding_width; ++i)
-        out[new_padding_at + i] = static_cast<std::uint8_t>(padding >> (8 * i));
-    out.resize(info.packet_length, 0);
-    return strip_padding(out, packet_size);
+    return out;
 }
 
 }  // namespace asfcast::asfmux

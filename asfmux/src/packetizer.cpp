@@ -1,21 +1,27 @@
-// Data packets (ASF-notes §16). Layout of every packet we write (packet_size bytes):
+// Data packets (ASF-notes §16), made once in both forms (core/muxed.hpp DataPacket).
 //
+// File form of a packet with padding (packet_size bytes), always the multiple-payloads layout:
 //   0  82 00 00        Error Correction Flags (present, 2 bytes) + EC data            §16.1
-//   3  10 | 11         Length Type Flags: Padding Length WORD, +0x01 multiple payloads §16.2
+//   3  11              Length Type Flags: Padding Length WORD | multiple payloads      §16.2
 //   4  5D              Property Flags: repl BYTE, offset DWORD, object# BYTE, stream BYTE
-//   5  WORD            Padding Length (always present: the header length never changes)
+//   5  WORD            Padding Length
 //   7  DWORD           Send Time (ms)
 //  11  WORD            Duration (ms)
-//  13  BYTE            Payload Flags = count | 0x80 (multiple payloads only)           §16.3
+//  13  BYTE            Payload Flags = count | 0x80                                     §16.3
 //      payloads: Stream Number B (bit 7 key frame), Media Object Number B, Offset D,
 //                Replicated Data Length B = 8, Media Object Size D, Presentation Time D,
-//                [Payload Length W, multiple only], data
+//                Payload Length W, data
 //      padding: zeros to packet_size
+// Its wire form (MS-WMSP 2.2.3.3, MS-WMHTTP 2.2.3.3, MS-MSB 2.2.4): Length Type Flags 01 (no
+// Packet Length, no Padding Length), the Padding Length field and the padding gone. Every payload
+// keeps its own length, so a client that pads the wire form back to packet_size with zeros (as
+// ffmpeg, VLC and libmms do) reads exactly the same payloads.
 //
-// Payloads are written straight into the packet buffer in the multiple-payload form; a packet
-// that ends up with one payload is turned into the single-payload form on close (a 3-byte move;
-// the bytes saved become padding). A fragment that fills an empty packet is written in the
-// single-payload form directly.
+// A fragment that fills an empty packet completely is written in the single-payload layout with
+// no padding and no Padding Length field (Length Type Flags 00, header 11 bytes); both forms are
+// then the same bytes. A single payload that does not fill its packet stays in the multiple
+// layout: dropping the padding of a single-payload packet would let a re-padding client read the
+// zeros as media.
 //
 // Send Time = decode time (ms, no preroll) of the packet's first payload, never below the previous
 // packet's. Duration = latest decode time of a payload in the packet - Send Time (0 for one frame).
@@ -74,8 +80,8 @@ Packetizer::Packetizer(MuxConfig config, const StreamSet& streams) : config_(con
 }
 
 std::size_t Packetizer::max_audio_frame_bytes() const {
-    // An audio frame alone in a packet, single-payload form.
-    return config_.packet_size - pkt::kSingleHeader - pkt::kSinglePayloadHeader;
+    // An audio frame alone in a packet, multiple-payloads layout (it may leave padding).
+    return config_.packet_size - pkt::kMultipleHeader - pkt::kMultiplePayloadHeader;
 }
 
 std::size_t Packetizer::free_space() const {
@@ -164,10 +170,9 @@ void Packetizer::add(const EncodedFrame& frame, Micros now_us, std::vector<DataP
         max_dts_ms_ = std::max(max_dts_ms_, dts_ms);
         if (key && offset == 0) open_.key_frames.push_back({frame.stream, frame.pts});
 
-        // An empty packet that no second payload could share: single-payload form, then close.
-        const std::size_t multi_cap = psize - pkt::kMultipleHeader - pkt::kMultiplePayloadHeader;
-        if (payloads_ == 0 && remaining + pkt::kMultiplePayloadHeader + 1 > multi_cap) {
-            const std::size_t n = std::min(remaining, psize - pkt::kSingleHeader - pkt::kSinglePayloadHeader);
+        // A fragment that fills an empty packet completely: single-payload layout, no padding.
+        const std::size_t single_cap = psize - pkt::kSingleHeader - pkt::kSinglePayloadHeader;
+        if (payloads_ == 0 && remaining >= single_cap) {
             std::uint8_t p[pkt::kSinglePayloadHeader];
             p[0] = stream_byte;
             p[1] = object;
@@ -175,13 +180,13 @@ void Packetizer::add(const EncodedFrame& frame, Micros now_us, std::vector<DataP
             p[6] = pkt::kReplicatedLength;
             store32(p + 7, size32);
             store32(p + 11, pres_ms);
-            open_.bytes.resize(pkt::kSingleHeader);  // no Payload Flags in the single form
+            open_.bytes.resize(pkt::kSingleHeader);  // no Padding Length, no Payload Flags
             open_.bytes.insert(open_.bytes.end(), p, p + pkt::kSinglePayloadHeader);
-            open_.bytes.insert(open_.bytes.end(), data + offset, data + offset + n);
-            pos_ = pkt::kSingleHeader + pkt::kSinglePayloadHeader + n;
+            open_.bytes.insert(open_.bytes.end(), data + offset, data + offset + single_cap);
+            pos_ = psize;
             payloads_ = 1;
             single_form_ = true;
-            offset += n;
+            offset += single_cap;
             close_packet(out);
             continue;
         }
@@ -216,25 +221,28 @@ void Packetizer::flush(std::vector<DataPacket>& out) {
 void Packetizer::close_packet(std::vector<DataPacket>& out) {
     if (!is_open_) return;
     std::uint8_t* b = open_.bytes.data();
-    if (payloads_ == 1 && !single_form_) {
-        // Multiple-payload form -> single: drop Payload Flags and Payload Length (ASF-notes §16.3).
-        std::memmove(b + pkt::kSingleHeader, b + pkt::kMultipleHeader, pkt::kSinglePayloadHeader);
-        const std::size_t data_from = pkt::kMultipleHeader + pkt::kMultiplePayloadHeader;
-        const std::size_t data_to = pkt::kSingleHeader + pkt::kSinglePayloadHeader;
-        std::memmove(b + data_to, b + data_from, pos_ - data_from);
-        pos_ -= data_from - data_to;
-        open_.bytes.resize(pos_);
-        single_form_ = true;
+    if (single_form_) {
+        // Filled completely: no padding, so no Padding Length field; the wire form is the same.
+        b[pkt::kOffLengthTypeFlags] = 0x00;
+        store32(b + pkt::kSingleOffSendTime, open_.send_time_ms);
+        store16(b + pkt::kSingleOffDuration, std::min<std::uint32_t>(max_dts_ms_ - open_.send_time_ms, 0xFFFF));
+        open_.padding = 0;
+    } else {
+        open_.bytes.resize(config_.packet_size);  // zero-fills the padding only
+        b = open_.bytes.data();
+        const std::size_t padding = config_.packet_size - pos_;
+        b[pkt::kOffLengthTypeFlags] = static_cast<std::uint8_t>(pkt::kPaddingWord | pkt::kMultiplePayloads);
+        store16(b + pkt::kOffPadding, static_cast<std::uint32_t>(padding));
+        store32(b + pkt::kOffSendTime, open_.send_time_ms);
+        store16(b + pkt::kOffDuration, std::min<std::uint32_t>(max_dts_ms_ - open_.send_time_ms, 0xFFFF));
+        b[pkt::kOffPayloadFlags] = static_cast<std::uint8_t>(payloads_ | pkt::kPayloadLengthWord);
+        open_.padding = static_cast<std::uint32_t>(padding);
+        // The wire form: without the Padding Length field (bytes 5-6) and the padding.
+        open_.wire.reserve(pos_ - 2);
+        open_.wire.assign(b, b + pkt::kOffPadding);
+        open_.wire[pkt::kOffLengthTypeFlags] = pkt::kMultiplePayloads;
+        open_.wire.insert(open_.wire.end(), b + pkt::kOffSendTime, b + pos_);
     }
-    open_.bytes.resize(config_.packet_size);  // zero-fills the padding only
-    const bool multiple = payloads_ > 1;
-    const std::size_t padding = config_.packet_size - pos_;
-    b[pkt::kOffLengthTypeFlags] = static_cast<std::uint8_t>(pkt::kLengthTypeFlags | (multiple ? pkt::kMultiplePayloads : 0));
-    store16(b + pkt::kOffPadding, static_cast<std::uint32_t>(padding));
-    store32(b + pkt::kOffSendTime, open_.send_time_ms);
-    store16(b + pkt::kOffDuration, std::min<std::uint32_t>(max_dts_ms_ - open_.send_time_ms, 0xFFFF));
-    if (multiple) b[pkt::kOffPayloadFlags] = static_cast<std::uint8_t>(payloads_ | pkt::kPayloadLengthWord);
-    open_.padding = static_cast<std::uint32_t>(padding);
     open_.number = next_number_++;
     out.push_back(std::move(open_));
     open_ = DataPacket{};

@@ -14,6 +14,7 @@ namespace asfcast::asfmux {
 namespace {
 
 using detail::guid_name;
+namespace pkt = detail::pkt;
 namespace guids = detail::guids;
 
 Guid read_guid(ByteReader& r) {
@@ -258,7 +259,9 @@ struct PacketHead {
 
 std::size_t width_of(unsigned length_type) { return length_type == 3 ? 4 : length_type; }
 
-PacketHead read_packet_head(ByteView packet, std::uint32_t packet_size) {
+// `wire`: the packet came without its padding (MS-WMSP 2.2.3.3), so without a Packet Length field
+// it is as long as the bytes given, which may not exceed the fixed size.
+PacketHead read_packet_head(ByteView packet, std::uint32_t packet_size, bool wire = false) {
     PacketHead ph;
     ByteReader r(packet, "data packet");
     std::uint8_t b = r.u8();
@@ -282,7 +285,12 @@ PacketHead read_packet_head(ByteView packet, std::uint32_t packet_size) {
     ph.send_time = r.u32();
     ph.duration = r.u16();
     ph.end_of_head = r.pos();
-    ph.packet_length = ph.length_width ? explicit_length : packet_size;
+    if (wire && packet_size && packet.size() > packet_size)
+        throw ParseError(fmt::format("data packet: {} bytes, more than the fixed packet size {}", packet.size(),
+                                     packet_size));
+    ph.packet_length = ph.length_width ? explicit_length
+                       : wire          ? static_cast<std::uint32_t>(packet.size())
+                                       : packet_size;
     if (ph.packet_length > packet.size())
         throw ParseError(fmt::format("data packet: packet length {} but only {} bytes given", ph.packet_length,
                                      packet.size()));
@@ -335,8 +343,9 @@ HeaderInfo parse_header(ByteView bytes) {
     return h;
 }
 
-PacketInfo parse_packet(ByteView packet, std::uint32_t packet_size) {
-    const PacketHead ph = read_packet_head(packet, packet_size);
+namespace {
+
+PacketInfo parse_packet_with(const PacketHead& ph, ByteView packet) {
     PacketInfo info;
     info.error_correction = ph.ec;
     info.multiple_payloads = ph.length_type_flags & 0x01;
@@ -406,44 +415,57 @@ PacketInfo parse_packet(ByteView packet, std::uint32_t packet_size) {
     return info;
 }
 
-Bytes strip_padding(ByteView packet, std::uint32_t packet_size) {
-    (void)parse_packet(packet, packet_size);  // validates the whole packet
+}  // namespace
+
+PacketInfo parse_packet(ByteView packet, std::uint32_t packet_size) {
+    return parse_packet_with(read_packet_head(packet, packet_size), packet);
+}
+
+PacketInfo parse_wire_packet(ByteView packet, std::uint32_t packet_size) {
+    return parse_packet_with(read_packet_head(packet, packet_size, true), packet);
+}
+
+Bytes to_wire_form(ByteView packet, std::uint32_t packet_size) {
     const PacketHead ph = read_packet_head(packet, packet_size);
-    const std::size_t new_length = ph.packet_length - ph.padding;
-    if (ph.padding == 0) return Bytes(packet.begin(), packet.begin() + static_cast<std::ptrdiff_t>(ph.packet_length));
+    const PacketInfo info = parse_packet_with(ph, packet);  // validates the whole packet
+    if (ph.padding_width == 0)
+        return Bytes(packet.begin(), packet.begin() + static_cast<std::ptrdiff_t>(ph.packet_length));
 
-    if (ph.length_width == 0) {
-        // Without a Packet Length field a reader takes the fixed packet size from the header, so a
-        // single payload would run into the zeros clients pad a short $D with (ffmpeg's mmsh does).
-        // The Padding Length field is traded for a WORD Packet Length holding the new size: readers
-        // then count the missing bytes as padding (ASF-notes 16.2).
-        const std::size_t lengths_at = ph.length_at;  // right after the Property Flags
-        const std::size_t out_length = new_length - ph.padding_width + 2;
-        Bytes out;
-        out.reserve(out_length);
-        out.insert(out.end(), packet.begin(), packet.begin() + static_cast<std::ptrdiff_t>(lengths_at));
-        std::uint8_t& ltf = out[lengths_at - 2];
-        ltf = static_cast<std::uint8_t>((ltf & ~0x78) | 0x40);  // padding type 0, packet length type WORD
-        out.push_back(static_cast<std::uint8_t>(out_length));
-        out.push_back(static_cast<std::uint8_t>(out_length >> 8));
-        // Sequence field (if any) stays; the padding field goes.
-        out.insert(out.end(), packet.begin() + static_cast<std::ptrdiff_t>(lengths_at),
-                   packet.begin() + static_cast<std::ptrdiff_t>(ph.padding_at));
-        out.insert(out.end(), packet.begin() + static_cast<std::ptrdiff_t>(ph.padding_at + ph.padding_width),
-                   packet.begin() + static_cast<std::ptrdiff_t>(new_length));
-        return out;
+    const std::size_t content_end = ph.packet_length - ph.padding;
+    // Payload parsing information without the Padding Length field, Padding Length Type 0.
+    Bytes out;
+    out.reserve(content_end + 3);
+    out.insert(out.begin(), packet.begin(), packet.begin() + static_cast<std::ptrdiff_t>(ph.padding_at));
+    const std::size_t flags_at = ph.length_at - 2;
+    out[flags_at] = static_cast<std::uint8_t>(out[flags_at] & ~0x18);
+    out.insert(out.end(), packet.begin() + static_cast<std::ptrdiff_t>(ph.padding_at + ph.padding_width),
+               packet.begin() + static_cast<std::ptrdiff_t>(ph.end_of_head));
+    if (info.multiple_payloads) {
+        out.insert(out.end(), packet.begin() + static_cast<std::ptrdiff_t>(ph.end_of_head),
+                   packet.begin() + static_cast<std::ptrdiff_t>(content_end));
+    } else {
+        // Single payload: into the multiple-payloads layout (§16.3), one payload with a WORD length.
+        const std::size_t data_len = info.payloads.empty() ? 0 : info.payloads.front().length;
+        if (info.payloads.size() != 1 || info.payloads.front().compressed || out.size() + 3 + (content_end - ph.end_of_head) > ph.packet_length ||
+            data_len > 0xFFFF)
+            return Bytes(packet.begin(), packet.begin() + static_cast<std::ptrdiff_t>(ph.packet_length));
+        out[flags_at] = static_cast<std::uint8_t>(out[flags_at] | 0x01);
+        out.push_back(static_cast<std::uint8_t>(pkt::kPayloadLengthWord | 1));
+        const std::size_t data_at = content_end - data_len;
+        out.insert(out.end(), packet.begin() + static_cast<std::ptrdiff_t>(ph.end_of_head),
+                   packet.begin() + static_cast<std::ptrdiff_t>(data_at));
+        out.push_back(static_cast<std::uint8_t>(data_len));
+        out.push_back(static_cast<std::uint8_t>(data_len >> 8));
+        out.insert(out.end(), packet.begin() + static_cast<std::ptrdiff_t>(data_at),
+                   packet.begin() + static_cast<std::ptrdiff_t>(content_end));
     }
-
-    Bytes out(packet.begin(), packet.begin() + static_cast<std::ptrdiff_t>(new_length));
-    ByteWriter w(out);
-    auto patch = [&](std::size_t at, std::size_t width, std::uint32_t v) {
-        if (width == 1) out[at] = static_cast<std::uint8_t>(v);
-        else if (width == 2) w.patch_u16(at, static_cast<std::uint16_t>(v));
-        else if (width == 4) w.patch_u32(at, v);
-    };
-    patch(ph.padding_at, ph.padding_width, 0);
     // An explicit Packet Length must agree with the shortened packet.
-    patch(ph.length_at, ph.length_width, static_cast<std::uint32_t>(new_length));
+    if (ph.length_width) {
+        ByteWriter w(out);
+        if (ph.length_width == 1) out[ph.length_at] = static_cast<std::uint8_t>(out.size());
+        else if (ph.length_width == 2) w.patch_u16(ph.length_at, static_cast<std::uint16_t>(out.size()));
+        else w.patch_u32(ph.length_at, static_cast<std::uint32_t>(out.size()));
+    }
     return out;
 }
 

@@ -21,10 +21,10 @@ SimpleIndexBuilder::SimpleIndexBuilder(int stream, std::uint32_t preroll_ms, Mic
     if (interval_ <= 0) throw std::invalid_argument("SimpleIndexBuilder: interval must be positive");
 }
 
-void SimpleIndexBuilder::add_packet(const DataPacket& packet) {
-    const std::uint32_t number = packet.number > std::numeric_limits<std::uint32_t>::max()
+void SimpleIndexBuilder::add_packet(const DataPacket& packet, std::uint64_t file_number) {
+    const std::uint32_t number = file_number > std::numeric_limits<std::uint32_t>::max()
                                      ? std::numeric_limits<std::uint32_t>::max()
-                                     : static_cast<std::uint32_t>(packet.number);
+                                     : static_cast<std::uint32_t>(file_number);
     extent_us_ = std::max(extent_us_, packet.max_pts + Micros{preroll_ms_} * 1000);
 
     PacketInfo info;

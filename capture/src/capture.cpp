@@ -1,5 +1,6 @@
 // GStreamer capture graphs (C API). One pipeline per source; appsinks hand tightly packed I420
 // frames and interleaved S16 blocks, timestamped with the pipeline running time, to callbacks.
+#include "asfcast/core/thread_name.hpp"
 #include "asfcast/capture/capture.hpp"
 #include "asfcast/capture/devices.hpp"
 
@@ -725,6 +726,7 @@ struct CapturePipeline::Impl {
     }
 
     void bus_loop() {
+        set_thread_name("asfcast-gst-bus");
         GstBus* bus = gst_element_get_bus(pipeline);
         bool error_reported = false;
         while (!quit.load()) {

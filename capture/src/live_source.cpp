@@ -1,3 +1,4 @@
+#include "asfcast/core/thread_name.hpp"
 #include "asfcast/capture/live_source.hpp"
 
 #include <fmt/format.h>
@@ -376,6 +377,7 @@ struct LiveSource::Impl : std::enable_shared_from_this<Impl> {
     }
 
     void supervise() {
+        set_thread_name("asfcast-live-sup");
         std::unique_lock lk(m);
         while (!quit) {
             cv.wait_for(lk, std::chrono::milliseconds(20));
@@ -424,6 +426,7 @@ struct LiveSource::Impl : std::enable_shared_from_this<Impl> {
 
     // Keeps both time lines moving while the source is late or lost.
     void fill() {
+        set_thread_name("asfcast-live-fill");
         while (true) {
             {
                 std::lock_guard lk(m);

@@ -2,6 +2,7 @@
 // most one libswscale context and one reused output buffer; lanes past the first run on worker
 // threads, one capture frame at a time (the caller waits for every lane before the next frame,
 // so the scaled buffers can be reused and output order is fixed).
+#include "asfcast/core/thread_name.hpp"
 #include "asfcast/encode/renditions.hpp"
 
 extern "C" {
@@ -213,7 +214,10 @@ VideoRenditions::VideoRenditions(VideoRenditionsConfig config) : impl_(std::make
         lane->members.push_back(i);
     }
     if (c.parallel)
-        for (std::size_t i = 1; i < s.lanes.size(); ++i) s.workers.emplace_back([this, i] { impl_->worker_loop(i); });
+        for (std::size_t i = 1; i < s.lanes.size(); ++i) s.workers.emplace_back([this, i] {
+            set_thread_name("asfcast-venc-" + std::to_string(i + 1));
+            impl_->worker_loop(i);
+        });
 }
 
 VideoRenditions::~VideoRenditions() = default;

@@ -25,7 +25,9 @@
 #include "asfcast/core/clock.hpp"
 #include "asfcast/core/http_head.hpp"
 #include "asfcast/core/log.hpp"
-#include "asfcast/core/packet_ring.hpp"
+#include "asfcast/core/output_feed.hpp"
+#include "asfcast/core/thread_name.hpp"
+#include "client_cursor.hpp"
 #include "ip_acl.hpp"
 #include "wmsp_framing.hpp"
 #include "wmsp_responder.hpp"
@@ -36,19 +38,7 @@ namespace {
 
 using asio::ip::tcp;
 
-// One ASF data packet as it goes out in $D packets: padding removed once for every client.
-struct WirePacket {
-    PacketPtr original;            // as the muxer made it (padding included), for stream filtering
-    Bytes payload;                 // MS-WMSP 2.2.3.3: no Padding Data, Padding Length 0
-    std::uint32_t location_id = 0; // MS-WMSP 2.2.3.1.2: the ASF packet number
-    std::uint32_t send_time_ms = 0;
-    std::uint32_t header_version = 0;
-    // Variants for clients that selected only some streams, built on first use (network thread).
-    mutable std::vector<std::pair<StreamMask, std::shared_ptr<const Bytes>>> filtered;
-};
-using WirePtr = std::shared_ptr<const WirePacket>;
-
-constexpr std::size_t kMaxBatch = 8;            // $D packets per gather write
+constexpr std::size_t kMaxBatch = CursorStep::kMaxBatch;  // $D packets per gather write
 constexpr std::size_t kReadChunk = 16 * 1024;   // bytes read per readiness event
 constexpr std::int64_t kHousekeepingUs = 500'000;
 
@@ -56,16 +46,28 @@ constexpr std::int64_t kHousekeepingUs = 500'000;
 
 class Connection;
 
+struct Mount;
+
+// Lets the mux thread wake the network thread for a mount until the server stops.
+struct MountWaker {
+    std::mutex m;
+    PullServer::Impl* server = nullptr;
+    Mount* mount = nullptr;
+    void wake();
+};
+
 struct Mount {
-    Mount(std::string p, std::size_t ring_packets, asio::io_context& io)
-        : path(std::move(p)), ring(ring_packets), send_timer(io) {}
+    Mount(std::string p, std::size_t ring_packets, std::size_t feed_packets, asio::io_context& io)
+        : path(std::move(p)),
+          state(ring_packets),
+          feed(std::make_shared<OutputFeed>(OutputFeed::Config{"pull " + path, feed_packets})),
+          send_timer(io) {}
     std::string path;
-    HeaderPtr header;
-    Bytes header_frames;          // the header as $H packets
-    std::uint32_t header_version = 0;
-    bool audio_only = false;
+    MountState state;
     MountView view;
-    PacketRing<WirePacket> ring;
+    std::shared_ptr<OutputFeed> feed;  // from the mux thread
+    std::shared_ptr<MountWaker> waker;
+    OutputFeed::Batch batch;           // reused by drain()
     std::unordered_set<Connection*> streaming;
     asio::steady_timer send_timer;  // coalesces sends (PullConfig::send_interval_ms)
     bool send_armed = false;
@@ -80,9 +82,8 @@ struct PullServer::Impl {
     void refuse(tcp::socket socket, int status, std::string_view text);
     void housekeeping();
     void close(Connection& c, std::string_view why);
-    void header_changed(Mount& m, HeaderPtr h, Bytes frames);
-    void packet_arrived(Mount& m, WirePtr w, bool start_point, PacketRing<WirePacket>::StreamSet keys,
-                        Micros group);
+    void drain(Mount& m);
+    void header_changed(Mount& m, HeaderPtr h);
     void broadcast_ended(Mount& m);
     void wake_all(Mount& m);
 
@@ -102,7 +103,6 @@ struct PullServer::Impl {
     std::uint16_t bound_port = 0;
     bool running = false;
     Bytes read_buffer = Bytes(kReadChunk);
-    std::vector<std::weak_ptr<MuxedStreamSink>> sinks;  // detached at stop
     std::vector<Connection*> wake_list;                 // reused: no allocation per packet
     // Capture-to-socket latency histogram, 1 ms buckets; the last one counts everything above.
     std::array<std::uint64_t, 2001> latency_ms{};
@@ -131,7 +131,7 @@ public:
     bool closed() const { return closed_; }
     std::uint32_t client_id() const { return client_id_; }
     std::uint64_t bytes_sent() const { return bytes_sent_; }
-    std::uint64_t lag_skips() const { return lag_skips_; }
+    std::uint64_t lag_skips() const { return cursor_ ? cursor_->lag_skips() : 0; }
 
     // Called by Impl::close only.
     void shut() {
@@ -139,7 +139,8 @@ public:
         asio::error_code ignored;
         socket_.shutdown(tcp::socket::shutdown_both, ignored);
         socket_.close(ignored);
-        for (auto& w : inflight_) w.reset();
+        for (std::size_t i = 0; i < step_.data_count; ++i) step_.data[i].keep.reset();
+        step_.data_count = 0;
         parser_.reset();
     }
 
@@ -162,88 +163,50 @@ public:
         }
     }
 
-    // The mount has a new packet or ended: continue streaming if idle.
+    // The mount has a new packet or ended: continue streaming if idle. What to write comes from
+    // the client's ClientCursor; this only writes it.
     void pump() {
         if (closed_ || !mount_) return;
         if (writing_) {
             // A write that does not finish while the live edge runs away: the client stopped
             // reading. With the disconnect policy it goes now; with skip, when the write ends.
-            if (server_.config.lag_policy == "disconnect" && started_ && lagging(*mount_)) {
+            if (server_.config.lag_policy == "disconnect" && cursor_->started() && cursor_->lagging(mount_->state)) {
                 ++server_.stats.lag_disconnects;
                 server_.close(*this, "fell behind the live stream");
             }
             return;
         }
         if (!queued_.empty()) return write_control(false);
-        Mount& m = *mount_;
-        const std::int64_t now = monotonic_us();
-
-        if (!started_) {
-            // A new client starts at the newest key frame (MS-WMSP 3.2.5.6 leaves the position to us).
-            // With MBR renditions, at the key frames of the streams it takes.
-            auto start = m.ring.newest_start_for(start_streams(m));
-            if (!start) {
-                if (m.view.ended) return finish_stream();
-                return;  // wait for the first start point
+        for (;;) {
+            cursor_->next(mount_->state, step_);
+            if (step_.skipped) ++server_.stats.lag_skips;
+            switch (step_.kind) {
+                case CursorStep::Kind::wait:
+                    return;
+                case CursorStep::Kind::disconnect:
+                    ++server_.stats.lag_disconnects;
+                    return server_.close(*this, step_.reason);
+                case CursorStep::Kind::finish:
+                    queued_.insert(queued_.end(), step_.control.begin(), step_.control.end());
+                    leave_mount();
+                    return write_control(true);
+                case CursorStep::Kind::send:
+                    break;
             }
-            cursor_ = *start;
-            started_ = true;
-        }
-
-        // A header change: $C then the new $H before the packets made with it (§3.2.4.2).
-        if (header_version_ != m.header_version && cursor_ >= m.ring.oldest()) {
-            const WirePtr* first = m.ring.at(cursor_);
-            if (first && (*first)->header_version == m.header_version) {
-                header_version_ = m.header_version;
-                auto c = stream_change_packet(0);
-                queued_.insert(queued_.end(), c.begin(), c.end());
-                queued_.insert(queued_.end(), m.header_frames.begin(), m.header_frames.end());
+            if (step_.data_count == 0) {  // $C + $H
+                queued_.insert(queued_.end(), step_.control.begin(), step_.control.end());
                 return write_control(false);
             }
-        }
-
-        if (cursor_ < m.ring.oldest() || lagging(m)) {
-            if (server_.config.lag_policy == "disconnect") {
-                ++server_.stats.lag_disconnects;
-                return server_.close(*this, "fell behind the live stream");
-            }
-            auto next = m.ring.newest_start_for(start_streams(m));
-            ++server_.stats.lag_skips;
-            ++lag_skips_;
-            at_live_edge_ = false;
-            cursor_ = next ? *next : m.ring.next();
-        }
-
-        // Gather up to kMaxBatch $D packets: a 12-byte prefix of our own per packet, the packet
-        // bytes shared with every other client.
-        for (;;) {
+            // A 12-byte prefix of our own per packet (and chunk framing), the packet bytes shared
+            // with every other client, in one gather write.
             iov_count_ = iov_index_ = 0;
-            inflight_count_ = 0;
-            std::size_t n = 0;
-            while (n < kMaxBatch && cursor_ < m.ring.next()) {
-                const WirePtr& w = *m.ring.at(cursor_);
-                if (w->header_version != header_version_) break;  // $C + $H first
-                ++cursor_;
-                const Bytes* payload = select(*w);
-                if (!payload) continue;
-                auto& prefix = prefixes_[n];
-                std::size_t used = 0;
-                if (chunked_) used = chunk_line(prefix.data(), payload->size() + 12);
-                const auto d =
-                    data_packet_prefix(w->location_id, 0, afflags_++, static_cast<std::uint16_t>(payload->size()));
-                std::copy(d.begin(), d.end(), prefix.begin() + static_cast<std::ptrdiff_t>(used));
-                used += d.size();
-                iov_[iov_count_++] = {prefix.data(), used};
-                iov_[iov_count_++] = {const_cast<std::uint8_t*>(payload->data()), payload->size()};
-                if (chunked_) iov_[iov_count_++] = {const_cast<char*>("\r\n"), 2};
-                inflight_[inflight_count_++] = w;
-                ++n;
+            for (std::size_t i = 0; i < step_.data_count; ++i) {
+                CursorStep::Data& d = step_.data[i];
+                iov_[iov_count_++] = {d.prefix.data(), d.prefix_size};
+                iov_[iov_count_++] = {const_cast<std::uint8_t*>(d.payload.data()), d.payload.size()};
+                if (d.chunk_end) iov_[iov_count_++] = {const_cast<char*>("\r\n"), 2};
             }
-            if (iov_count_ == 0) {
-                if (m.view.ended && cursor_ >= m.ring.next()) finish_stream();
-                return;
-            }
-            write_started_us_ = now;
+            write_started_us_ = monotonic_us();
             if (!send_gathered()) return;  // waiting for the socket, or closed
         }
     }
@@ -282,15 +245,13 @@ public:
             }
         }
         const Micros now = monotonic_us();
-        for (std::size_t i = 0; i < inflight_count_; ++i) {
-            const Micros captured = inflight_[i]->original->capture_us;
-            if (at_live_edge_ && captured > 0) server_.note_latency(now - captured);
-            inflight_[i].reset();
+        for (std::size_t i = 0; i < step_.data_count; ++i) {
+            // Packets a client at the live edge receives (not its start-up burst).
+            if (step_.data[i].capture_us > 0) server_.note_latency(now - step_.data[i].capture_us);
+            step_.data[i].keep.reset();
         }
-        inflight_count_ = 0;
+        step_.data_count = 0;
         iov_count_ = iov_index_ = 0;
-        // Once a client has caught up with the ring, what it gets next is live-edge traffic.
-        if (mount_ && cursor_ >= mount_->ring.next()) at_live_edge_ = true;
         return true;
     }
 
@@ -304,23 +265,6 @@ public:
             if (!self->queued_.empty()) return self->write_control(false);
             self->pump();
         });
-    }
-
-    // Ends the $D stream: §3.2.4.1 $E with reason 0 (then a zero-length chunk when chunked).
-    void finish_stream() {
-        auto e = end_of_stream_packet(0);
-        if (chunked_) {
-            char line[16];
-            const std::size_t used = chunk_line(reinterpret_cast<std::uint8_t*>(line), e.size());
-            queued_.insert(queued_.end(), line, line + used);
-            queued_.insert(queued_.end(), e.begin(), e.end());
-            const char* tail = "\r\n0\r\n\r\n";
-            queued_.insert(queued_.end(), tail, tail + 7);
-        } else {
-            queued_.insert(queued_.end(), e.begin(), e.end());
-        }
-        leave_mount();
-        write_control(true);
     }
 
     // Stop (§3.2.5.10) from another connection, or the server ending the stream.
@@ -350,50 +294,6 @@ public:
     }
 
 private:
-    static std::size_t chunk_line(std::uint8_t* out, std::size_t size) {
-        static const char* hex = "0123456789abcdef";
-        char tmp[16];
-        std::size_t n = 0;
-        do {
-            tmp[n++] = hex[size & 15];
-            size >>= 4;
-        } while (size);
-        std::size_t used = 0;
-        while (n) out[used++] = static_cast<std::uint8_t>(tmp[--n]);
-        out[used++] = '\r';
-        out[used++] = '\n';
-        return used;
-    }
-
-    bool lagging(const Mount& m) const {
-        if (cursor_ >= m.ring.next()) return false;
-        const WirePtr* at = m.ring.at(cursor_);
-        const WirePtr* newest = m.ring.at(m.ring.next() - 1);
-        if (!at || !newest) return true;
-        return (*newest)->send_time_ms > (*at)->send_time_ms &&
-               (*newest)->send_time_ms - (*at)->send_time_ms > server_.config.max_lag_ms;
-    }
-
-    // The video streams whose key frames a start position must hold: the selected ones (all
-    // of them with no selection). Empty with one video stream: any start point will do.
-    PacketRing<WirePacket>::StreamSet start_streams(const Mount& m) const {
-        PacketRing<WirePacket>::StreamSet want;
-        if (!m.header || m.header->video_streams.size() < 2) return want;
-        for (int v : m.header->video_streams)
-            if (v > 0 && v < 128 && (all_selected_ || selected_[static_cast<std::size_t>(v)])) want.set(static_cast<std::size_t>(v));
-        return want;
-    }
-
-    const Bytes* select(const WirePacket& w) {
-        if (all_selected_) return &w.payload;
-        for (const auto& [mask, bytes] : w.filtered)
-            if (mask == selected_) return bytes.get();
-        auto filtered = asfmux::filter_packet_streams(w.original->bytes, static_cast<std::uint32_t>(w.original->bytes.size()), selected_);
-        std::shared_ptr<const Bytes> keep = filtered ? std::make_shared<const Bytes>(std::move(*filtered)) : nullptr;
-        w.filtered.emplace_back(selected_, keep);
-        return keep.get();
-    }
-
     // Writes a reply, $H, $C or $E. A write already running (a $D batch) finishes first.
     void write_control(bool close_after) {
         close_when_done_ = close_when_done_ || close_after;
@@ -534,21 +434,20 @@ private:
         client_id_ = r.client_id;
         server_.streaming_by_client[client_id_] = this;
         chunked_ = r.chunked;
-        all_selected_ = r.all_selected;
-        selected_ = r.selected;
-        started_ = false;
-        afflags_ = 0;
+        CursorConfig cc;
+        cc.max_lag_ms = server_.config.max_lag_ms;
+        cc.disconnect_on_lag = server_.config.lag_policy == "disconnect";
+        cc.chunked = chunked_;
+        cursor_.emplace(cc, m.state.header_version, r.all_selected, r.selected);
         ++server_.stats.streaming_now;
         // The head and the current $H go first; $D follow from the newest key frame.
         queued_.insert(queued_.end(), r.head.begin(), r.head.end());
         if (chunked_) {
-            std::uint8_t line[16];
-            const std::size_t used = chunk_line(line, m.header_frames.size());
-            queued_.insert(queued_.end(), line, line + used);
+            const std::string line = fmt::format("{:x}\r\n", m.state.header_frames.size());
+            queued_.insert(queued_.end(), line.begin(), line.end());
         }
-        queued_.insert(queued_.end(), m.header_frames.begin(), m.header_frames.end());
+        queued_.insert(queued_.end(), m.state.header_frames.begin(), m.state.header_frames.end());
         if (chunked_) queued_.insert(queued_.end(), {'\r', '\n'});
-        header_version_ = m.header_version;
         write_control(false);
         // Keep reading: pipelined requests, and to notice the client closing.
         wait_readable();
@@ -610,21 +509,12 @@ private:
     // Streaming state.
     Mount* mount_ = nullptr;
     std::uint32_t client_id_ = 0;
-    std::uint64_t cursor_ = 0;
-    std::uint32_t header_version_ = 0;
-    std::uint8_t afflags_ = 0;  // MS-WMSP 2.2.3.1.2: $D sequence number
-    bool started_ = false;
-    bool at_live_edge_ = false;  // caught up once: latency is measured from then on
+    std::optional<ClientCursor> cursor_;
+    CursorStep step_;  // the $D batch being written
     bool chunked_ = false;
-    bool all_selected_ = true;
-    StreamMask selected_{};
-    std::uint64_t lag_skips_ = 0;
     std::uint64_t bytes_sent_ = 0;
-    std::array<std::array<std::uint8_t, 24>, kMaxBatch> prefixes_{};  // chunk line + $D prefix
     std::array<iovec, kMaxBatch * 3> iov_{};
     std::size_t iov_count_ = 0, iov_index_ = 0;
-    std::array<WirePtr, kMaxBatch> inflight_{};  // keeps the packets being sent alive
-    std::size_t inflight_count_ = 0;
 };
 
 PullServer::Impl::Impl(PullConfig c)
@@ -657,7 +547,7 @@ void PullServer::Impl::start() {
         if (!e) housekeeping();
     });
     thread = std::thread([this] {
-        pthread_setname_np(pthread_self(), "asfcast-pull");
+        set_thread_name("asfcast-pull");
         for (;;) {
             try {
                 io.run();
@@ -761,23 +651,41 @@ void PullServer::Impl::housekeeping() {
     });
 }
 
-void PullServer::Impl::header_changed(Mount& m, HeaderPtr h, Bytes frames) {
-    m.header = std::move(h);
-    m.header_frames = std::move(frames);
-    ++m.header_version;
-    m.audio_only = m.header->video_streams.empty();
-    m.view.header_frames = &m.header_frames;
-    m.view.streams = m.header->video_streams;
-    m.view.streams.insert(m.view.streams.end(), m.header->audio_streams.begin(), m.header->audio_streams.end());
+void PullServer::Impl::header_changed(Mount& m, HeaderPtr h) {
+    MountState& st = m.state;
+    st.header = std::move(h);
+    st.header_frames = header_packets(st.header->bytes, 0);
+    ++st.header_version;
+    st.ended = false;
+    m.view.header_frames = &st.header_frames;
+    m.view.streams = st.header->video_streams;
+    m.view.streams.insert(m.view.streams.end(), st.header->audio_streams.begin(), st.header->audio_streams.end());
     m.view.ended = false;
     // Packets made with the old header are of no use to anyone who sees the new one.
-    m.ring.clear();
-    wake_all(m);
+    st.ring.clear();
 }
 
-void PullServer::Impl::packet_arrived(Mount& m, WirePtr w, bool start_point, PacketRing<WirePacket>::StreamSet keys,
-                                      Micros group) {
-    m.ring.push(std::move(w), start_point || m.audio_only, keys, group);
+// The network thread takes what the mux thread published (pointers only: the packets' wire form
+// was made once by the muxer) into the mount's ring, then lets the clients write.
+void PullServer::Impl::drain(Mount& m) {
+    bool got_packets = false;
+    bool ended = false;
+    while (m.feed->take(m.batch, 256)) {
+        for (auto& e : m.batch.entries) {
+            if (e.header != m.state.header) header_changed(m, e.header);
+            auto mp = std::make_shared<MountPacket>();
+            mp->header_version = m.state.header_version;
+            const StartPoint sp = start_point_of(*e.packet, *e.header);
+            mp->packet = std::move(e.packet);
+            m.state.ring.push(std::move(mp), sp);
+            got_packets = true;
+        }
+        // A header published with no packet yet (Describe answers with it at once).
+        if (m.batch.header && m.batch.header != m.state.header && m.batch.entries.empty()) header_changed(m, m.batch.header);
+        if (m.batch.ended) ended = true;
+    }
+    if (ended) return broadcast_ended(m);
+    if (!got_packets) return wake_all(m);
     if (config.send_interval_ms == 0) return wake_all(m);
     // Clients that are caught up get the packets that arrived within one interval in one
     // sendmsg: far fewer system calls per client, at the cost of at most that much latency.
@@ -796,93 +704,47 @@ void PullServer::Impl::wake_all(Mount& m) {
 }
 
 void PullServer::Impl::broadcast_ended(Mount& m) {
+    m.state.ended = true;
     m.view.ended = true;
     wake_all(m);
 }
 
-// The muxer's thread calls this sink; it prepares what it can there and hands the rest to the
-// network thread, which alone touches the ring.
-class MountSink : public MuxedStreamSink {
-public:
-    MountSink(PullServer::Impl* server, Mount* mount) : server_(server), mount_(mount) {}
-
-    void detach() {
-        std::lock_guard lock(m_);
-        server_ = nullptr;
-    }
-
-    void on_header(HeaderPtr header) override {
-        header_ = true;
-        ++header_version_;
-        Bytes frames = header_packets(header->bytes, 0);
-        post([header, frames = std::move(frames)](PullServer::Impl& s, Mount& m) mutable {
-            s.header_changed(m, header, std::move(frames));
-        });
-    }
-
-    void on_packet(PacketPtr packet) override {
-        if (!header_) return;
-        auto w = std::make_shared<WirePacket>();
-        w->payload = asfmux::strip_padding(packet->bytes, static_cast<std::uint32_t>(packet->bytes.size()));
-        w->location_id = static_cast<std::uint32_t>(packet->number);
-        w->send_time_ms = packet->send_time_ms;
-        w->header_version = header_version_;
-        const bool start = packet->starts_with_key_frame;
-        // The video streams whose key frames start here, grouped by capture time: MBR renditions
-        // have their key frames at the same times, in adjacent packets.
-        PacketRing<WirePacket>::StreamSet keys;
-        const Micros group = start && !packet->key_frames.empty() ? packet->key_frames.front().pts : 0;
-        if (start)
-            for (const auto& k : packet->key_frames)
-                if (k.stream > 0 && k.stream < 128) keys.set(static_cast<std::size_t>(k.stream));
-        w->original = std::move(packet);
-        post([w = WirePtr(std::move(w)), start, keys, group](PullServer::Impl& s, Mount& m) {
-            s.packet_arrived(m, w, start, keys, group);
-        });
-    }
-
-    void on_end() override {
-        post([](PullServer::Impl& s, Mount& m) { s.broadcast_ended(m); });
-    }
-
-private:
-    template <typename F>
-    void post(F f) {
-        std::lock_guard lock(m_);
-        if (!server_) return;
-        asio::post(server_->io, [s = server_, m = mount_, f = std::move(f)]() mutable { f(*s, *m); });
-    }
-
-    std::mutex m_;
-    PullServer::Impl* server_;
-    Mount* mount_;
-    bool header_ = false;
-    std::uint32_t header_version_ = 0;
-};
+void MountWaker::wake() {
+    std::lock_guard lock(m);
+    if (!server) return;
+    asio::post(server->io, [s = server, mt = mount] { s->drain(*mt); });
+}
 
 PullServer::PullServer(PullConfig config) : impl_(std::make_unique<Impl>(std::move(config))) {}
 
 PullServer::~PullServer() { stop(); }
 
-std::shared_ptr<MuxedStreamSink> PullServer::add_mount(const std::string& path) {
+std::shared_ptr<OutputFeed> PullServer::add_mount(const std::string& path) {
     if (impl_->running) throw std::logic_error("pull: add_mount after start");
     if (path.empty() || path.front() != '/') throw std::invalid_argument("pull: mount path must start with '/': " + path);
     std::string key = path;
     while (key.size() > 1 && key.back() == '/') key.pop_back();
     if (impl_->mounts.contains(key)) throw std::invalid_argument("pull: mount " + key + " is configured twice");
-    auto mount = std::make_unique<Mount>(key, impl_->config.ring_packets, impl_->io);
-    auto sink = std::make_shared<MountSink>(impl_.get(), mount.get());
+    auto mount = std::make_unique<Mount>(key, impl_->config.ring_packets, impl_->config.feed_packets, impl_->io);
+    mount->waker = std::make_shared<MountWaker>();
+    mount->waker->server = impl_.get();
+    mount->waker->mount = mount.get();
+    // At most one drain is pending on the network thread per mount (OutputFeed::set_wake).
+    mount->feed->set_wake([w = mount->waker] { w->wake(); });
+    auto feed = mount->feed;
     impl_->mounts.emplace(key, std::move(mount));
-    impl_->sinks.push_back(sink);
-    return sink;
+    return feed;
 }
 
 void PullServer::start() { impl_->start(); }
 
 void PullServer::stop() {
     if (!impl_) return;
-    for (auto& weak : impl_->sinks)
-        if (auto s = weak.lock()) static_cast<MountSink*>(s.get())->detach();
+    for (auto& [path, m] : impl_->mounts) {
+        m->feed->close();  // the mux thread publishes into nothing from now on
+        std::lock_guard lock(m->waker->m);
+        m->waker->server = nullptr;
+    }
     if (!impl_->running) return;
     // Handlers run in order on the one network thread: close everything, then stop.
     asio::post(impl_->io, [impl = impl_.get()] {

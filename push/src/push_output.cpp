@@ -14,6 +14,8 @@
 #include <thread>
 #include <variant>
 
+#include "asfcast/core/thread_name.hpp"
+
 #include "asfcast/push/wmhttp_session.hpp"
 
 namespace asfcast::push {
@@ -63,10 +65,6 @@ namespace {
 using Clock = SteadyClock;
 using asio::ip::tcp;
 
-struct EndEvent {};
-using Event = std::variant<HeaderPtr, PacketPtr, EndEvent>;
-
-constexpr std::size_t kMaxInbox = 8192;
 
 }  // namespace
 
@@ -91,6 +89,9 @@ struct PushOutput::Impl {
         std::size_t write_off = 0;
         std::array<std::uint8_t, 16384> read_buf{};
 
+        bool broken = false;  // its session threw: stopped, reported failed
+        int index = 0;        // for log lines
+
         mutable std::mutex status_m;
         TargetStatus snapshot;
         Clock::time_point snapshot_at{};
@@ -114,8 +115,7 @@ struct PushOutput::Impl {
                                    [this, g](const asio::error_code& ec, tcp::resolver::results_type results) {
                                        if (g != gen) return;
                                        if (ec) {
-                                           session.on_connect_failed(ec.message(), Clock::now());
-                                           sync();
+                                           call([&] { session.on_connect_failed(ec.message(), Clock::now()); });
                                            return;
                                        }
                                        asio::async_connect(socket, results,
@@ -130,8 +130,7 @@ struct PushOutput::Impl {
             if (ec) {
                 asio::error_code ignored;
                 socket.close(ignored);
-                session.on_connect_failed(ec.message(), Clock::now());
-                sync();
+                call([&] { session.on_connect_failed(ec.message(), Clock::now()); });
                 return;
             }
             connected = true;
@@ -139,9 +138,8 @@ struct PushOutput::Impl {
             socket.set_option(tcp::no_delay(true), ignored);
             if (impl.config.socket_send_buffer > 0)
                 socket.set_option(asio::socket_base::send_buffer_size(impl.config.socket_send_buffer), ignored);
-            session.on_connected(Clock::now());
-            start_read();
-            sync();
+            call([&] { session.on_connected(Clock::now()); });
+            if (!broken) start_read();
         }
 
         void start_read() {
@@ -150,15 +148,12 @@ struct PushOutput::Impl {
                 if (g != gen) return;
                 const auto now = Clock::now();
                 if (!ec) {
-                    session.on_data(ByteView(read_buf.data(), n), now);
-                    sync();
+                    call([&] { session.on_data(ByteView(read_buf.data(), n), now); });
                     if (g == gen && connected) start_read();
                 } else if (ec == asio::error::eof) {
-                    session.on_peer_closed(now);
-                    sync();
+                    call([&] { session.on_peer_closed(now); });
                 } else if (ec != asio::error::operation_aborted) {
-                    session.on_transport_error(ec.message(), now);
-                    sync();
+                    call([&] { session.on_transport_error(ec.message(), now); });
                 }
             });
         }
@@ -180,25 +175,46 @@ struct PushOutput::Impl {
                     const auto now = Clock::now();
                     if (ec) {
                         writing = false;
-                        if (ec != asio::error::operation_aborted) session.on_transport_error(ec.message(), now);
-                        sync();
+                        call([&] { if (ec != asio::error::operation_aborted) session.on_transport_error(ec.message(), now); });
                         return;
                     }
                     write_off += n;
                     if (write_off < write_buf.size()) {
-                        session.on_write_progress(now);
-                        write_some();
-                        sync();
+                        call([&] { session.on_write_progress(now); });
+                        if (!broken) write_some();
                         return;
                     }
                     writing = false;
-                    session.on_write_done(now);
-                    sync();
+                    call([&] { session.on_write_done(now); });
                 });
         }
 
+        // Feeds the session an event, then carries out what it asks for.
+        template <typename F>
+        void call(F&& f) {
+            if (broken) return;
+            try {
+                f();
+            } catch (const std::exception& e) {
+                impl.fail_target(*this, e.what());
+                return;
+            }
+            sync();
+        }
+
         // Carries out what the session asks for, then re-arms the timer and refreshes the status.
+        // An exception here (a bug, or an allocation failure) ends this target only.
         void sync() {
+            try {
+                sync_unguarded();
+            } catch (const std::exception& e) {
+                impl.fail_target(*this, e.what());
+            }
+        }
+
+        void sync_unguarded() {
+            if (broken) return;
+            if (session.wants_start()) impl.offer_start(*this);
             const auto now = Clock::now();
             if (session.take_close()) close_socket();
             if (auto url = session.take_connect()) start_connect(*url);
@@ -220,8 +236,7 @@ struct PushOutput::Impl {
                     timer.async_wait([this, tg](const asio::error_code& ec) {
                         if (ec || tg != timer_gen) return;
                         timer_at.reset();
-                        session.on_timer(Clock::now());
-                        sync();
+                        call([&] { session.on_timer(Clock::now()); });
                     });
                 } else {
                     timer.cancel();
@@ -244,15 +259,26 @@ struct PushOutput::Impl {
             if (!sc) throw std::invalid_argument(fmt::format("push target {} ('{}'): {}", i + 1, redact(t.url), error));
             sc->index = i;
             runners.push_back(std::make_unique<Runner>(*this, std::move(*sc)));
+            runners.back()->index = i;
             ++i;
         }
+        feed = std::make_shared<OutputFeed>(OutputFeed::Config{"push", config.feed_packets,
+                                                                OutputFeed::Overflow::resume_at_start, true});
+        waker = std::make_shared<Waker>();
+        waker->impl = this;
+        // At most one drain is pending on the network thread (OutputFeed::set_wake).
+        feed->set_wake([w = waker] { w->wake(); });
         thread = std::thread([this] {
             // Named so that its CPU time can be read apart from the encoder's (push_bench, top -H).
-            pthread_setname_np(pthread_self(), "asfcast-push");
-            try {
-                ioc.run();
-            } catch (const std::exception& e) {
-                spdlog::error("push: network thread stopped: {}", e.what());
+            set_thread_name("asfcast-push");
+            for (;;) {
+                try {
+                    ioc.run();
+                    return;
+                } catch (const std::exception& e) {
+                    // Handlers guard each target; this is anything else. The loop goes on.
+                    spdlog::error("push: unexpected error in the network thread: {}", e.what());
+                }
             }
         });
     }
@@ -266,49 +292,79 @@ struct PushOutput::Impl {
         return url.substr(0, start) + "***@" + url.substr(at + 1);
     }
 
-    void post_event(Event e) {
-        bool schedule = false;
-        {
-            std::lock_guard lk(inbox_m);
-            if (stopped) return;
-            if (inbox.size() >= kMaxInbox && std::holds_alternative<PacketPtr>(e)) {
-                ++inbox_dropped;
-                return;
-            }
-            inbox.push_back(std::move(e));
-            if (!drain_posted) {
-                drain_posted = true;
-                schedule = true;
-            }
+    // Lets the mux thread wake the network thread until stop().
+    struct Waker {
+        std::mutex m;
+        Impl* impl = nullptr;
+        void wake() {
+            std::lock_guard lk(m);
+            if (impl) asio::post(impl->ioc, [i = impl] { i->drain(); });
         }
-        if (schedule) asio::post(ioc, [this] { drain(); });
-    }
+    };
 
     void drain() {
-        std::vector<Event> events;
-        std::uint64_t dropped = 0;
-        {
-            std::lock_guard lk(inbox_m);
-            events.swap(inbox);
-            drain_posted = false;
-            dropped = inbox_dropped;
-            inbox_dropped = 0;
-        }
-        if (dropped) spdlog::warn("push: network thread behind, {} packets dropped for every target", dropped);
         const auto now = Clock::now();
-        for (auto& e : events) {
-            if (auto* h = std::get_if<HeaderPtr>(&e)) {
-                header = *h;
-                for (auto& r : runners) r->session.on_header(header, now);
-            } else if (auto* p = std::get_if<PacketPtr>(&e)) {
-                if (!header) continue;
-                auto pp = make_push_packet(std::move(*p), *header);
-                for (auto& r : runners) r->session.on_packet(pp, now);
-            } else {
-                for (auto& r : runners) r->session.on_end(now);
+        while (feed->take(batch, 512)) {
+            for (auto& e : batch.entries) {
+                if (e.header != header) {
+                    header = e.header;
+                    for (auto& r : runners) guarded(*r, [&] { r->session.on_header(header, now); });
+                }
+                auto pp = std::make_shared<const PushPacket>(PushPacket{std::move(e.packet), e.header});
+                for (auto& r : runners) guarded(*r, [&] { r->session.on_packet(pp, now); });
+            }
+            if (batch.header && batch.header != header && batch.entries.empty()) {
+                header = batch.header;
+                for (auto& r : runners) guarded(*r, [&] { r->session.on_header(header, now); });
+            }
+            if (batch.ended && !ended) {
+                ended = true;
+                for (auto& r : runners) guarded(*r, [&] { r->session.on_end(now); });
             }
         }
         for (auto& r : runners) r->sync();
+    }
+
+    // Runs one target's session call; an exception ends that target only.
+    template <typename F>
+    void guarded(Runner& r, F&& f) {
+        if (r.broken) return;
+        try {
+            f();
+        } catch (const std::exception& e) {
+            fail_target(r, e.what());
+        }
+    }
+
+    void fail_target(Runner& r, const std::string& what) {
+        if (r.broken) return;
+        r.broken = true;
+        r.close_socket();
+        asio::error_code ignored;
+        r.timer.cancel();
+        const auto now = Clock::now();
+        {
+            std::lock_guard lk(r.status_m);
+            r.snapshot.state = TargetState::failed;
+            r.snapshot.error = TargetError::refused;
+            r.snapshot.last_error = "internal error: " + what;
+            r.snapshot.retry_in_ms = 0;
+            r.snapshot_at = now;
+        }
+        spdlog::error("push[{}] {}: stopped after an internal error: {}; the other targets go on", r.index,
+                      r.snapshot.url, what);
+        notify_progress();
+    }
+
+    // A target that must (re)start at a start point gets the packets from the newest group of key
+    // frames covering every video stream (core/start_points.hpp), from the feed's recent packets.
+    void offer_start(Runner& r) {
+        const HeaderPtr h = header;
+        if (!h) return;
+        std::vector<PushPacketPtr> packets;
+        for (auto& e : feed->recent_from_start(video_streams_taken(*h)))
+            packets.push_back(std::make_shared<const PushPacket>(PushPacket{std::move(e.packet), std::move(e.header)}));
+        r.session.start_from(std::move(packets), Clock::now());
     }
 
     void notify_progress() {
@@ -318,21 +374,23 @@ struct PushOutput::Impl {
 
     bool all_done() const {
         for (const auto& r : runners)
-            if (!r->session.done()) return false;
+            if (!r->broken && !r->session.done()) return false;
         return true;
     }
 
     void stop() {
         {
-            std::lock_guard lk(inbox_m);
-            if (stopped) return;
-            stopped = true;
+            std::lock_guard lk(waker->m);
+            if (!waker->impl) return;
+            waker->impl = nullptr;
         }
+        feed->close();
         guard.reset();
         ioc.stop();
         if (thread.joinable()) thread.join();
         const auto now = Clock::now();
         for (auto& r : runners) {
+            if (r->broken) continue;
             r->session.stop(now);
             r->close_socket();
             asio::error_code ignored;
@@ -348,13 +406,12 @@ struct PushOutput::Impl {
     asio::executor_work_guard<asio::io_context::executor_type> guard;
     std::vector<std::unique_ptr<Runner>> runners;
     std::thread thread;
-    HeaderPtr header;  // network thread only
-
-    std::mutex inbox_m;
-    std::vector<Event> inbox;
-    bool drain_posted = false;
-    bool stopped = false;
-    std::uint64_t inbox_dropped = 0;
+    // Keeps what it hands out for a while, so that a target can resume at a start point.
+    std::shared_ptr<OutputFeed> feed;
+    std::shared_ptr<Waker> waker;
+    OutputFeed::Batch batch;  // network thread only
+    HeaderPtr header;         // network thread only
+    bool ended = false;       // network thread only
 
     std::mutex done_m;
     std::condition_variable done_cv;
@@ -364,30 +421,25 @@ PushOutput::PushOutput(PushConfig config) : impl_(std::make_unique<Impl>(std::mo
 
 PushOutput::~PushOutput() { stop(); }
 
-void PushOutput::on_header(HeaderPtr header) { impl_->post_event(std::move(header)); }
+std::shared_ptr<OutputFeed> PushOutput::feed() const { return impl_->feed; }
 
-void PushOutput::on_packet(PacketPtr packet) { impl_->post_event(std::move(packet)); }
-
-void PushOutput::on_end() {
-    impl_->post_event(EndEvent{});
-    const auto deadline = Clock::now() + impl_->config.end_timeout;
-    // The done flags are read on this thread while the network thread works: ask it instead.
+bool PushOutput::wait_finished(std::chrono::milliseconds timeout) {
+    const auto deadline = Clock::now() + timeout;
+    // The done flags are read on the network thread: ask it.
     while (Clock::now() < deadline) {
+        {
+            std::lock_guard lk(impl_->waker->m);
+            if (!impl_->waker->impl) return impl_->all_done();
+        }
         auto done = std::make_shared<std::promise<bool>>();
         auto fut = done->get_future();
-        {
-            std::lock_guard lk(impl_->inbox_m);
-            if (impl_->stopped) return;
-        }
         asio::post(impl_->ioc, [impl = impl_.get(), done] { done->set_value(impl->all_done()); });
-        if (fut.wait_until(deadline) != std::future_status::ready) break;
-        if (fut.get()) return;
+        if (fut.wait_until(deadline) != std::future_status::ready) return false;
+        if (fut.get()) return true;
         std::unique_lock lk(impl_->done_m);
         impl_->done_cv.wait_for(lk, std::chrono::milliseconds(50));
     }
-    spdlog::warn("push: end of stream not confirmed by every target within {} ms; closing",
-                 impl_->config.end_timeout.count());
-    stop();
+    return false;
 }
 
 void PushOutput::stop() { impl_->stop(); }

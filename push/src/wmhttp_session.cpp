@@ -25,33 +25,6 @@ bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.
 
 }  // namespace
 
-PushPacketPtr make_push_packet(PacketPtr packet, const MuxedHeader& header) {
-    auto p = std::make_shared<PushPacket>();
-    if (packet->padding > 0 && header.packet_size == packet->bytes.size()) {
-        try {
-            p->stripped = asfmux::strip_padding(packet->bytes, header.packet_size);
-        } catch (const std::exception& e) {
-            // Sent as it is (padding and all) rather than lost.
-            spdlog::warn("push: packet {} kept with its padding: {}", packet->number, e.what());
-            p->stripped.clear();
-        }
-    }
-    // Where a session may start or resume. With several video streams (MBR renditions, whose key
-    // frames share capture times and leave the interleaver in stream order) only the packet
-    // starting the lowest-numbered stream's key frame begins a group: resuming at another
-    // rendition's key frame would start the ones before it mid-GOP.
-    if (header.video_streams.empty()) {
-        p->key = true;
-    } else {
-        const int first_video = *std::min_element(header.video_streams.begin(), header.video_streams.end());
-        p->key = packet->starts_with_key_frame &&
-                 (header.video_streams.size() == 1 ||
-                  (!packet->key_frames.empty() && packet->key_frames.front().stream == first_video));
-    }
-    p->source = std::move(packet);
-    return p;
-}
-
 std::optional<SessionConfig> make_session_config(const PushTarget& target, const PushConfig& tuning,
                                                  std::string* error) {
     auto url = parse_push_url(target.url, error);
@@ -119,8 +92,56 @@ void WmhttpSession::on_packet(PushPacketPtr packet, TimePoint now) {
         default:
             break;
     }
-    if (end_queued_) return;
+    if (!first_offered_number_) first_offered_number_ = packet->source->number;
+    if (end_queued_ || need_start_) return;  // start_from() brings what it needs
     enqueue(Item{Item::Kind::packet, std::move(packet), nullptr}, now);
+}
+
+void WmhttpSession::need_start() {
+    drop_queued_packets();
+    need_start_ = true;
+}
+
+bool WmhttpSession::wants_start() const {
+    return need_start_ && phase_ != Phase::failed && phase_ != Phase::finished && phase_ != Phase::wait_header;
+}
+
+void WmhttpSession::start_from(std::vector<PushPacketPtr> packets, TimePoint now) {
+    (void)now;
+    if (!wants_start() || packets.empty()) return;
+    const PushPacket& first = *packets.front();
+    // A start point this target has sent already: it waits for the next one (never sends a
+    // packet twice, never moves back in time).
+    if (last_sent_number_ && first.source->number <= *last_sent_number_) return;
+    need_start_ = false;
+    // Packets between the last one sent (or the first offered) and the start point are skipped.
+    const std::uint64_t expected = last_sent_number_ ? *last_sent_number_ + 1 : first_offered_number_.value_or(0);
+    if (first.source->number > expected) counters_.packets_skipped += first.source->number - expected;
+    // Pending header changes stay first, then the header these packets were made with if it is
+    // not the last one known, the packets, and the end if it is queued.
+    std::deque<Item> q;
+    bool end = false;
+    HeaderPtr last = header_;
+    for (auto& it : queue_) {
+        if (it.kind == Item::Kind::header) {
+            last = it.header;
+            q.push_back(std::move(it));
+        } else if (it.kind == Item::Kind::end) {
+            end = true;
+        }
+    }
+    if (first.header && (!last || last->bytes != first.header->bytes)) {
+        q.push_back(Item{Item::Kind::header, nullptr, first.header});
+        latest_header_ = first.header;
+    }
+    queue_bytes_ = 0;
+    for (auto& p : packets) {
+        queue_bytes_ += p->payload().size();
+        q.push_back(Item{Item::Kind::packet, std::move(p), nullptr});
+    }
+    if (end) q.push_back(Item{Item::Kind::end, nullptr, nullptr});
+    queue_ = std::move(q);
+    spdlog::debug("push[{}] {}: resuming at a key frame ({} packets queued)", cfg_.index, display_, packets.size());
 }
 
 void WmhttpSession::enqueue(Item item, TimePoint now) {
@@ -128,28 +149,18 @@ void WmhttpSession::enqueue(Item item, TimePoint now) {
         queue_.push_back(std::move(item));
         return;
     }
-    const bool key = item.packet->key;
-    if (skip_until_key_) {
-        if (!key) {
-            ++counters_.packets_skipped;
-            return;
-        }
-        skip_until_key_ = false;
-    }
     const std::size_t size = item.packet->payload().size();
     if (queue_bytes_ + size > cfg_.tuning.queue_bytes) {
+        // The target fell behind: it resumes at the newest start point (start_from), and what it
+        // did not send is counted as skipped then.
         const std::size_t dropped = drop_queued_packets();
-        counters_.packets_skipped += dropped;
+        need_start_ = true;
         if (now - last_overflow_log_ > std::chrono::seconds(10)) {
             last_overflow_log_ = now;
-            spdlog::warn("push[{}] {}: queue full ({} bytes), {} packets skipped, resuming at the next key frame",
+            spdlog::warn("push[{}] {}: queue full ({} bytes), {} queued packets dropped, resuming at a key frame",
                          cfg_.index, display_, cfg_.tuning.queue_bytes, dropped);
         }
-        if (!key) {
-            skip_until_key_ = true;
-            ++counters_.packets_skipped;
-            return;
-        }
+        return;
     }
     queue_bytes_ += size;
     queue_.push_back(std::move(item));
@@ -477,9 +488,9 @@ void WmhttpSession::send_start(TimePoint now) {
         append_frame(out_, 'H', header_->bytes);
         remaining_ -= kFrameHeaderBytes + header_->bytes.size();
         need_header_ = false;
-        // A new session after a reconnect resumes at a key frame; the first session of the
+        // A new session after a reconnect resumes at a start point; the first session of the
         // broadcast sends it from its first packet (audio may come before the first key frame).
-        need_key_ = counters_.packets_sent > 0;
+        if (counters_.packets_sent > 0) need_start();
         spdlog::info("push[{}] {}: streaming (push-id {})", cfg_.index, display_, push_id_);
         authenticating_ = false;
     }
@@ -502,17 +513,11 @@ void WmhttpSession::fill(TimePoint now) {
             case Item::Kind::packet: {
                 const PushPacket& p = *item.packet;
                 const std::size_t size = p.payload().size();
-                if (need_key_ && !p.key) {
-                    ++counters_.packets_skipped;
-                    queue_bytes_ -= size;
-                    queue_.pop_front();
-                    continue;
-                }
                 const std::uint64_t d = kFrameHeaderBytes + size;
                 if (remaining_ > d + kFrameHeaderBytes) {
                     append_frame(out_, 'D', p.payload());
                     remaining_ -= d;
-                    need_key_ = false;
+                    last_sent_number_ = p.source->number;
                     ++counters_.packets_sent;
                     queue_bytes_ -= size;
                     queue_.pop_front();
@@ -537,7 +542,6 @@ void WmhttpSession::fill(TimePoint now) {
                     append_frame(out_, 'H', h->bytes);
                     remaining_ -= need;
                     header_ = h;
-                    need_key_ = true;
                     queue_.pop_front();
                     spdlog::info("push[{}] {}: header changed ($C + $H)", cfg_.index, display_);
                 } else {

@@ -61,9 +61,11 @@ TEST(ArchiveWriter, FinishedFileHasFinalHeaderAndIndex) {
     auto pkts = fx.packets();
     {
         archive::ArchiveWriter w({path.string(), true, 64}, fx.finalizer());
-        w.on_header(std::make_shared<MuxedHeader>(fx.builder->build_live()));
-        for (auto& p : pkts) w.on_packet(std::make_shared<DataPacket>(p));
-        w.on_end();
+        auto feed = w.feed();
+        feed->publish_header(std::make_shared<MuxedHeader>(fx.builder->build_live()));
+        for (auto& p : pkts) feed->publish_packet(std::make_shared<DataPacket>(p));
+        feed->publish_end();  // returns at once: the writer finishes on its own thread
+        EXPECT_TRUE(w.wait_finished(std::chrono::seconds(10)));
         EXPECT_EQ(w.error(), "");
         EXPECT_EQ(w.stats().packets_written.load(), pkts.size());
     }
@@ -84,10 +86,14 @@ TEST(ArchiveWriter, FinishedFileHasFinalHeaderAndIndex) {
 TEST(ArchiveWriter, FullDiskIsReportedNotThrown) {
     Fixture fx;
     archive::ArchiveWriter w({"/dev/full", true, 64}, fx.finalizer());
-    w.on_header(std::make_shared<MuxedHeader>(fx.builder->build_live()));
-    for (auto& p : fx.packets()) EXPECT_NO_THROW(w.on_packet(std::make_shared<DataPacket>(p)));
-    w.on_end();
+    auto feed = w.feed();
+    feed->publish_header(std::make_shared<MuxedHeader>(fx.builder->build_live()));
+    // The writer fails and closes its feed: even the waiting (offline) feed never blocks for good.
+    for (auto& p : fx.packets()) EXPECT_NO_THROW(feed->publish_packet(std::make_shared<DataPacket>(p)));
+    feed->publish_end();
+    EXPECT_TRUE(w.wait_finished(std::chrono::seconds(10)));
     EXPECT_TRUE(w.stats().failed.load());
+    EXPECT_TRUE(feed->closed());
     EXPECT_NE(w.error().find("free space"), std::string::npos) << w.error();
 }
 

@@ -60,10 +60,12 @@ TEST(FilterPacketStreams, OurPackets) {
         const PacketInfo in = parse_packet(pk.bytes, 256);
         (in.multiple_payloads ? saw_multiple : saw_single) = true;
 
-        // Everything kept: exactly the packet without its padding.
+        // Everything kept: exactly the muxer's wire form of the packet.
         const auto all = filter_packet_streams(pk.bytes, 256, keep({1, 2}));
         ASSERT_TRUE(all.has_value());
-        EXPECT_EQ(*all, strip_padding(pk.bytes, 256));
+        EXPECT_EQ(*all, Bytes(pk.wire_form().begin(), pk.wire_form().end()));
+        // The wire form as input gives the same.
+        EXPECT_EQ(filter_packet_streams(pk.wire_form(), 256, keep({1})), filter_packet_streams(pk.bytes, 256, keep({1})));
 
         for (int stream : {1, 2}) {
             const auto out = filter_packet_streams(pk.bytes, 256, keep({stream}));
@@ -76,8 +78,9 @@ TEST(FilterPacketStreams, OurPackets) {
                 continue;
             }
             ASSERT_TRUE(out.has_value());
-            const PacketInfo got = parse_packet(*out, 256);
+            const PacketInfo got = parse_wire_packet(*out, 256);
             EXPECT_EQ(got.padding, 0u);  // MS-WMSP 2.2.3.3: no Padding Data in a $D
+            EXPECT_EQ((*out)[3] & 0x78, 0);  // no Padding Length, no Packet Length field
             EXPECT_EQ(got.packet_length, out->size());
             EXPECT_EQ(got.send_time_ms, in.send_time_ms);
             EXPECT_EQ(got.duration_ms, in.duration_ms);
@@ -128,23 +131,22 @@ TEST(FilterPacketStreams, ExplicitLengthAndCompressedPayload) {
 
     const auto video = filter_packet_streams(kForeign, 0, keep({1}));
     ASSERT_TRUE(video.has_value());
-    EXPECT_BYTES_EQ(*video, H("82 00 00 51 5D"
-                              "24 00"  // Packet Length 36
-                              "00 00"  // Padding Length 0
+    // Wire form: no Packet Length, no Padding Length, no padding (MS-WMSP 2.2.3.3).
+    EXPECT_BYTES_EQ(*video, H("82 00 00 01 5D"
                               "10 00 00 00 05 00"
                               "81"     // 1 payload, WORD lengths
                               "81 00 00 00 00 00 08 03 00 00 00 20 00 00 00 03 00 11 22 33"));
-    const PacketInfo v = parse_packet(*video, 9999);  // the explicit length rules
+    const PacketInfo v = parse_wire_packet(*video, 57);
     ASSERT_EQ(v.payloads.size(), 1u);
     EXPECT_TRUE(v.payloads[0].keyframe);
 
     const auto audio = filter_packet_streams(kForeign, 0, keep({2}));
     ASSERT_TRUE(audio.has_value());
-    ASSERT_EQ(audio->size(), 33u);
-    const PacketInfo a = parse_packet(*audio, 0);
+    ASSERT_EQ(audio->size(), 29u);
+    const PacketInfo a = parse_wire_packet(*audio, 57);
     ASSERT_EQ(a.payloads.size(), 2u);  // the compressed payload's two objects
     EXPECT_EQ(a.payloads[1].pts_ms, 120u);
-    EXPECT_EQ(a.packet_length, 33u);
+    EXPECT_EQ(a.packet_length, 29u);
 }
 
 TEST(FilterPacketStreams, PacketWithoutPaddingOrLengthField) {
@@ -155,10 +157,10 @@ TEST(FilterPacketStreams, PacketWithoutPaddingOrLengthField) {
     ASSERT_EQ(full.size(), 52u);
     const auto audio = filter_packet_streams(full, 52, keep({2}));
     ASSERT_TRUE(audio.has_value());
-    // Shortened the way strip_padding does it: a WORD Packet Length says where the packet ends.
-    EXPECT_BYTES_EQ(*audio, H("82 00 00 41 5D 21 00 10 00 00 00 05 00 81"
+    // Shortened: the payload keeps its length, the packet ends where the bytes end.
+    EXPECT_BYTES_EQ(*audio, H("82 00 00 01 5D 10 00 00 00 05 00 81"
                               "02 00 00 00 00 00 08 02 00 00 00 30 00 00 00 02 00 BB BB"));
-    const PacketInfo a = parse_packet(*audio, 52);
+    const PacketInfo a = parse_wire_packet(*audio, 52);
     ASSERT_EQ(a.payloads.size(), 1u);
     EXPECT_EQ(a.payloads[0].stream, 2);
     EXPECT_EQ(a.send_time_ms, 16u);

@@ -50,30 +50,38 @@ EncodedFrame audio(Micros pts, std::size_t n, std::uint8_t byte = 0xBB) {
     return f;
 }
 
-TEST(Packetizer, SinglePayloadLayout) {
+TEST(Packetizer, OnePayloadWithPaddingUsesTheMultipleLayout) {
     Packetizer p(small_config(), streams());
     std::vector<DataPacket> out;
     p.add(video(40'000, 10, true), 5, out);
     EXPECT_TRUE(out.empty());
     p.flush(out);
     ASSERT_EQ(out.size(), 1u);
-    const Bytes expected = cat({H("82 00 00"        // Error Correction Flags + 2 data bytes
-                                  "10"              // Length Type Flags: padding WORD, single payload
-                                  "5D"              // Property Flags
-                                  "1A 00"           // Padding Length 26 = 64 - 13 - 15 - 10
-                                  "28 00 00 00"     // Send Time 40 ms
-                                  "00 00"           // Duration
-                                  "81"              // Stream Number 1 | key frame
-                                  "00"              // Media Object Number 0
-                                  "00 00 00 00"     // Offset Into Media Object
-                                  "08"              // Replicated Data Length
-                                  "0A 00 00 00"     // Media Object Size 10
-                                  "10 04 00 00"),   // Presentation Time 1040 = 40 + preroll 1000
-                                fill(10, 0xAA), zeros(26)});
-    EXPECT_BYTES_EQ(out[0].bytes, expected);
+    // One payload that leaves padding: the multiple-payloads layout, so that the payload has its
+    // own length and the wire form (padding removed) reads the same when padded back with zeros.
+    const Bytes head = H("82 00 00"        // Error Correction Flags + 2 data bytes
+                         "11"              // Length Type Flags: padding WORD | multiple payloads
+                         "5D");            // Property Flags
+    const Bytes rest = cat({H("28 00 00 00"     // Send Time 40 ms
+                              "00 00"           // Duration
+                              "81"              // Payload Flags: 1 payload, WORD lengths
+                              "81"              // Stream Number 1 | key frame
+                              "00"              // Media Object Number 0
+                              "00 00 00 00"     // Offset Into Media Object
+                              "08"              // Replicated Data Length
+                              "0A 00 00 00"     // Media Object Size 10
+                              "10 04 00 00"     // Presentation Time 1040 = 40 + preroll 1000
+                              "0A 00"),         // Payload Length 10
+                            fill(10, 0xAA)});
+    EXPECT_BYTES_EQ(out[0].bytes, cat({head, H("17 00"),  // Padding Length 23 = 64 - 14 - 17 - 10
+                                       rest, zeros(23)}));
+    // Wire form (MS-WMSP 2.2.3.3, MS-WMHTTP 2.2.3.3): no Padding Length field, no padding,
+    // Length Type Flags 01 (no Packet Length either).
+    EXPECT_BYTES_EQ(Bytes(out[0].wire_form().begin(), out[0].wire_form().end()),
+                    cat({H("82 00 00 01 5D"), rest}));
     EXPECT_EQ(out[0].number, 0u);
     EXPECT_EQ(out[0].send_time_ms, 40u);
-    EXPECT_EQ(out[0].padding, 26u);
+    EXPECT_EQ(out[0].padding, 23u);
     EXPECT_TRUE(out[0].starts_with_key_frame);
     ASSERT_EQ(out[0].key_frames.size(), 1u);
     EXPECT_EQ(out[0].key_frames[0].stream, 1);
@@ -118,33 +126,41 @@ TEST(Packetizer, MediaObjectSpreadOverPackets) {
     EncodedFrame f = video(0, 0, true);
     f.data = data;
     p.add(f, 0, out);
-    // Each fragment fills an empty packet, so it is written single-payload and closed at once:
-    // 36 + 36 + 28 bytes (64 - 13 - 15 = 36 per packet).
+    // A fragment that fills an empty packet completely is written single-payload with no padding
+    // and no Padding Length field (64 - 11 - 15 = 38 bytes); the last 24 bytes leave padding,
+    // so they go in the multiple-payloads layout.
     ASSERT_EQ(out.size(), 3u);
     const auto frag = [&](std::size_t from, std::size_t n) { return Bytes(data.begin() + from, data.begin() + from + n); };
-    const Bytes p0 = cat({H("82 00 00 10 5D"
-                            "00 00"            // no padding
+    const Bytes p0 = cat({H("82 00 00"
+                            "00"               // Length Type Flags: nothing optional, single payload
+                            "5D"
                             "00 00 00 00 00 00"  // send time 0, duration 0
                             "81 00"            // stream 1 key, object 0
                             "00 00 00 00"      // offset 0
                             "08 64 00 00 00"   // repl 8: object size 100
                             "E8 03 00 00"),    // pres time 1000
-                          frag(0, 36)});
-    const Bytes p1 = cat({H("82 00 00 10 5D 00 00 00 00 00 00 00 00"
+                          frag(0, 38)});
+    const Bytes p1 = cat({H("82 00 00 00 5D 00 00 00 00 00 00"
                             "81 00"
-                            "24 00 00 00"      // offset 36
+                            "26 00 00 00"      // offset 38
                             "08 64 00 00 00 E8 03 00 00"),
-                          frag(36, 36)});
-    const Bytes p2 = cat({H("82 00 00 10 5D"
-                            "08 00"            // padding 8
+                          frag(38, 38)});
+    const Bytes p2 = cat({H("82 00 00 11 5D"
+                            "09 00"            // padding 9 = 64 - 14 - 17 - 24
                             "00 00 00 00 00 00"
+                            "81"               // 1 payload, WORD length
                             "81 00"
-                            "48 00 00 00"      // offset 72
-                            "08 64 00 00 00 E8 03 00 00"),
-                          frag(72, 28), zeros(8)});
+                            "4C 00 00 00"      // offset 76
+                            "08 64 00 00 00 E8 03 00 00"
+                            "18 00"),          // payload length 24
+                          frag(76, 24), zeros(9)});
     EXPECT_BYTES_EQ(out[0].bytes, p0);
     EXPECT_BYTES_EQ(out[1].bytes, p1);
     EXPECT_BYTES_EQ(out[2].bytes, p2);
+    // Full packets: the wire form is the file form.
+    EXPECT_TRUE(out[0].wire.empty());
+    EXPECT_EQ(out[0].wire_form().size(), 64u);
+    EXPECT_EQ(out[2].wire_form().size(), 64u - 2 - 9);
     for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(out[i].number, i);
     EXPECT_TRUE(out[0].starts_with_key_frame);
     EXPECT_EQ(out[0].key_frames.size(), 1u);
@@ -202,7 +218,7 @@ TEST(Packetizer, AudioIsNotSplit) {
     p.add(video(0, 10, false), 0, out);  // 14 + 17 + 10 = 41: 6 data bytes left for another payload
     p.add(audio(0, 10), 0, out);         // does not fit: the open packet is closed
     ASSERT_EQ(out.size(), 1u);
-    EXPECT_EQ(out[0].padding, 26u);  // single payload after all: 64 - 13 - 15 - 10
+    EXPECT_EQ(out[0].padding, 23u);  // one payload, multiple layout: 64 - 14 - 17 - 10
     p.flush(out);
     ASSERT_EQ(out.size(), 2u);
     const PacketInfo pi = parse_packet(out[1].bytes, 64);
@@ -216,9 +232,9 @@ TEST(Packetizer, AudioIsNotSplit) {
 TEST(Packetizer, AudioTooLargeThrows) {
     Packetizer p(small_config(), streams());
     std::vector<DataPacket> out;
-    EXPECT_EQ(p.max_audio_frame_bytes(), 36u);
-    EXPECT_THROW(p.add(audio(0, 37), 0, out), std::invalid_argument);
-    p.add(audio(0, 36), 0, out);  // exactly fills one packet
+    EXPECT_EQ(p.max_audio_frame_bytes(), 33u);  // 64 - 14 - 17
+    EXPECT_THROW(p.add(audio(0, 34), 0, out), std::invalid_argument);
+    p.add(audio(0, 33), 0, out);  // exactly fills one packet
     ASSERT_EQ(out.size(), 1u);
     EXPECT_EQ(out[0].padding, 0u);
 }
@@ -370,7 +386,23 @@ TEST(Packetizer, EveryPacketIsExactlyPacketSizeAndRoundTrips) {
         EXPECT_EQ(pi.send_time_ms, out[i].send_time_ms);
         EXPECT_GE(pi.send_time_ms, last_send);
         last_send = pi.send_time_ms;
-        EXPECT_EQ(pi.multiple_payloads, pi.payloads.size() > 1);
+        // Single-payload layout only for a packet its payload fills: no padding, no field.
+        if (pi.multiple_payloads) {
+            EXPECT_EQ(out[i].bytes[3], 0x11);
+        } else {
+            EXPECT_EQ(pi.padding, 0u);
+            EXPECT_EQ(out[i].bytes[3], 0x00);
+        }
+        // The wire form: padding and its field gone, every payload the same (spec reader).
+        const PacketInfo wi = parse_wire_packet(out[i].wire_form(), 512);
+        EXPECT_EQ(wi.padding, 0u);
+        EXPECT_EQ(out[i].wire_form()[3] & 0x78, 0);  // no Padding Length, no Packet Length field
+        EXPECT_EQ(out[i].wire_form().size(), pi.multiple_payloads ? 512u - 2 - out[i].padding : 512u);
+        ASSERT_EQ(wi.payloads.size(), pi.payloads.size());
+        for (std::size_t k = 0; k < wi.payloads.size(); ++k) {
+            EXPECT_EQ(wi.payloads[k].length, pi.payloads[k].length);
+            EXPECT_EQ(wi.payloads[k].pts_ms, pi.payloads[k].pts_ms);
+        }
         for (const auto& pl : pi.payloads) (pl.stream == 1 ? v : a) += pl.length;
         // Padding is zeros.
         for (std::size_t k = 512 - out[i].padding; k < 512; ++k) ASSERT_EQ(out[i].bytes[k], 0);

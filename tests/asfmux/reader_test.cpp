@@ -1,4 +1,4 @@
-// Reader: parse_packet variants, strip_padding, and malformed input.
+// Reader: parse_packet variants, the wire form (to_wire_form, parse_wire_packet), and malformed input.
 #include <gtest/gtest.h>
 
 #include "objects.hpp"
@@ -74,10 +74,21 @@ TEST(ParsePacket, NoErrorCorrectionByteFieldsExplicitLength) {
     EXPECT_EQ(pi.payloads[0].pts_ms, 200u);
     EXPECT_EQ(pi.payloads[0].length, 4u);
 
-    // Stripped: 30 bytes, Padding Length 0, and the explicit Packet Length follows.
-    const Bytes stripped = strip_padding(pkt, 9999);
-    EXPECT_BYTES_EQ(stripped, cat({H("2A 5D 1E 07 00"), Bytes(pkt.begin() + 5, pkt.begin() + 30)}));
-    EXPECT_EQ(parse_packet(stripped, 9999).payloads[0].length, 4u);
+    // Wire form (MS-WMSP 2.2.3.3): the single payload moves into the multiple-payloads layout (a
+    // WORD payload length), the Padding Length field and the padding go, the explicit Packet
+    // Length says 32 = 33 - 1 (field) - 3 (padding) + 3 (payload flags and length).
+    const Bytes wire = to_wire_form(pkt, 9999);
+    EXPECT_BYTES_EQ(wire, cat({H("23 5D 20 07"  // multiple payloads, packet length BYTE, sequence BYTE
+                                 "64 00 00 00 05 00"
+                                 "81"           // Payload Flags: 1 payload, WORD length
+                                 "03 07 00 00 00 00 08 04 00 00 00 C8 00 00 00"
+                                 "04 00"        // payload length 4
+                                 "01 02 03 04")}));
+    const PacketInfo w = parse_wire_packet(wire, 9999);
+    EXPECT_EQ(w.padding, 0u);
+    ASSERT_EQ(w.payloads.size(), 1u);
+    EXPECT_EQ(w.payloads[0].length, 4u);
+    EXPECT_EQ(w.payloads[0].pts_ms, 200u);
 }
 
 TEST(ParsePacket, CompressedPayload) {
@@ -130,41 +141,47 @@ TEST(ParsePacket, OtherFieldWidths) {
     EXPECT_EQ(pi.payloads[1].length, 2u);
     EXPECT_EQ(pi.payloads[1].object_size, 5u);
     EXPECT_EQ(pi.payloads[1].pts_ms, 16u);
-    const Bytes stripped = strip_padding(pkt, 56);
-    ASSERT_EQ(stripped.size(), 54u);
-    EXPECT_BYTES_EQ(Bytes(stripped.begin(), stripped.begin() + 8), H("71 79 36 00 00 00 00 00"));
-    EXPECT_EQ(parse_packet(stripped, 0).payloads.size(), 2u);
+    // Wire form: Padding Length field (2) and padding (2) gone, Packet Length 52, padding type 0.
+    const Bytes wire = to_wire_form(pkt, 56);
+    ASSERT_EQ(wire.size(), 52u);
+    EXPECT_BYTES_EQ(Bytes(wire.begin(), wire.begin() + 12), H("61 79 34 00 00 00 0A 00 00 00 00 00"));
+    EXPECT_EQ(parse_wire_packet(wire, 56).payloads.size(), 2u);
 }
 
-TEST(StripPadding, OurPackets) {
+TEST(WireForm, OurPacketsAreMadeInBothForms) {
     const auto packets = some_packets();
     ASSERT_EQ(packets.size(), 2u);
     for (const auto& pk : packets) {
         ASSERT_GT(pk.padding, 0u);
-        const Bytes s = strip_padding(pk.bytes, 64);
-        // The WORD Padding Length is traded for a WORD Packet Length: same size, no padding.
-        ASSERT_EQ(s.size(), 64u - pk.padding);
-        EXPECT_EQ(s[3], (pk.bytes[3] & ~0x78) | 0x40);
-        EXPECT_EQ(s[5] | (s[6] << 8), static_cast<int>(s.size()));
+        const ByteView w = pk.wire_form();
+        // Padding Length field (WORD) and padding gone; no Packet Length field; multiple payloads.
+        ASSERT_EQ(w.size(), 64u - pk.padding - 2);
+        EXPECT_EQ(w[3], 0x01);
+        EXPECT_EQ(Bytes(w.begin(), w.end()), to_wire_form(pk.bytes, 64));  // what a reader makes of it
         const PacketInfo a = parse_packet(pk.bytes, 64);
-        const PacketInfo b = parse_packet(s, 64);
+        const PacketInfo b = parse_wire_packet(w, 64);
         EXPECT_EQ(b.padding, 0u);
-        EXPECT_EQ(b.packet_length, s.size());
+        EXPECT_EQ(b.packet_length, w.size());
         ASSERT_EQ(a.payloads.size(), b.payloads.size());
         for (std::size_t i = 0; i < a.payloads.size(); ++i) {
             EXPECT_EQ(a.payloads[i].length, b.payloads[i].length);
             EXPECT_EQ(a.payloads[i].pts_ms, b.payloads[i].pts_ms);
         }
-        EXPECT_EQ(std::vector<std::uint8_t>(s.begin() + 7, s.end()),
-                  std::vector<std::uint8_t>(pk.bytes.begin() + 7, pk.bytes.begin() + static_cast<std::ptrdiff_t>(s.size())));
-        // A client that pads the $D back to the packet size with zeros (ffmpeg's mmsh) still
-        // reads the same payloads: the explicit length says where the packet ends.
-        Bytes padded = s;
+        // A client that pads the $D back to the packet size with zeros (ffmpeg's mmsh, VLC,
+        // libmms) reads the same payloads: each has its own length, the zeros follow the last.
+        Bytes padded(w.begin(), w.end());
         padded.resize(64, 0);
         const PacketInfo c = parse_packet(padded, 64);
         ASSERT_EQ(c.payloads.size(), a.payloads.size());
         for (std::size_t i = 0; i < a.payloads.size(); ++i) EXPECT_EQ(a.payloads[i].length, c.payloads[i].length);
     }
+}
+
+TEST(WireForm, WirePacketsLongerThanThePacketSizeAreRefused) {
+    const auto packets = some_packets();
+    Bytes longer(packets[0].wire_form().begin(), packets[0].wire_form().end());
+    longer.resize(65, 0);
+    EXPECT_THROW(parse_wire_packet(longer, 64), ParseError);
 }
 
 TEST(ParseHeaderMalformed, EveryTruncationThrows) {
@@ -229,7 +246,7 @@ TEST(ParsePacketMalformed, TruncatedAndAbsurd) {
     EXPECT_THROW(parse_packet(patched(20, {0x03}), 64), ParseError);       // replicated length 3
     EXPECT_THROW(parse_packet(patched(29, {0xFF, 0xFF}), 64), ParseError); // payload length
     EXPECT_THROW(parse_packet(patched(3, {0x70}), 64), ParseError);        // packet length DWORD, huge
-    EXPECT_THROW(strip_padding(patched(5, {0xFF, 0xFF}), 64), ParseError);
+    EXPECT_THROW(to_wire_form(patched(5, {0xFF, 0xFF}), 64), ParseError);
     EXPECT_THROW(parse_packet(p, 65), ParseError);  // fixed size larger than the bytes
 }
 
@@ -257,7 +274,11 @@ TEST(ReaderMalformed, ByteMutations) {
                     } catch (const ParseError&) {
                     }
                     try {
-                        (void)strip_padding(b, size);
+                        (void)to_wire_form(b, size);
+                    } catch (const ParseError&) {
+                    }
+                    try {
+                        (void)parse_wire_packet(b, size);
                     } catch (const ParseError&) {
                     }
                 }

@@ -36,7 +36,7 @@ using namespace std::chrono_literals;
 class SyntheticBroadcast {
 public:
     // `video_streams` > 1: MBR renditions (streams 1..N, key frames at the same times), audio N+1.
-    explicit SyntheticBroadcast(std::vector<std::shared_ptr<MuxedStreamSink>> sinks, bool with_video = true,
+    explicit SyntheticBroadcast(std::vector<std::shared_ptr<OutputFeed>> sinks, bool with_video = true,
                                 int video_streams = 1)
         : sinks_(std::move(sinks)), with_video_(with_video), video_streams_(with_video ? video_streams : 0) {
         config_.packet_size = 4096;
@@ -60,7 +60,7 @@ public:
     void publish_header() {
         auto h = std::make_shared<MuxedHeader>(builder_->build_live());
         h->version = ++header_version_;
-        for (auto& s : sinks_) s->on_header(h);
+        for (auto& s : sinks_) s->publish_header(h);
     }
 
     void start() {
@@ -76,7 +76,7 @@ public:
         std::vector<DataPacket> out;
         packetizer_->flush(out);
         publish(out);
-        for (auto& s : sinks_) s->on_end();
+        for (auto& s : sinks_) s->publish_end();
     }
     std::uint64_t packets() const { return packets_.load(); }
     int audio_stream() const { return with_video_ ? video_streams_ + 1 : 2; }
@@ -99,7 +99,7 @@ private:
         for (auto& p : out) {
             p.capture_us = start_us_ + p.min_pts;  // media time 0 was "captured" at start
             auto pp = std::make_shared<const DataPacket>(std::move(p));
-            for (auto& s : sinks_) s->on_packet(pp);
+            for (auto& s : sinks_) s->publish_packet(pp);
             ++packets_;
         }
         out.clear();
@@ -136,7 +136,7 @@ private:
         }
     }
 
-    std::vector<std::shared_ptr<MuxedStreamSink>> sinks_;
+    std::vector<std::shared_ptr<OutputFeed>> sinks_;
     bool with_video_;
     int video_streams_ = 1;
     asfmux::MuxConfig config_;
@@ -254,7 +254,7 @@ protected:
         server_ = std::make_unique<PullServer>(config);
         auto sink = server_->add_mount("/");
         server_->start();
-        broadcast_ = std::make_unique<SyntheticBroadcast>(std::vector<std::shared_ptr<MuxedStreamSink>>{sink}, with_video,
+        broadcast_ = std::make_unique<SyntheticBroadcast>(std::vector<std::shared_ptr<OutputFeed>>{sink}, with_video,
                                                           video_streams);
         broadcast_->start();
         std::this_thread::sleep_for(300ms);
@@ -319,7 +319,7 @@ TEST_F(PullServerTest, PlayStreamsHeaderThenDataFromAKeyFrame) {
             EXPECT_GT(packets[i].location_id, last_location);
         }
         last_location = packets[i].location_id;
-        const auto pi = asfmux::parse_packet(payloads[i], info.min_packet_size);
+        const auto pi = asfmux::parse_wire_packet(payloads[i], info.min_packet_size);
         EXPECT_EQ(pi.padding, 0u);  // MS-WMSP 2.2.3.3: no padding in $D
         if (i == 1) {
             ASSERT_FALSE(pi.payloads.empty());
@@ -350,7 +350,7 @@ TEST_F(PullServerTest, StreamSelectionSendsOnlyTheChosenStreams) {
     const auto info = asfmux::parse_header(payloads[0]);
     int audio = 0;
     for (std::size_t i = 1; i < packets.size(); ++i) {
-        for (const auto& p : asfmux::parse_packet(payloads[i], info.min_packet_size).payloads) {
+        for (const auto& p : asfmux::parse_wire_packet(payloads[i], info.min_packet_size).payloads) {
             EXPECT_EQ(p.stream, 2);
             ++audio;
         }
@@ -383,7 +383,7 @@ TEST_F(PullServerTest, MbrLateJoinersStartOnKeyFramesOfTheirStreams) {
         std::map<int, bool> first_key;
         for (std::size_t i = 1; i < packets.size(); ++i) {
             ASSERT_EQ(packets[i].type, 'D');
-            for (const auto& p : asfmux::parse_packet(payloads[i], info.min_packet_size).payloads) {
+            for (const auto& p : asfmux::parse_wire_packet(payloads[i], info.min_packet_size).payloads) {
                 if (p.stream > 3) continue;  // audio
                 if (!objects.count(p.stream)) first_key[p.stream] = p.keyframe && p.offset == 0;
                 objects[p.stream] += p.offset == 0;
@@ -551,7 +551,7 @@ TEST_F(PullServerTest, ASlowClientSkipsToKeyFrames) {
         EXPECT_EQ(packets[i].afflags, static_cast<std::uint8_t>(packets[i - 1].afflags + 1));
         if (packets[i].location_id > packets[i - 1].location_id + 1) {
             ++gaps;
-            const auto pi = asfmux::parse_packet(payloads[i], info.min_packet_size);
+            const auto pi = asfmux::parse_wire_packet(payloads[i], info.min_packet_size);
             ASSERT_FALSE(pi.payloads.empty());
             EXPECT_TRUE(pi.payloads[0].keyframe && pi.payloads[0].stream == 1 && pi.payloads[0].offset == 0);
         }

@@ -74,17 +74,18 @@ TEST(PushMemory, FlatThroughRepeatedFaultsWithADeadTarget) {
     cfg.socket_send_buffer = 8192;
     cfg.post_budget = 100000;       // a new PushStart every ~75 packets: the armed faults hit soon
     cfg.queue_bytes = 512 * 1024;   // the dead target's queue fills (and overflows) during the warm-up
+    cfg.feed_packets = 256;         // the recent packets kept for resumes fill during the warm-up too
     cfg.targets.push_back({fmt::format("127.0.0.1:{}/live", refused_port()), "", "", "", false});
     cfg.targets.push_back({rx.url(), "", "", "", false});
     PushOutput out(cfg);
 
     TestStream ts(1400, 10);
-    out.on_header(ts.header());
+    out.feed()->publish_header(ts.header());
     // ~200 packets/s (about 7x real time for this stream), from its own thread like the muxer.
     std::atomic<bool> go{true};
     std::thread feeder([&] {
         for (int k = 0; k < 2000 && go; ++k) {  // 2000 x 50 ms: bounded even if nobody stops it
-            for (const auto& p : ts.packets(10)) out.on_packet(p);
+            for (const auto& p : ts.packets(10)) out.feed()->publish_packet(p);
             std::this_thread::sleep_for(50ms);
         }
     });
@@ -149,7 +150,7 @@ TEST(PushMemory, FlatThroughRepeatedFaultsWithADeadTarget) {
     // The last fault may have left the live target reconnecting: end once it streams again, so
     // that $E is judged and not the back-off timing of a loaded machine.
     for (int i = 0; i < 120 && out.status()[1].state != TargetState::streaming; ++i) std::this_thread::sleep_for(50ms);
-    out.on_end();
+    pushtest::end_stream(out);
     EXPECT_TRUE(rx.wait_for([](const auto& p) { return p.ended; }, 6000ms))
         << "no $E(0) at the end (" << out.status()[1].describe() << ")";
 

@@ -29,12 +29,9 @@ bool wait_status(const PushOutput& out, std::size_t i, Pred pred, std::chrono::m
     return pred(out.status().at(i));
 }
 
-std::vector<Bytes> payloads(const std::vector<PacketPtr>& ps, const MuxedHeader& h) {
+std::vector<Bytes> payloads(const std::vector<PacketPtr>& ps, const MuxedHeader&) {
     std::vector<Bytes> out;
-    for (const auto& p : ps) {
-        auto pp = make_push_packet(p, h);
-        out.emplace_back(pp->payload().begin(), pp->payload().end());
-    }
+    for (const auto& p : ps) out.emplace_back(p->wire_form().begin(), p->wire_form().end());
     return out;
 }
 
@@ -43,7 +40,7 @@ std::chrono::microseconds feed(PushOutput& out, const std::vector<PacketPtr>& ps
     std::chrono::microseconds worst{0};
     for (const auto& p : ps) {
         const auto t0 = Clock::now();
-        out.on_packet(p);
+        out.feed()->publish_packet(p);
         worst = std::max(worst, std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0));
         if (gap.count()) std::this_thread::sleep_for(gap);
     }
@@ -59,9 +56,9 @@ TEST(PushOutput, TwoTargetsOneDeadTheOtherGetsEveryPacket) {
     TestStream ts(1400, 10);
     auto hdr = ts.header();
     auto ps = ts.packets(400);
-    out.on_header(hdr);
+    out.feed()->publish_header(hdr);
     const auto worst = feed(out, ps, 500us);
-    out.on_end();
+    pushtest::end_stream(out);
     const auto st = out.status();
     ASSERT_EQ(st.size(), 2u);
     EXPECT_EQ(st[1].state, TargetState::finished) << st[1].describe();
@@ -93,9 +90,9 @@ TEST(PushOutput, SeveralLiveTargetsAndSmallPostBudgets) {
     TestStream ts(1400, 10);
     auto hdr = ts.header();
     auto ps = ts.packets(300);
-    out.on_header(hdr);
+    out.feed()->publish_header(hdr);
     feed(out, ps, 200us);
-    out.on_end();
+    pushtest::end_stream(out);
     for (auto* rx : {&a, &b}) {
         ASSERT_TRUE(rx->wait_for([&](const auto& p) { return p.ended; }, 3000ms));
         const auto v = rx->view();
@@ -121,11 +118,11 @@ TEST(PushOutput, HeaderChangeAndTemplate) {
     auto h2 = ts2.header(1);
     auto p1 = ts.packets(50);
     auto p2 = ts2.packets(50);
-    out.on_header(h1);
+    out.feed()->publish_header(h1);
     feed(out, p1, 200us);
-    out.on_header(h2);
+    out.feed()->publish_header(h2);
     feed(out, p2, 200us);
-    out.on_end();
+    pushtest::end_stream(out);
     ASSERT_TRUE(rx.wait_for([&](const auto& p) { return p.ended; }, 3000ms));
     const auto v = rx.view();
     EXPECT_EQ(v.header, h2->bytes);
@@ -143,7 +140,7 @@ TEST(PushOutput, ReceiverRestartMidStreamReconnects) {
     PushOutput out(cfg);
     TestStream ts(1400, 10);
     auto hdr = ts.header();
-    out.on_header(hdr);
+    out.feed()->publish_header(hdr);
     feed(out, ts.packets(100), 500us);
     ASSERT_TRUE(rx.wait_for([](const auto& p) { return p.packets.size() >= 50; }, 3000ms));
     rx.restart(100ms);
@@ -156,7 +153,7 @@ TEST(PushOutput, ReceiverRestartMidStreamReconnects) {
     go = false;
     feeder.join();
     ASSERT_TRUE(back);
-    out.on_end();
+    pushtest::end_stream(out);
     ASSERT_TRUE(rx.wait_for([](const auto& p) { return p.ended; }, 3000ms));
     const auto st = out.status()[0];
     EXPECT_GE(st.reconnects, 1u);
@@ -171,12 +168,12 @@ TEST(PushOutput, ServerErrorsAreRetried) {
     cfg.targets.push_back({rx.url(), "", "", "", false});
     PushOutput out(cfg);
     TestStream ts(1400, 10);
-    out.on_header(ts.header());
+    out.feed()->publish_header(ts.header());
     EXPECT_TRUE(wait_status(out, 0, [](const TargetStatus& s) { return s.error == TargetError::server_error; }, 2000ms));
     EXPECT_NE(out.status()[0].last_error.find("server error (500"), std::string::npos);
     feed(out, ts.packets(20), 1000us);
     EXPECT_TRUE(wait_status(out, 0, [](const TargetStatus& s) { return s.state == TargetState::streaming; }, 3000ms));
-    out.on_end();
+    pushtest::end_stream(out);
     EXPECT_GE(out.status()[0].reconnects, 3u);
     EXPECT_TRUE(rx.wait_for([](const auto& p) { return p.ended; }, 3000ms));
     expect_no_violations(rx);
@@ -195,7 +192,7 @@ TEST(PushOutput, PermanentErrorsAreReported) {
     cfg.targets.push_back({digest.url(), "", "", "", false});  // credentials needed, none given
     PushOutput out(cfg);
     TestStream ts;
-    out.on_header(ts.header());
+    out.feed()->publish_header(ts.header());
     auto failed = [](const TargetStatus& s) { return s.state == TargetState::failed; };
     for (std::size_t i = 0; i < 4; ++i) ASSERT_TRUE(wait_status(out, i, failed, 3000ms)) << i;
     const auto st = out.status();
@@ -207,7 +204,7 @@ TEST(PushOutput, PermanentErrorsAreReported) {
     EXPECT_NE(st[2].describe().find("bad credentials (401)"), std::string::npos);
     EXPECT_EQ(st[3].error, TargetError::bad_credentials);
     for (const auto& s : st) EXPECT_EQ(s.describe().find("wrong-password"), std::string::npos);
-    out.on_end();
+    pushtest::end_stream(out);
     for (auto* rx : {&forbidden, &denied, &digest}) expect_no_violations(*rx);
 }
 
@@ -226,12 +223,12 @@ TEST(PushOutput, BasicAndDigestWithStaleNonces) {
     TestStream ts(1400, 10);
     auto hdr = ts.header();
     auto p1 = ts.packets(100);
-    out.on_header(hdr);
+    out.feed()->publish_header(hdr);
     feed(out, p1, 300us);
     ASSERT_TRUE(digest.wait_for([](const auto& p) { return p.posts_completed >= 2; }, 3000ms));
     digest.expire_nonces();
     feed(out, ts.packets(200), 300us);
-    out.on_end();
+    pushtest::end_stream(out);
     for (auto* rx : {&basic, &digest}) {
         EXPECT_TRUE(rx->wait_for([](const auto& p) { return p.ended; }, 3000ms));
         expect_no_violations(*rx);
@@ -256,10 +253,10 @@ TEST(PushOutput, NtlmOnTheSetupConnection) {
     TestStream ts(1400, 10);
     auto hdr = ts.header();
     auto ps = ts.packets(150);
-    out.on_header(hdr);
+    out.feed()->publish_header(hdr);
     ASSERT_TRUE(wait_status(out, 1, [](const TargetStatus& s) { return s.state == TargetState::failed; }, 3000ms));
     feed(out, ps, 300us);
-    out.on_end();
+    pushtest::end_stream(out);
     ASSERT_TRUE(rx.wait_for([](const auto& p) { return p.ended; }, 3000ms));
     const auto st = out.status();
     EXPECT_EQ(st[0].state, TargetState::finished) << st[0].describe();
@@ -280,7 +277,7 @@ TEST(PushOutput, StalledServerIsLeftAndRejoined) {
     cfg.targets.push_back({rx.url(), "", "", "", false});
     PushOutput out(cfg);
     TestStream ts(1400, 10);
-    out.on_header(ts.header());
+    out.feed()->publish_header(ts.header());
     std::atomic<bool> go{true};
     std::thread feeder([&] {
         while (go) feed(out, ts.packets(10), 10000us);  // ~140 KB/s, about 3x real time
@@ -289,7 +286,7 @@ TEST(PushOutput, StalledServerIsLeftAndRejoined) {
     go = false;
     feeder.join();
     EXPECT_TRUE(back);
-    out.on_end();
+    pushtest::end_stream(out);
     const auto st = out.status()[0];
     EXPECT_GE(st.reconnects, 1u);
     EXPECT_TRUE(rx.wait_for([](const auto& p) { return p.ended; }, 3000ms));
@@ -303,7 +300,7 @@ TEST(PushOutput, ResetMidPostReconnects) {
     cfg.targets.push_back({rx.url(), "", "", "", false});
     PushOutput out(cfg);
     TestStream ts(1400, 10);
-    out.on_header(ts.header());
+    out.feed()->publish_header(ts.header());
     std::atomic<bool> go{true};
     std::thread feeder([&] {
         while (go) feed(out, ts.packets(10), 1000us);
@@ -312,7 +309,7 @@ TEST(PushOutput, ResetMidPostReconnects) {
     go = false;
     feeder.join();
     EXPECT_TRUE(back);
-    out.on_end();
+    pushtest::end_stream(out);
     EXPECT_GE(out.status()[0].reconnects, 1u);
     EXPECT_TRUE(rx.wait_for([](const auto& p) { return p.ended; }, 3000ms));
     expect_no_violations(rx);
@@ -327,9 +324,9 @@ TEST(PushOutput, ReceiverThatClosesInsteadOfAnswering) {
     cfg.targets.push_back({rx.url(), "", "", "", false});
     PushOutput out(cfg);
     TestStream ts(1400, 10);
-    out.on_header(ts.header());
+    out.feed()->publish_header(ts.header());
     feed(out, ts.packets(200), 300us);
-    out.on_end();
+    pushtest::end_stream(out);
     EXPECT_TRUE(rx.wait_for([](const auto& p) { return p.ended; }, 3000ms));
     const auto v = rx.view();
     EXPECT_GT(v.sessions_started, 2);

@@ -43,6 +43,15 @@ inline std::uint16_t refused_port() {
     return ntohs(a.sin_port);
 }
 
+// The end of the broadcast as the job does it: the mux thread publishes the end (never waiting),
+// then the job waits for every target to finish ($E sent) and closes what is left.
+inline bool end_stream(push::PushOutput& out, std::chrono::milliseconds timeout = std::chrono::milliseconds(5000)) {
+    out.feed()->publish_end();
+    const bool done = out.wait_finished(timeout);
+    if (!done) out.stop();
+    return done;
+}
+
 inline void expect_no_violations(const StrictReceiver& r) {
     for (const auto& v : r.violations()) ADD_FAILURE() << "receiver: " << v;
 }

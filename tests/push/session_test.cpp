@@ -4,6 +4,7 @@
 
 #include <map>
 
+#include "asfcast/core/start_points.hpp"
 #include "asfcast/core/http_digest.hpp"
 #include "asfcast/push/wmhttp_session.hpp"
 #include "test_stream.hpp"
@@ -119,6 +120,7 @@ public:
     void sync() {
         for (int guard = 0; guard < 10000; ++guard) {
             bool progress = false;
+            if (s.wants_start()) offer_start();
             if (s.take_close()) {
                 ++closes;
                 conn = false;
@@ -164,13 +166,33 @@ public:
         sync();
     }
     void packets(const std::vector<PacketPtr>& ps, const MuxedHeader& h) {
-        for (const auto& p : ps) s.on_packet(make_push_packet(p, h), now);
+        for (const auto& p : ps) s.on_packet(push_packet(p, h), now);
         sync();
+    }
+    PushPacketPtr push_packet(PacketPtr p, const MuxedHeader& h) {
+        if (!last_header || last_header->bytes != h.bytes) last_header = std::make_shared<MuxedHeader>(h);
+        auto pp = std::make_shared<const PushPacket>(PushPacket{std::move(p), last_header});
+        history.push_back(pp);
+        return pp;
+    }
+    // What PushOutput does for a session that asks for a start point: the packets from the newest
+    // group of key frames covering every video stream (core/start_points.hpp) up to the newest.
+    void offer_start() {
+        if (!last_header) return;
+        StartIndex index;
+        for (std::size_t i = 0; i < history.size(); ++i)
+            index.add(i, start_point_of(*history[i]->source, *history[i]->header));
+        const auto start = index.newest_for(video_streams_taken(*last_header));
+        if (!start) return;
+        s.start_from(std::vector<PushPacketPtr>(history.begin() + static_cast<std::ptrdiff_t>(*start), history.end()),
+                     now);
     }
     std::vector<Request> requests() const { return parse_requests(wire); }
     TargetStatus status() const { return s.status(now); }
 
     WmhttpSession s;
+    std::vector<PushPacketPtr> history;  // every packet offered, as PushOutput's feed keeps them
+    HeaderPtr last_header;
     TimePoint now = TimePoint{} + 1000h;
     std::string wire, previous_wire;
     bool conn = false, connect_asked = false, shut_down = false;
@@ -242,7 +264,8 @@ TEST(Session, PushStartOnTheSameConnectionWithHeaderFirst) {
         auto info = asfmux::parse_packet(reqs[1].frames[i + 1].payload, static_cast<std::uint32_t>(reqs[1].frames[i + 1].payload.size()));
         EXPECT_EQ(info.padding, 0u);
         EXPECT_EQ(info.send_time_ms, ps[i]->send_time_ms);
-        EXPECT_LE(reqs[1].frames[i + 1].payload.size(), ps[i]->bytes.size() - ps[i]->padding + 2) << "packet " << i;
+        EXPECT_EQ(reqs[1].frames[i + 1].payload, Bytes(ps[i]->wire_form().begin(), ps[i]->wire_form().end()))
+            << "packet " << i;
     }
     EXPECT_EQ(h.status().packets_sent, 20u);
 }
@@ -527,12 +550,19 @@ TEST(Session, ReconnectStartsANewSessionWithHeaderAndKeyFrame) {
     ASSERT_EQ(reqs.size(), 2u);
     ASSERT_GE(reqs[1].frames.size(), 2u);
     EXPECT_EQ(reqs[1].frames[0].id, 'H');
-    // The first $D is the first queued packet starting with a key frame; send times go on.
-    std::size_t first_key = 0;
-    while (!more[first_key]->starts_with_key_frame) ++first_key;
-    auto info = asfmux::parse_packet(reqs[1].frames[1].payload, static_cast<std::uint32_t>(reqs[1].frames[1].payload.size()));
-    EXPECT_EQ(info.send_time_ms, more[first_key]->send_time_ms);
-    EXPECT_EQ(h.status().packets_skipped, first_key);
+    // The first $D is the newest packet starting with a key frame (the newest start point, not
+    // the next one to come); send times go on; what was not sent is counted as skipped.
+    std::vector<PacketPtr> all = ps;
+    all.insert(all.end(), more.begin(), more.end());
+    std::size_t newest_key = all.size() - 1;
+    while (!all[newest_key]->starts_with_key_frame) --newest_key;
+    ASSERT_GE(newest_key, ps.size());
+    auto info = asfmux::parse_wire_packet(reqs[1].frames[1].payload, ts.packet_size());
+    EXPECT_EQ(info.send_time_ms, all[newest_key]->send_time_ms);
+    EXPECT_EQ(h.status().packets_skipped, newest_key - ps.size());
+    std::size_t sent_after = 0;
+    for (const auto& f : reqs[1].frames) sent_after += f.id == 'D';
+    EXPECT_EQ(sent_after, all.size() - newest_key);
     EXPECT_EQ(h.status().reconnects, 1u);
 }
 
@@ -635,14 +665,19 @@ TEST(Session, QueueOverflowSkipsToNextKeyFrame) {
     h.header(hdr);  // connecting: packets queue up
     auto ps = ts.packets(80);
     h.packets(ps, *hdr);
-    EXPECT_LE(h.s.queued_bytes(), 12000u);
+    // Overflowed: the queue now holds the packets from the newest start point on.
+    std::size_t newest_key = ps.size() - 1;
+    while (!ps[newest_key]->starts_with_key_frame) --newest_key;
+    std::size_t expect_bytes = 0;
+    for (std::size_t i = newest_key; i < ps.size(); ++i) expect_bytes += ps[i]->wire_form().size();
+    EXPECT_EQ(h.s.queued_bytes(), expect_bytes);
     const auto skipped = h.status().packets_skipped;
-    EXPECT_GT(skipped, 0u);
+    EXPECT_EQ(skipped, newest_key);
     h.connect_ok();
     h.reply(k204);
     auto reqs = h.requests();
     ASSERT_GE(reqs[1].frames.size(), 2u);
-    auto first = asfmux::parse_packet(reqs[1].frames[1].payload, static_cast<std::uint32_t>(reqs[1].frames[1].payload.size()));
+    auto first = asfmux::parse_wire_packet(reqs[1].frames[1].payload, ts.packet_size());
     ASSERT_FALSE(first.payloads.empty());
     EXPECT_TRUE(first.payloads[0].keyframe);
     EXPECT_EQ(first.payloads[0].offset, 0u);
@@ -670,7 +705,7 @@ TEST(Session, TimeoutsAndStall) {
     h.connect_ok();
     h.reply(k204);
     // A write that never completes: the harness does not report on_write_done.
-    h.s.on_packet(make_push_packet(ts.packets(1)[0], *hdr), h.now);
+    h.s.on_packet(h.push_packet(ts.packets(1)[0], *hdr), h.now);
     Bytes b = h.s.take_output(h.now);
     EXPECT_FALSE(b.empty());
     h.now += 7000ms;
@@ -704,30 +739,6 @@ TEST(Session, OversizedHeaderIsAConfigError) {
     EXPECT_EQ(h.connects, 0);
 }
 
-
-TEST(PushPacket, WithMbrRenditionsOnlyTheFirstStreamsKeyFrameStartsAGroup) {
-    // Renditions 1..3 put key frames at the same capture time; they leave the muxer in stream
-    // order. Resuming at rendition 2's key frame would start rendition 1 mid-GOP.
-    MuxedHeader h;
-    h.packet_size = 100;
-    h.video_streams = {1, 2, 3};
-    h.audio_streams = {4};
-    auto packet = [](std::vector<KeyFrameStart> keys) {
-        auto p = std::make_shared<DataPacket>();
-        p->bytes.assign(100, 0);
-        p->key_frames = std::move(keys);
-        p->starts_with_key_frame = !p->key_frames.empty();
-        return PacketPtr(p);
-    };
-    EXPECT_TRUE(make_push_packet(packet({{1, 2'000'000}}), h)->key);
-    EXPECT_FALSE(make_push_packet(packet({{2, 2'000'000}}), h)->key);
-    EXPECT_FALSE(make_push_packet(packet({{3, 2'000'000}}), h)->key);
-    EXPECT_FALSE(make_push_packet(packet({}), h)->key);
-    h.video_streams = {2};  // one video stream, whatever its number
-    EXPECT_TRUE(make_push_packet(packet({{2, 0}}), h)->key);
-    h.video_streams.clear();  // audio only: every packet
-    EXPECT_TRUE(make_push_packet(packet({}), h)->key);
-}
 
 }  // namespace
 }  // namespace asfcast::push

@@ -791,9 +791,28 @@ void StrictReceiver::serve(std::shared_ptr<Conn> conn) {
                         break;
                     }
                     if (payload.size() > pp.packet_size) violation("$D larger than the packet size");
+                    {
+                        // MS-WMHTTP 2.2.3.3: the Padding Data removed and the Padding Length field
+                        // saying it does not exist; no Packet Length field (the packet ends where
+                        // the $D ends). A receiver pads a short packet back to the packet size, so a
+                        // shortened packet must carry its payloads' lengths (multiple payloads).
+                        const auto* b = reinterpret_cast<const std::uint8_t*>(payload.data());
+                        std::size_t at = 0;
+                        if (!payload.empty() && (b[0] & 0x80)) at = 1 + (b[0] & 0x0F);  // Error Correction
+                        if (at >= payload.size()) {
+                            violation("$D too short for its payload parsing information");
+                        } else {
+                            const std::uint8_t ltf = b[at];
+                            if ((ltf >> 5) & 3) violation("$D carries a Packet Length field");
+                            if ((ltf >> 3) & 3) violation("$D carries a Padding Length field");
+                            if (payload.size() < pp.packet_size && !(ltf & 0x01))
+                                violation("$D shorter than the packet size in the single-payload layout: a receiver "
+                                          "that pads it back reads the zeros as media");
+                        }
+                    }
                     try {
                         const ByteView pv(reinterpret_cast<const std::uint8_t*>(payload.data()), payload.size());
-                        auto info = asfmux::parse_packet(pv, static_cast<std::uint32_t>(payload.size()));
+                        auto info = asfmux::parse_wire_packet(pv, pp.packet_size);
                         if (info.padding != 0) violation("$D with padding left in");
                         auto& last_st = last_send_time_[path];
                         if (!pp.send_times.empty() && info.send_time_ms < last_st)

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -14,6 +15,7 @@
 
 #include "asfcast/asfmux/asfmux.hpp"
 #include "asfcast/core/muxed.hpp"
+#include "asfcast/core/output_feed.hpp"
 
 namespace asfcast::archive {
 
@@ -24,34 +26,41 @@ public:
 
 struct ArchiveConfig {
     std::string path;
-    // true: the muxer waits when the disk falls behind (file sources with --fast, nothing lost);
-    // false: a full queue drops the archive (never the broadcast) and reports it.
+    // true: the muxer waits when the disk falls behind (file sources with --fast: no real time to
+    // keep, nothing lost); false: a disk that falls `queue_packets` behind loses packets, and the
+    // file resumes at a key frame (counted and logged), never holding up the broadcast.
     bool block_when_full = false;
-    std::size_t queue_packets = 8192;
+    std::size_t queue_packets = 4096;
 };
 
 struct ArchiveStats {
     std::atomic<std::uint64_t> packets_written{0};
     std::atomic<std::uint64_t> bytes_written{0};
+    std::atomic<std::uint64_t> packets_skipped{0};  // lost to a disk that fell behind
     std::atomic<bool> failed{false};
+    std::atomic<bool> finished{false};  // finalized (or failed and closed)
 };
 
 // Produces the final header for the totals (HeaderBuilder::build_final of the muxer's builder).
 using HeaderFinalizer = std::function<Bytes(const asfmux::FileTotals&)>;
 
-class ArchiveWriter : public MuxedStreamSink {
+// Writes on its own thread ("asfcast-archive"), fed through an OutputFeed.
+class ArchiveWriter {
 public:
-    // Opens (creates or truncates) the file; throws ArchiveError naming the path on failure.
+    // Opens (creates or truncates) the file and starts the writer thread; throws ArchiveError
+    // naming the path on failure.
     ArchiveWriter(ArchiveConfig config, HeaderFinalizer finalizer);
-    ~ArchiveWriter() override;
+    ~ArchiveWriter();  // close()
+    ArchiveWriter(const ArchiveWriter&) = delete;
+    ArchiveWriter& operator=(const ArchiveWriter&) = delete;
 
-    void on_header(HeaderPtr header) override;
-    void on_packet(PacketPtr packet) override;
-    // Drains the queue, appends the indexes and patches the header; the file is complete when
-    // this returns.
-    void on_end() override;
-
-    // Same as on_end when the broadcast did not end normally (errors): finalizes what was written.
+    // What the mux thread publishes to (MuxedStreamBus::attach).
+    std::shared_ptr<OutputFeed> feed() const;
+    // Waits until the end of the stream is written and the file finalized (indexes, final
+    // header), at most `timeout`; true when it is. Never called on the mux thread.
+    bool wait_finished(std::chrono::milliseconds timeout);
+    // Stops now: finalizes what was written (an ended stream) or leaves the broadcast-flagged
+    // file as it is (readable to its last packet), and joins the thread. Idempotent.
     void close();
 
     const ArchiveStats& stats() const;

@@ -128,7 +128,9 @@ private:
 class SimpleIndexBuilder {
 public:
     SimpleIndexBuilder(int stream, std::uint32_t preroll_ms, Micros interval = 1'000'000);
-    void add_packet(const DataPacket& packet);
+    void add_packet(const DataPacket& packet) { add_packet(packet, packet.number); }
+    // `number`: the packet's place in the file, when the file skipped packets of the stream.
+    void add_packet(const DataPacket& packet, std::uint64_t number);
     Bytes build(const Guid& file_id) const;
     int stream() const { return stream_; }
     std::size_t entries() const;  // index entries build() would write now
@@ -228,19 +230,27 @@ struct PacketInfo {
     std::vector<PayloadInfo> payloads;
 };
 
-// Parses one data packet; `packet_size` is the fixed size from File Properties.
+// Parses one data packet in its file form; `packet_size` is the fixed size from File Properties.
 PacketInfo parse_packet(ByteView packet, std::uint32_t packet_size);
 
-// The packet with its padding removed, as MS-WMSP 2.2.3.3 and MS-WMHTTP 2.2.3.3 ask for $D
-// packets. A packet without a Packet Length field gets one (WORD, in place of its Padding Length
-// field), so readers that pad the packet back to the fixed size see where it ends.
-Bytes strip_padding(ByteView packet, std::uint32_t packet_size);
+// Parses one packet as it came in a $D / MSB packet (wire form): its length is what was received
+// (MS-WMSP 2.2.3.3), unless an explicit Packet Length field says otherwise.
+PacketInfo parse_wire_packet(ByteView packet, std::uint32_t packet_size);
 
-// The packet holding only the payloads of streams with keep_stream[number] set, with its padding
-// removed as strip_padding does, or nullopt when no payload remains. Send time, duration and the
-// payloads' bytes are kept; a multiple-payload packet stays in that form even with one payload
-// left. The result parses with parse_packet(result, packet_size). Used for MS-WMSP stream
-// selection (2.2.1.4.27). Throws ParseError for a malformed packet.
+// The wire form of a file-form packet made by another muxer (a pre-encoded file): the Padding
+// Length field and the Padding Data removed, the Length Type Flags saying neither exists
+// (MS-WMSP 2.2.3.3, MS-WMHTTP 2.2.3.3, MS-MSB 2.2.4). A single-payload packet with padding is
+// first rewritten in the multiple-payloads layout, so that a client that pads it back to the
+// packet size reads no zeros as media; when that layout would not fit (a padding of 1 byte with a
+// BYTE field), the packet is returned whole with its padding, which the specs allow (SHOULD).
+// Our own Packetizer makes both forms itself (DataPacket::wire_form); nothing re-parses them.
+Bytes to_wire_form(ByteView packet, std::uint32_t packet_size);
+
+// The wire form of a packet holding only the payloads of streams with keep_stream[number] set, or
+// nullopt when no payload remains. `packet` is a file-form or wire-form packet of a stream whose
+// fixed size is `packet_size`. Send time, duration and the payloads' bytes are kept; a
+// multiple-payload packet stays in that layout even with one payload left. Used for MS-WMSP
+// stream selection (2.2.1.4.27). Throws ParseError for a malformed packet.
 std::optional<Bytes> filter_packet_streams(ByteView packet, std::uint32_t packet_size,
                                            const std::array<bool, 128>& keep_stream);
 

@@ -1,10 +1,9 @@
-// The muxer's output: one header and a stream of fixed-size data packets. Every output
-// (archive, pull server, push targets, multicast) subscribes to this one stream.
+// The muxer's output: one header and a stream of data packets. Every output (archive, pull
+// server, push targets, multicast) reads this one stream through its OutputFeed (muxed_bus.hpp).
 #pragma once
 
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <vector>
 
 #include "asfcast/core/bytes.hpp"
@@ -29,12 +28,22 @@ struct KeyFrameStart {
     Micros pts = 0;  // presentation time without preroll
 };
 
-// One ASF data packet of exactly MuxedHeader::packet_size bytes (padding included).
+// One ASF data packet, made once by the muxer in its two forms (ASF-notes §16):
+// - the file form `bytes`: exactly MuxedHeader::packet_size bytes, padding declared in a Padding
+//   Length field and present as zeros (archive; MS-MSBD 2.2.10 keeps padding);
+// - the wire form `wire_form()`: the same packet with the Padding Length field and the Padding
+//   Data removed and the Length Type Flags saying neither exists, no Packet Length field
+//   (MS-WMSP 2.2.3.3, MS-WMHTTP 2.2.3.3, MS-MSB 2.2.4). A packet that carries padding is always in
+//   the multiple-payloads layout, where every payload has its own length, so a client that pads
+//   the wire form back to the packet size reads the same payloads. A packet its payloads fill
+//   completely has no padding: both forms are the same bytes.
 struct DataPacket {
-    Bytes bytes;
+    Bytes bytes;                        // file form
+    Bytes wire;                         // wire form when it differs from `bytes`, else empty
+    ByteView wire_form() const { return wire.empty() ? ByteView(bytes) : ByteView(wire); }
     std::uint64_t number = 0;           // 0 for the first packet after the header
     std::uint32_t send_time_ms = 0;
-    std::uint32_t padding = 0;          // padding bytes at the end of `bytes`
+    std::uint32_t padding = 0;          // Padding Data bytes at the end of `bytes` (field not counted)
     // Video key frames whose first byte (offset 0) is in this packet. A packet whose first
     // payload starts a key frame is where a late joiner can start.
     std::vector<KeyFrameStart> key_frames;
@@ -49,30 +58,5 @@ struct DataPacket {
 
 using HeaderPtr = std::shared_ptr<const MuxedHeader>;
 using PacketPtr = std::shared_ptr<const DataPacket>;
-
-// An output that subscribes to the muxed stream. Calls come from the muxer thread and must not
-// block for long: an output with slow I/O queues internally.
-class MuxedStreamSink {
-public:
-    virtual ~MuxedStreamSink() = default;
-    virtual void on_header(HeaderPtr header) = 0;
-    virtual void on_packet(PacketPtr packet) = 0;
-    virtual void on_end() = 0;  // normal end of the broadcast
-};
-
-// Fan-out of the muxed stream to every subscribed output; outputs never know each other.
-class MuxedStreamBus {
-public:
-    void subscribe(std::shared_ptr<MuxedStreamSink> sink);
-    void publish_header(HeaderPtr h);
-    void publish_packet(PacketPtr p);
-    void publish_end();
-    HeaderPtr current_header() const;
-
-private:
-    mutable std::mutex m_;
-    std::vector<std::shared_ptr<MuxedStreamSink>> sinks_;
-    HeaderPtr header_;
-};
 
 }  // namespace asfcast

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "asfcast/core/muxed.hpp"
+#include "asfcast/core/output_feed.hpp"
 
 namespace asfcast::pull {
 
@@ -33,6 +34,7 @@ struct PullConfig {
     std::uint32_t max_lag_ms = 4000;           // a client further behind than this is lagging
     std::string lag_policy = "skip";           // skip: jump to the next key frame; disconnect
     std::size_t ring_packets = 4096;           // packets kept per mount (bounded memory)
+    std::size_t feed_packets = 1024;           // hand-off from the mux thread (OutputFeed)
     // Kernel send buffer per connection (SO_SNDBUF). Bounds what a client that stops reading
     // holds in the kernel, so the lag policy sees it within about a second.
     int send_buffer_bytes = 128 * 1024;
@@ -70,9 +72,9 @@ public:
     PullServer(const PullServer&) = delete;
     PullServer& operator=(const PullServer&) = delete;
 
-    // Adds a mount point ("/" for the default stream, "/name" for others) and returns the sink
-    // the muxer's bus feeds. Call before start().
-    std::shared_ptr<MuxedStreamSink> add_mount(const std::string& path);
+    // Adds a mount point ("/" for the default stream, "/name" for others) and returns its feed,
+    // which the muxer's bus publishes to (MuxedStreamBus::attach). Call before start().
+    std::shared_ptr<OutputFeed> add_mount(const std::string& path);
     // Binds and starts the network thread. Throws std::runtime_error naming the address on failure.
     void start();
     // Closes every connection and joins the network thread. Idempotent.

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "asfcast/core/muxed.hpp"
+#include "asfcast/core/output_feed.hpp"
 
 namespace asfcast::push {
 
@@ -52,7 +53,8 @@ struct PushConfig {
     std::chrono::milliseconds connect_timeout{10000};
     std::chrono::milliseconds response_timeout{15000};  // PushSetup reply, reply at budget end
     std::chrono::milliseconds stall_timeout{20000};     // a write making no progress this long
-    std::chrono::milliseconds end_timeout{5000};        // on_end waits at most this long
+    std::chrono::milliseconds end_timeout{5000};        // wait_finished's default bound
+    std::size_t feed_packets = 2048;                    // hand-off from the mux thread (OutputFeed)
     // 0: the system default. Tests use small buffers to make a stalled server visible quickly.
     int socket_send_buffer = 0;
 };
@@ -98,22 +100,24 @@ struct TargetStatus {
 const char* to_string(TargetState s);
 const char* to_string(TargetError e);
 
-// MuxedStreamSink that pushes to every configured target. Owns one network thread (standalone
-// Asio). on_header/on_packet only hand pointers to that thread: they never block on the network.
-class PushOutput : public MuxedStreamSink {
+// Pushes to every configured target. Owns one network thread ("asfcast-push", standalone Asio),
+// fed through an OutputFeed: the mux thread never waits for it. A failure in one target's
+// session ends that target (reported failed) and the others go on.
+class PushOutput {
 public:
     // Throws std::invalid_argument naming the target when a URL cannot be parsed.
     explicit PushOutput(PushConfig config);
-    ~PushOutput() override;  // stop() without the end of stream
+    ~PushOutput();  // stop() without the end of stream
 
     PushOutput(const PushOutput&) = delete;
     PushOutput& operator=(const PushOutput&) = delete;
 
-    void on_header(HeaderPtr header) override;
-    void on_packet(PacketPtr packet) override;
-    // Sends what is queued and $E (reason 0) to every streaming target, closes the connections
-    // and waits (at most end_timeout) until every target has finished.
-    void on_end() override;
+    // What the mux thread publishes to (MuxedStreamBus::attach). At the end of the stream every
+    // streaming target sends what is queued and $E (reason 0).
+    std::shared_ptr<OutputFeed> feed() const;
+    // Waits until every target has finished (sent $E, or failed for good), at most `timeout`;
+    // true when they have. Never called on the mux thread.
+    bool wait_finished(std::chrono::milliseconds timeout);
     // Closes every connection at once (no $E) and joins the network thread.
     void stop();
 

@@ -29,19 +29,16 @@
 
 namespace asfcast::push {
 
-// A data packet as every target sends it: padding removed once, shared by all targets.
+// A data packet as every target sends it: the muxer's wire form (MS-WMHTTP 2.2.3.3: no padding,
+// no Padding Length or Packet Length field), shared by all targets; nothing is copied or parsed.
 struct PushPacket {
     PacketPtr source;
-    Bytes stripped;    // the packet without padding; empty when it had none
-    bool key = false;  // starts with a key frame (always true for streams without video)
+    HeaderPtr header;  // the header it was made with
 
-    ByteView payload() const { return stripped.empty() ? ByteView(source->bytes) : ByteView(stripped); }
+    ByteView payload() const { return source->wire_form(); }
     std::uint32_t send_time_ms() const { return source->send_time_ms; }
 };
 using PushPacketPtr = std::shared_ptr<const PushPacket>;
-
-// Removes the padding (asfmux::strip_padding) and works out `key` for `header`'s streams.
-PushPacketPtr make_push_packet(PacketPtr packet, const MuxedHeader& header);
 
 struct SessionConfig {
     PushUrl url;
@@ -70,6 +67,12 @@ public:
     void on_header(HeaderPtr header, TimePoint now);
     void on_packet(PushPacketPtr packet, TimePoint now);
     void on_end(TimePoint now);  // queue $E(0) after what is queued; finish when not streaming
+    // A session that must begin at a start point (a new server session after a reconnect, or a
+    // queue that overflowed) asks for one; it then ignores on_packet until start_from() gives it
+    // the packets from the newest start point (core/start_points.hpp, every video stream) up to
+    // the newest packet it was offered. An empty list: no start point yet, it keeps asking.
+    bool wants_start() const;
+    void start_from(std::vector<PushPacketPtr> packets, TimePoint now);
     void stop(TimePoint now);    // abort: close at once, no $E
 
     // ---- Transport events ----
@@ -137,6 +140,7 @@ private:
     void finish(TimePoint now);
     void enqueue(Item item, TimePoint now);
     std::size_t drop_queued_packets();
+    void need_start();
     std::uint64_t effective_budget() const;
     std::chrono::milliseconds backoff_delay();
     void lost_connection(std::string text, TimePoint now);
@@ -174,14 +178,15 @@ private:
     std::string push_id_ = "0";
     std::uint64_t remaining_ = 0;  // Length-Remaining
     bool need_header_ = true;      // the next PushStart starts the session: $H first
-    bool need_key_ = true;         // drop packets until one starting with a key frame
+    bool need_start_ = false;      // waiting for start_from()
+    std::optional<std::uint64_t> last_sent_number_;  // the muxer's number of the last $D sent
+    std::optional<std::uint64_t> first_offered_number_;  // of the first packet offered
 
     // Media
     HeaderPtr header_;             // the header the server has (or will get with $H)
     HeaderPtr latest_header_;      // the newest from the muxer
     std::deque<Item> queue_;
     std::size_t queue_bytes_ = 0;
-    bool skip_until_key_ = false;
     bool end_queued_ = false;
     TimePoint last_overflow_log_{};
 
