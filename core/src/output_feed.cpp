@@ -66,21 +66,24 @@ void OutputFeed::publish_end() {
 }
 
 void OutputFeed::skip_lost_locked() {
-    // The output fell out of the ring (or is waiting for a start point after that): it resumes at
-    // the newest start point for the streams it takes; everything before is lost to it.
-    if (cursor_ >= oldest_ && !resyncing_) return;
-    const std::uint64_t from = std::max(cursor_, oldest_);
-    std::uint64_t lost = oldest_ > cursor_ ? oldest_ - cursor_ : 0;
-    const StreamMask want = taken_streams_ ? *taken_streams_ : header_ ? video_streams_taken(*header_) : StreamMask{};
-    const auto start = starts_.newest_for(want);
-    if (start && *start >= from) {
-        lost += *start - from;
-        cursor_ = *start;
-        resyncing_ = false;
-    } else {
-        lost += next_ - from;
-        cursor_ = next_;
+    // Packets the ring overwrote before the output took them are lost to it; it then resumes at
+    // the newest start point for the streams it takes, at or after where it was (the packets it
+    // skips to get there are lost too). Until such a start point arrives it gets nothing.
+    std::uint64_t lost = 0;
+    if (cursor_ < oldest_) {
+        lost += oldest_ - cursor_;
+        cursor_ = oldest_;
         resyncing_ = true;
+    }
+    if (resyncing_) {
+        const StreamMask want =
+            taken_streams_ ? *taken_streams_ : header_ ? video_streams_taken(*header_) : StreamMask{};
+        const auto start = starts_.newest_for(want);
+        if (start && *start >= cursor_) {
+            lost += *start - cursor_;
+            cursor_ = *start;
+            resyncing_ = false;
+        }
     }
     if (lost == 0) return;
     discarded_ += lost;
@@ -98,8 +101,9 @@ bool OutputFeed::take(Batch& out, std::size_t max_entries) {
     out.entries.clear();
     MutexLock lk(m_);
     wake_pending_ = false;
+    if (closed_) return false;
     skip_lost_locked();
-    while (cursor_ < next_ && out.entries.size() < max_entries) {
+    while (!resyncing_ && cursor_ < next_ && out.entries.size() < max_entries) {
         Entry& e = slots_[cursor_ % slots_.size()];
         out.entries.push_back(config_.keep_taken ? e : std::move(e));
         ++cursor_;
@@ -107,9 +111,9 @@ bool OutputFeed::take(Batch& out, std::size_t max_entries) {
     if (config_.overflow == Overflow::wait && !out.entries.empty()) space_cv_.notify_one();
     out.header = header_;
     out.discarded = discarded_;
-    const bool news = !out.entries.empty() || header_news_ || (ended_ && cursor_ == next_ && !end_reported_);
+    const bool news = !out.entries.empty() || header_news_ || (ended_ && (cursor_ == next_ || resyncing_) && !end_reported_);
     header_news_ = false;
-    out.ended = ended_ && cursor_ == next_;
+    out.ended = ended_ && (cursor_ == next_ || resyncing_);
     if (out.ended) end_reported_ = true;
     return news;
 }
