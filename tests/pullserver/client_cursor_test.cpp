@@ -1,0 +1,360 @@
+// ClientCursor: one pull client's streaming logic, fed a mount (ring of real muxed packets) and
+// driven without sockets: where a late joiner starts, what a client behind the live edge gets,
+// header changes, stream selection, the end, chunked framing.
+#include "client_cursor.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fmt/format.h>
+
+#include <map>
+
+#include "../asfmux/test_util.hpp"
+#include "asfcast/asfmux/asfmux.hpp"
+#include "asfcast/core/start_points.hpp"
+#include "wmsp_framing.hpp"
+
+namespace asfcast::pull {
+namespace {
+
+// A live broadcast into a mount, as the pull server's network thread keeps it: real packets
+// (HeaderBuilder + Packetizer, 25 fps video with a key frame every `gop` frames on streams
+// 1..videos, audio every 46 ms on the last stream), pushed into the ring with their start points.
+class Broadcast {
+public:
+    Broadcast(int gop, int videos = 1, std::size_t ring = 4096, std::uint32_t title_bytes = 0)
+        : gop_(gop), videos_(videos), mount(ring) {
+        config_.packet_size = 1400;
+        config_.preroll_ms = 1000;
+        for (int v = 1; v <= videos; ++v) {
+            VideoStreamFormat f = testutil::test_video();
+            f.stream = v;
+            streams_.video.push_back(f);
+        }
+        AudioStreamFormat a = testutil::test_audio();
+        a.stream = videos + 1;
+        a.avg_bytes_per_sec = 8000;
+        a.block_align = 372;
+        streams_.audio.push_back(a);
+        new_header(title_bytes);
+    }
+
+    // Like PullServer::Impl::header_changed: a new header, its $H packets, an empty ring.
+    void new_header(std::uint32_t title_bytes) {
+        asfmux::Metadata m;
+        m.title = std::string(title_bytes, 't');
+        asfmux::HeaderBuilder b(config_, streams_, m, testutil::kFileId, 0);
+        mount.header = std::make_shared<MuxedHeader>(b.build_live());
+        mount.header_frames = header_packets(mount.header->bytes, 0);
+        ++mount.header_version;
+        mount.ring.clear();
+        packetizer_ = std::make_unique<asfmux::Packetizer>(config_, streams_);
+    }
+
+    // Adds the frames of the next `seconds` of media; returns the packets made.
+    std::size_t advance(double seconds) {
+        const Micros until = now_ + static_cast<Micros>(seconds * 1e6);
+        std::vector<DataPacket> out;
+        while (now_ < until) {
+            const Micros next_video = frames_ * 40'000, next_audio = audio_frames_ * 46'000;
+            if (next_video <= next_audio) {
+                const bool key = frames_ % gop_ == 0;
+                for (int v = 1; v <= videos_; ++v) {
+                    EncodedFrame f{v, MediaKind::video, next_video, next_video, key,
+                                   Bytes(key ? 3000 : 400, static_cast<std::uint8_t>(v))};
+                    packetizer_->add(f, next_video, out);
+                }
+                ++frames_;
+                now_ = next_video;
+            } else {
+                EncodedFrame f{videos_ + 1, MediaKind::audio, next_audio, next_audio, false, Bytes(372, 0xA0)};
+                packetizer_->add(f, next_audio, out);
+                ++audio_frames_;
+                now_ = next_audio;
+            }
+        }
+        packetizer_->flush(out);
+        for (auto& p : out) {
+            auto mp = std::make_shared<MountPacket>();
+            mp->header_version = mount.header_version;
+            const StartPoint sp = start_point_of(p, *mount.header);
+            mp->packet = std::make_shared<const DataPacket>(std::move(p));
+            mount.ring.push(std::move(mp), sp);
+        }
+        return out.size();
+    }
+
+    std::uint32_t newest_location() const { return (*mount.ring.at(mount.ring.next() - 1))->location_id(); }
+    std::uint32_t packet_size() const { return config_.packet_size; }
+
+private:
+    int gop_, videos_;
+    asfmux::MuxConfig config_;
+    asfmux::StreamSet streams_;
+    std::unique_ptr<asfmux::Packetizer> packetizer_;
+    Micros now_ = 0;
+    std::int64_t frames_ = 0, audio_frames_ = 0;
+
+public:
+    MountState mount;
+};
+
+struct Sent {
+    std::uint32_t location_id;
+    std::uint8_t afflags;
+    Bytes payload;
+};
+
+// A client: takes steps from the cursor and records what it would have written.
+struct Client {
+    explicit Client(const Broadcast& b, CursorConfig c = {}, bool all = true, StreamMask sel = {})
+        : cursor(c, b.mount.header_version, all, sel) {}
+
+    // Writes what the cursor gives, at most `max_packets` $D packets; the last step's kind.
+    CursorStep::Kind read(const MountState& m, std::size_t max_packets = 1'000'000) {
+        for (std::size_t guard = 0; guard < 100'000; ++guard) {
+            if (sent.size() >= limit(max_packets)) return CursorStep::Kind::send;
+            cursor.next(m, step);
+            skips += step.skipped;
+            if (!step.control.empty()) control.push_back(step.control);
+            for (std::size_t i = 0; i < step.data_count; ++i) {
+                const auto& d = step.data[i];
+                // MS-WMSP 2.2.3.1: "$D", PacketLength, LocationId, Incarnation, AFFlags, PacketSize.
+                const std::size_t at = d.prefix_size - 12;
+                EXPECT_EQ(d.prefix[at], 0x24);
+                EXPECT_EQ(d.prefix[at + 1], 'D');
+                const std::uint32_t loc = d.prefix[at + 4] | d.prefix[at + 5] << 8 | d.prefix[at + 6] << 16 |
+                                          static_cast<std::uint32_t>(d.prefix[at + 7]) << 24;
+                sent.push_back({loc, d.prefix[at + 9], Bytes(d.payload.begin(), d.payload.end())});
+            }
+            if (step.kind != CursorStep::Kind::send) return step.kind;
+        }
+        ADD_FAILURE() << "cursor never waits";
+        return CursorStep::Kind::wait;
+    }
+    std::size_t limit(std::size_t more) { return more == 1'000'000 ? SIZE_MAX : base + more; }
+    void read_some(const MountState& m, std::size_t n) {
+        base = sent.size();
+        read(m, n);
+    }
+
+    ClientCursor cursor;
+    CursorStep step;
+    std::vector<Sent> sent;
+    std::vector<Bytes> control;
+    std::size_t skips = 0, base = 0;
+};
+
+// LocationIds strictly increase and the $D sequence (AFFlags) counts without gaps.
+void expect_forward_only(const std::vector<Sent>& sent) {
+    for (std::size_t i = 1; i < sent.size(); ++i) {
+        ASSERT_GT(sent[i].location_id, sent[i - 1].location_id) << "at $D " << i;
+        ASSERT_EQ(sent[i].afflags, static_cast<std::uint8_t>(sent[i - 1].afflags + 1)) << "at $D " << i;
+    }
+}
+
+bool starts_with_key_frame(const Bytes& wire, std::uint32_t packet_size, int stream = 1) {
+    const auto pi = asfmux::parse_wire_packet(wire, packet_size);
+    for (const auto& p : pi.payloads)
+        if (p.stream == stream) return p.keyframe && p.offset == 0;
+    return false;
+}
+
+TEST(ClientCursor, LateJoinerStartsAtTheNewestKeyFrameAndGetsEveryPacketOnce) {
+    Broadcast b(50);  // a key frame every 2 s
+    b.advance(5.0);
+    Client c(b);
+    EXPECT_EQ(c.read(b.mount), CursorStep::Kind::wait);
+    ASSERT_FALSE(c.sent.empty());
+    EXPECT_TRUE(starts_with_key_frame(c.sent.front().payload, b.packet_size()));
+    EXPECT_EQ(c.sent.front().afflags, 0);
+    EXPECT_EQ(c.sent.back().location_id, b.newest_location());
+    // The wire form: the muxer's bytes, no padding, no Padding Length field (MS-WMSP 2.2.3.3).
+    for (const auto& s : c.sent) {
+        EXPECT_EQ(s.payload[3] & 0x78, 0);
+        EXPECT_EQ(asfmux::parse_wire_packet(s.payload, b.packet_size()).padding, 0u);
+    }
+    for (int i = 0; i < 20; ++i) {
+        b.advance(0.1);
+        c.read(b.mount);
+    }
+    expect_forward_only(c.sent);
+    EXPECT_EQ(c.sent.back().location_id, b.newest_location());
+    EXPECT_EQ(c.cursor.lag_skips(), 0u);
+    EXPECT_TRUE(c.cursor.at_live_edge());
+}
+
+TEST(ClientCursor, KeyFramesTenSecondsApartDoNotMakeAHealthyClientLag) {
+    // Key frames 10 s apart, max_lag_ms 4000: a client joining 9 s after the last key frame
+    // starts 9 s behind the live edge; it catches up and is never skipped back, repeated or
+    // disconnected (with either policy).
+    for (bool disconnect : {false, true}) {
+        Broadcast b(250);
+        b.advance(19.0);  // key frames at 0 and 10 s
+        CursorConfig cc;
+        cc.max_lag_ms = 4000;
+        cc.disconnect_on_lag = disconnect;
+        Client c(b, cc);
+        // The first batches: the client is 9 s behind, no newer start point: not lagging.
+        c.read_some(b.mount, 8);
+        EXPECT_FALSE(c.cursor.lagging(b.mount));
+        EXPECT_TRUE(starts_with_key_frame(c.sent.front().payload, b.packet_size()));
+        // Then it reads faster than the stream, which goes on in real time across the next key frames.
+        for (int i = 0; i < 300; ++i) {
+            b.advance(0.1);
+            EXPECT_NE(c.read(b.mount), CursorStep::Kind::disconnect);
+        }
+        expect_forward_only(c.sent);
+        EXPECT_EQ(c.skips, 0u);
+        EXPECT_EQ(c.sent.back().location_id, b.newest_location());
+    }
+}
+
+TEST(ClientCursor, ClientSlowerThanTheStreamSkipsForwardToKeyFrames) {
+    Broadcast b(50);
+    b.advance(2.1);
+    CursorConfig cc;
+    cc.max_lag_ms = 4000;
+    Client c(b, cc);
+    c.read(b.mount);
+    // The client writes one batch (at most 8 packets) a second: slower than the stream.
+    for (int i = 0; i < 400; ++i) {
+        b.advance(0.1);
+        if (i % 10) continue;
+        c.read_some(b.mount, 1);
+        if (c.step.skipped) {
+            // After a skip, the next packet sent starts with a key frame.
+            ASSERT_FALSE(c.sent.empty());
+            const Sent& first = c.sent[c.base];
+            EXPECT_TRUE(starts_with_key_frame(first.payload, b.packet_size()));
+        }
+    }
+    expect_forward_only(c.sent);
+    EXPECT_GT(c.cursor.lag_skips(), 3u);
+    // Lag stays bounded: never much more than max_lag + one GOP behind.
+    EXPECT_LT(b.newest_location() - c.sent.back().location_id, 2000u);
+
+    // With the disconnect policy, the same client is let go.
+    Broadcast b2(50);
+    b2.advance(2.1);
+    cc.disconnect_on_lag = true;
+    Client d(b2, cc);
+    d.read(b2.mount);
+    CursorStep::Kind last = CursorStep::Kind::wait;
+    for (int i = 0; i < 400 && last != CursorStep::Kind::disconnect; ++i) {
+        b2.advance(0.1);
+        if (i % 10) continue;
+        d.base = d.sent.size();
+        last = d.read(b2.mount, 1);
+    }
+    EXPECT_EQ(last, CursorStep::Kind::disconnect);
+    EXPECT_EQ(d.step.reason, "fell behind the live stream");
+}
+
+TEST(ClientCursor, ClientThatFellOutOfTheRingResumesForward) {
+    Broadcast b(25, 1, 64);  // a small ring
+    b.advance(1.0);
+    Client c(b);
+    c.read_some(b.mount, 2);
+    const auto before = c.sent.back().location_id;
+    b.advance(6.0);  // far more than 64 packets
+    EXPECT_TRUE(c.cursor.lagging(b.mount));
+    c.read(b.mount);
+    expect_forward_only(c.sent);
+    EXPECT_GT(c.sent.back().location_id, before);
+    EXPECT_EQ(c.cursor.lag_skips(), 1u);
+    // The first packet after the jump starts with a key frame.
+    for (std::size_t i = 1; i < c.sent.size(); ++i)
+        if (c.sent[i].location_id != c.sent[i - 1].location_id + 1) {
+            EXPECT_TRUE(starts_with_key_frame(c.sent[i].payload, b.packet_size()));
+        }
+}
+
+TEST(ClientCursor, HeaderChangeSendsStreamChangeThenTheNewHeader) {
+    Broadcast b(25);
+    b.advance(2.0);
+    Client c(b);
+    c.read(b.mount);
+    const std::size_t before = c.sent.size();
+    b.new_header(40);  // a longer title: another header
+    b.advance(2.0);
+    c.read(b.mount);
+    ASSERT_EQ(c.control.size(), 1u);
+    const auto change = stream_change_packet(0);
+    const Bytes& ctl = c.control[0];
+    ASSERT_GE(ctl.size(), change.size() + b.mount.header_frames.size());
+    // MS-WMSP 3.2.4.2: $C, then the new header's $H packets, before any packet of the new header.
+    EXPECT_EQ(Bytes(ctl.begin(), ctl.begin() + 8), Bytes(change.begin(), change.end()));
+    EXPECT_EQ(Bytes(ctl.begin() + 8, ctl.end()), b.mount.header_frames);
+    ASSERT_GT(c.sent.size(), before);
+    EXPECT_TRUE(starts_with_key_frame(c.sent[before].payload, b.packet_size()));
+    // AFFlags keep counting across the change.
+    EXPECT_EQ(c.sent[before].afflags, static_cast<std::uint8_t>(c.sent[before - 1].afflags + 1));
+}
+
+TEST(ClientCursor, SelectionCutsStreamsAndANewVideoStreamStartsOnAKeyFrame) {
+    Broadcast b(25, 2);  // MBR: video streams 1 and 2, audio 3
+    b.advance(3.0);
+    StreamMask sel{};
+    sel[1] = sel[3] = true;
+    Client c(b, {}, false, sel);
+    c.read(b.mount);
+    ASSERT_FALSE(c.sent.empty());
+    for (const auto& s : c.sent)
+        for (const auto& p : asfmux::parse_wire_packet(s.payload, b.packet_size()).payloads) EXPECT_NE(p.stream, 2);
+    EXPECT_TRUE(starts_with_key_frame(c.sent.front().payload, b.packet_size(), 1));
+    // Switch to rendition 2 mid-GOP: nothing of stream 2 until its next key frame, and stream 1
+    // stops at once.
+    b.advance(0.5);  // now mid-GOP
+    StreamMask sel2{};
+    sel2[2] = sel2[3] = true;
+    c.cursor.select(false, sel2, b.mount);
+    const std::size_t from = c.sent.size();
+    b.advance(2.0);
+    c.read(b.mount);
+    bool seen2 = false;
+    for (std::size_t i = from; i < c.sent.size(); ++i)
+        for (const auto& p : asfmux::parse_wire_packet(c.sent[i].payload, b.packet_size()).payloads) {
+            EXPECT_NE(p.stream, 1);
+            if (p.stream == 2 && !seen2) {
+                EXPECT_TRUE(p.keyframe);
+                EXPECT_EQ(p.offset, 0u);
+                seen2 = true;
+            }
+        }
+    EXPECT_TRUE(seen2);
+    expect_forward_only(c.sent);
+}
+
+TEST(ClientCursor, EndOfBroadcastAfterTheLastPacket) {
+    Broadcast b(25);
+    b.advance(1.0);
+    Client c(b);
+    b.mount.ended = true;
+    EXPECT_EQ(c.read(b.mount), CursorStep::Kind::finish);
+    EXPECT_EQ(c.sent.back().location_id, b.newest_location());
+    const auto e = end_of_stream_packet(0);  // MS-WMSP 2.2.3.4: reason 0
+    EXPECT_EQ(c.step.control, Bytes(e.begin(), e.end()));
+}
+
+TEST(ClientCursor, ChunkedFraming) {
+    Broadcast b(25);
+    b.advance(1.0);
+    CursorConfig cc;
+    cc.chunked = true;
+    Client c(b, cc);
+    c.cursor.next(b.mount, c.step);
+    ASSERT_GT(c.step.data_count, 0u);
+    const auto& d = c.step.data[0];
+    const std::string line(reinterpret_cast<const char*>(d.prefix.data()), d.prefix_size - 12);
+    EXPECT_EQ(line, fmt::format("{:x}\r\n", d.payload.size() + 12));
+    EXPECT_TRUE(d.chunk_end);
+    c.read(b.mount);
+    b.mount.ended = true;
+    EXPECT_EQ(c.read(b.mount), CursorStep::Kind::finish);
+    const std::string tail(c.step.control.end() - 5, c.step.control.end());
+    EXPECT_EQ(tail, "0\r\n\r\n");  // the last chunk
+}
+
+}  // namespace
+}  // namespace asfcast::pull
