@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "asfcast/core/failpoints.hpp"
 #include "asfcast/core/thread_name.hpp"
 
 namespace asfcast::archive {
@@ -104,6 +105,7 @@ struct ArchiveWriter::Impl {
         }
         // One pwrite per whole packet (file form, padding included): a kill at any moment leaves
         // whole packets behind.
+        failpoint("archive.write");
         if (!write_at(data_end, p.bytes)) return;
         data_end += p.bytes.size();
         last_send_ms = std::max(last_send_ms, p.send_time_ms);

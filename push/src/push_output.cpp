@@ -14,6 +14,7 @@
 #include <thread>
 #include <variant>
 
+#include "asfcast/core/failpoints.hpp"
 #include "asfcast/core/thread_name.hpp"
 
 #include "asfcast/push/wmhttp_session.hpp"
@@ -43,6 +44,7 @@ const char* to_string(TargetError e) {
         case TargetError::refused: return "refused";
         case TargetError::network: return "network error";
         case TargetError::config: return "configuration";
+        case TargetError::internal: return "internal error";
     }
     return "?";
 }
@@ -311,7 +313,11 @@ struct PushOutput::Impl {
                     for (auto& r : runners) guarded(*r, [&] { r->session.on_header(header, now); });
                 }
                 auto pp = std::make_shared<const PushPacket>(PushPacket{std::move(e.packet), e.header});
-                for (auto& r : runners) guarded(*r, [&] { r->session.on_packet(pp, now); });
+                for (auto& r : runners)
+                    guarded(*r, [&] {
+                        failpoint("push.target", r->index);
+                        r->session.on_packet(pp, now);
+                    });
             }
             if (batch.header && batch.header != header && batch.entries.empty()) {
                 header = batch.header;
@@ -346,7 +352,7 @@ struct PushOutput::Impl {
         {
             std::lock_guard lk(r.status_m);
             r.snapshot.state = TargetState::failed;
-            r.snapshot.error = TargetError::refused;
+            r.snapshot.error = TargetError::internal;
             r.snapshot.last_error = "internal error: " + what;
             r.snapshot.retry_in_ms = 0;
             r.snapshot_at = now;

@@ -10,6 +10,7 @@
 
 #include "asfcast/archive/archive.hpp"
 #include "asfcast/asfmux/asfmux.hpp"
+#include "asfcast/core/failpoints.hpp"
 
 using namespace asfcast;
 
@@ -95,6 +96,29 @@ TEST(ArchiveWriter, FullDiskIsReportedNotThrown) {
     EXPECT_TRUE(w.stats().failed.load());
     EXPECT_TRUE(feed->closed());
     EXPECT_NE(w.error().find("free space"), std::string::npos) << w.error();
+}
+
+TEST(ArchiveWriter, AnErrorInTheWriterThreadEndsTheArchiveOnly) {
+    // An exception on the writer thread (a bug): the archive reports it and closes its feed, so
+    // the mux thread publishes into nothing instead of waiting; the file keeps what was written.
+    Fixture fx;
+    auto path = std::filesystem::temp_directory_path() / ("archive_fault_" + std::to_string(getpid()) + ".asf");
+    set_failpoints("archive.write=10");
+    {
+        archive::ArchiveWriter w({path.string(), true, 4}, fx.finalizer());
+        auto feed = w.feed();
+        feed->publish_header(std::make_shared<MuxedHeader>(fx.builder->build_live()));
+        for (auto& p : fx.packets()) feed->publish_packet(std::make_shared<DataPacket>(p));
+        feed->publish_end();
+        EXPECT_TRUE(w.wait_finished(std::chrono::seconds(10)));
+        EXPECT_TRUE(w.stats().failed.load());
+        EXPECT_NE(w.error().find("failpoint archive.write"), std::string::npos) << w.error();
+        EXPECT_EQ(w.stats().packets_written.load(), 9u);
+        EXPECT_TRUE(feed->closed());
+    }
+    set_failpoints("");
+    EXPECT_EQ(std::filesystem::file_size(path), asfmux::parse_header(fx.builder->build_live().bytes).header_size + 50 + 9 * 1024);
+    std::filesystem::remove(path);
 }
 
 TEST(ArchiveWriter, UnwritablePathNamesIt) {

@@ -6,6 +6,7 @@
 
 #include <thread>
 
+#include "asfcast/core/failpoints.hpp"
 #include "asfcast/push/push_output.hpp"
 #include "asfcast/push/wmhttp_session.hpp"
 #include "push_test_util.hpp"
@@ -332,6 +333,34 @@ TEST(PushOutput, ReceiverThatClosesInsteadOfAnswering) {
     EXPECT_GT(v.sessions_started, 2);
     EXPECT_EQ(out.status()[0].error, TargetError::none);
     expect_no_violations(rx);
+}
+
+TEST(PushOutput, AnInternalErrorInOneTargetEndsThatTargetOnly) {
+    // The first target's session throws at its 60th packet (a bug, an allocation failure): that
+    // target is reported failed, the network thread and the other target go on to the end.
+    StrictReceiver rx0, rx1;
+    auto cfg = fast_config();
+    cfg.targets.push_back({rx0.url(), "", "", "", false});
+    cfg.targets.push_back({rx1.url(), "", "", "", false});
+    set_failpoints("push.target.0=60");
+    PushOutput out(cfg);
+    TestStream ts(1400, 10);
+    auto hdr = ts.header();
+    auto ps = ts.packets(300);
+    out.feed()->publish_header(hdr);
+    feed(out, ps, 300us);
+    EXPECT_TRUE(pushtest::end_stream(out));
+    set_failpoints("");
+    const auto st = out.status();
+    EXPECT_EQ(st[0].state, TargetState::failed);
+    EXPECT_EQ(st[0].error, TargetError::internal);
+    EXPECT_NE(st[0].last_error.find("internal error: failpoint push.target.0"), std::string::npos) << st[0].last_error;
+    EXPECT_EQ(st[1].state, TargetState::finished) << st[1].describe();
+    EXPECT_EQ(st[1].packets_sent, ps.size());
+    ASSERT_TRUE(rx1.wait_for([&](const auto& p) { return p.ended; }, 3000ms));
+    EXPECT_EQ(rx1.view().packets, payloads(ps, *hdr));
+    expect_no_violations(rx1);
+    EXPECT_LT(rx0.view().packets.size(), ps.size());
 }
 
 TEST(PushOutput, BadUrlIsRefusedUpFront) {

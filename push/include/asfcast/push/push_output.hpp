@@ -78,6 +78,7 @@ enum class TargetError {
     refused,          // another 4xx, or a reply we cannot use (redirect loop, proxy auth, ...)
     network,          // connect/resolve failure, reset, timeout, stall, unexpected close
     config,           // bad URL, header or packets larger than max_chunk: never retried
+    internal,         // the target's session failed (a bug): stopped, the others go on
 };
 
 struct TargetStatus {
