@@ -304,6 +304,8 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
         bus.attach(push_output->feed());
         for (const auto& s : push_output->status()) spdlog::info("pushing to {}", s.url);
     }
+    const std::size_t outputs_attached = bus.open_outputs();
+    if (outputs_attached == 0) spdlog::warn("no output is enabled (no archive, pull, push): the stream goes nowhere");
     bus.publish_header(header);
 
     // Raw queues: live sources drop when the encoder falls behind (counted), files wait. Room for
@@ -501,7 +503,7 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
     for (int tick = 0; !stop && !capture_ended && !duration_reached && !failed; ++tick) {
         // Outputs that fail (a disk that is full, ...) close their feeds; the broadcast goes on
         // while any output can take it.
-        if (bus.open_outputs() == 0 && tick > 0) {
+        if (outputs_attached > 0 && bus.open_outputs() == 0) {
             spdlog::error("every output has stopped; nothing can go on");
             failed = true;
             break;
