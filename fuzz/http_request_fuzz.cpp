@@ -10,9 +10,9 @@
 #include <string_view>
 
 #include "asfcast/core/http_head.hpp"
+#include "asfcast/core/ip_acl.hpp"
 #include "asfcast/pullserver/framing_reader.hpp"
 #include "http_auth.hpp"
-#include "ip_acl.hpp"
 #include "pragma.hpp"
 
 namespace {
@@ -38,8 +38,8 @@ const pull::Authenticator& digest_auth() {
     static const pull::Authenticator a("digest", "fuzz", {{"user", "secret"}});
     return a;
 }
-const pull::IpAcl& acl() {
-    static const pull::IpAcl a = pull::IpAcl::parse({"10.0.0.0/8", "2001:db8::/32"}, {"10.1.0.0/16"});
+const IpAcl& acl() {
+    static const IpAcl a = IpAcl::parse({"10.0.0.0/8", "2001:db8::/32"}, {"10.1.0.0/16"});
     return a;
 }
 
@@ -110,7 +110,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
     (void)acl().allowed(text);
     try {
-        (void)pull::IpAcl::parse({std::string(text)}, {});
+        (void)IpAcl::parse({std::string(text)}, {});
     } catch (const std::invalid_argument&) {
     }
 

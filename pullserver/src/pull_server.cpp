@@ -28,7 +28,7 @@
 #include "asfcast/core/output_feed.hpp"
 #include "asfcast/core/thread_name.hpp"
 #include "client_cursor.hpp"
-#include "ip_acl.hpp"
+#include "asfcast/core/ip_acl.hpp"
 #include "wmsp_framing.hpp"
 #include "wmsp_responder.hpp"
 

@@ -3,9 +3,9 @@
 
 #include <stdexcept>
 
-#include "ip_acl.hpp"
+#include "asfcast/core/ip_acl.hpp"
 
-namespace asfcast::pull {
+namespace asfcast {
 namespace {
 
 std::string parse_error(const std::vector<std::string>& allow, const std::vector<std::string>& deny = {}) {
@@ -88,7 +88,14 @@ TEST(IpAcl, BadEntriesNameTheListAndTheEntry) {
         EXPECT_NE(parse_error({bad}), "no error") << bad;
     }
     EXPECT_EQ(parse_error({" 10.0.0.0/8 "}), "no error");  // surrounding spaces are fine
+    // Each server names its own configuration key.
+    try {
+        (void)IpAcl::parse({}, {"10.0.0.0/40"}, "msbd");
+        ADD_FAILURE() << "no error";
+    } catch (const std::invalid_argument& e) {
+        EXPECT_STREQ(e.what(), "msbd.deny: '10.0.0.0/40' is not a CIDR block (a.b.c.d/0-32 or IPv6/0-128)");
+    }
 }
 
 }  // namespace
-}  // namespace asfcast::pull
+}  // namespace asfcast

@@ -1,4 +1,5 @@
-// Client address rules for the pull server: allow and deny lists of IPv4/IPv6 CIDR blocks.
+// Client address rules of the servers (WMSP pull, MSBD): allow and deny lists of IPv4/IPv6 CIDR
+// blocks, checked when a connection is accepted, before anything is read or sent.
 #pragma once
 
 #include <array>
@@ -7,13 +8,15 @@
 #include <string_view>
 #include <vector>
 
-namespace asfcast::pull {
+namespace asfcast {
 
 class IpAcl {
 public:
     // Entries are "a.b.c.d", "a.b.c.d/n" (0-32), an IPv6 address, or "IPv6/n" (0-128). Throws
-    // std::invalid_argument naming the list (pull.allow / pull.deny) and the bad entry.
-    static IpAcl parse(const std::vector<std::string>& allow, const std::vector<std::string>& deny);
+    // std::invalid_argument naming the list (`config_key`.allow / `config_key`.deny, e.g.
+    // pull.allow, msbd.deny) and the bad entry.
+    static IpAcl parse(const std::vector<std::string>& allow, const std::vector<std::string>& deny,
+                       std::string_view config_key = "pull");
 
     // Deny wins; an empty allow list allows every address not denied. IPv4-mapped IPv6 addresses
     // (::ffff:1.2.3.4) are matched as IPv4. Text that is not an address is refused.
@@ -30,4 +33,4 @@ private:
     std::vector<Block> allow_, deny_;
 };
 
-}  // namespace asfcast::pull
+}  // namespace asfcast

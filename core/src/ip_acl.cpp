@@ -1,4 +1,4 @@
-#include "ip_acl.hpp"
+#include "asfcast/core/ip_acl.hpp"
 
 #include <arpa/inet.h>
 
@@ -6,7 +6,7 @@
 #include <optional>
 #include <stdexcept>
 
-namespace asfcast::pull {
+namespace asfcast {
 namespace {
 
 constexpr std::uint8_t kMappedPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};  // RFC 4291 2.5.5.2
@@ -59,12 +59,13 @@ bool prefix_equal(const std::uint8_t* a, const std::uint8_t* b, int bits) {
 
 }  // namespace
 
-IpAcl IpAcl::parse(const std::vector<std::string>& allow, const std::vector<std::string>& deny) {
+IpAcl IpAcl::parse(const std::vector<std::string>& allow, const std::vector<std::string>& deny,
+                   std::string_view config_key) {
     IpAcl acl;
-    auto add = [](const std::vector<std::string>& entries, const char* list, std::vector<Block>& out) {
+    auto add = [](const std::vector<std::string>& entries, const std::string& list, std::vector<Block>& out) {
         for (const auto& entry : entries) {
             auto bad = [&] {
-                return std::invalid_argument(std::string(list) + ": '" + entry +
+                return std::invalid_argument(list + ": '" + entry +
                                              "' is not a CIDR block (a.b.c.d/0-32 or IPv6/0-128)");
             };
             std::string_view text = trim(entry);
@@ -90,8 +91,8 @@ IpAcl IpAcl::parse(const std::vector<std::string>& allow, const std::vector<std:
             out.push_back({a->v4, a->bytes, prefix});
         }
     };
-    add(allow, "pull.allow", acl.allow_);
-    add(deny, "pull.deny", acl.deny_);
+    add(allow, std::string(config_key) + ".allow", acl.allow_);
+    add(deny, std::string(config_key) + ".deny", acl.deny_);
     return acl;
 }
 
@@ -112,4 +113,4 @@ bool IpAcl::allowed(std::string_view ip_text) const {
     return false;
 }
 
-}  // namespace asfcast::pull
+}  // namespace asfcast
