@@ -3,6 +3,10 @@
 // waits until the publishing point's stream ends with $E (or --seconds pass), then writes what it
 // received as an ASF file (the header and every $D packet padded back to the packet size) and
 // prints every violation of the spec it saw. Exit 0 only when the stream ended with no violation.
+// --wire-out FILE also writes what arrived exactly as received, as records of a type byte, a
+// 4-byte little-endian length and the bytes: one 'H' record (the latest ASF header), then one 'D'
+// record per $D payload in arrival order (the wire form: no padding).
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -14,11 +18,12 @@
 using namespace std::chrono_literals;
 
 int main(int argc, char** argv) {
-    std::string out_path, auth = "none", user = "encoder", password = "s3cret!";
+    std::string out_path, wire_out_path, auth = "none", user = "encoder", password = "s3cret!";
     int seconds = 60;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string k = argv[i], v = argv[i + 1];
         if (k == "--out") out_path = v;
+        else if (k == "--wire-out") wire_out_path = v;
         else if (k == "--seconds") seconds = std::atoi(v.c_str());
         else if (k == "--auth") auth = v;
         else if (k == "--user") user = v;
@@ -30,7 +35,7 @@ int main(int argc, char** argv) {
     }
     if (out_path.empty()) {
         std::fprintf(stderr, "usage: strict_receiver --out FILE [--seconds N] [--auth none|basic|digest|ntlm] "
-                             "[--user U] [--password P]\n");
+                             "[--user U] [--password P] [--wire-out FILE]\n");
         return 2;
     }
     asfcast::pushtest::StrictReceiver::Options o;
@@ -52,6 +57,23 @@ int main(int argc, char** argv) {
         f.write(reinterpret_cast<const char*>(padded.data()), static_cast<std::streamsize>(padded.size()));
     }
     f.close();
+    if (!wire_out_path.empty()) {
+        std::ofstream w(wire_out_path, std::ios::binary);
+        const auto record = [&w](char type, const asfcast::Bytes& b) {
+            const auto n = static_cast<std::uint32_t>(b.size());
+            const char len[4] = {static_cast<char>(n & 0xFF), static_cast<char>((n >> 8) & 0xFF),
+                                 static_cast<char>((n >> 16) & 0xFF), static_cast<char>((n >> 24) & 0xFF)};
+            w.put(type);
+            w.write(len, 4);
+            w.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
+        };
+        record('H', view.header);
+        for (const auto& p : view.packets) record('D', p);
+        if (!w) {
+            std::fprintf(stderr, "cannot write %s\n", wire_out_path.c_str());
+            return 2;
+        }
+    }
     const auto violations = rx.violations();
     for (const auto& v : violations) std::printf("violation: %s\n", v.c_str());
     std::printf("received %zu packets in %d sessions, %d setups, %d posts, %d challenges, ended %s\n",
