@@ -50,18 +50,26 @@ void apply_pull_spec(const std::string& spec, asfcast::presets::PullPreset& pull
     pull.port = port;
 }
 
-// Thousands of pull clients need thousands of descriptors: take the hard limit.
-void raise_descriptor_limit() {
+// Thousands of pull clients need thousands of descriptors (one each): take the hard limit, at
+// start, before any thread exists. Returns the soft limit now in force (0: unknown).
+rlim_t raise_descriptor_limit() {
     rlimit rl{};
-    if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return 0;
+    if (rl.rlim_cur < rl.rlim_max) {
+        const rlim_t before = rl.rlim_cur;
         rl.rlim_cur = rl.rlim_max;
-        ::setrlimit(RLIMIT_NOFILE, &rl);
+        if (::setrlimit(RLIMIT_NOFILE, &rl) != 0) rl.rlim_cur = before;
     }
+    return rl.rlim_cur;
 }
+
+// Descriptors the job needs besides its pull clients (GStreamer, archive, push, logs, listeners).
+constexpr rlim_t kDescriptorReserve = 64;
 
 }  // namespace
 
 int main(int argc, char** argv) {
+    const rlim_t descriptor_limit = raise_descriptor_limit();
     CLI::App cli{"asfcast: live encoder and Windows Media broadcast appliance"};
     cli.require_subcommand(1);
     std::string log_level = "info";
@@ -136,7 +144,14 @@ int main(int argc, char** argv) {
         sigaction(SIGINT, &sa, nullptr);
         sigaction(SIGTERM, &sa, nullptr);
 
-        raise_descriptor_limit();
+        if (const auto& pull = options.preset.outputs.pull; pull.enabled && descriptor_limit != 0 &&
+                                                             descriptor_limit != RLIM_INFINITY &&
+                                                             descriptor_limit < static_cast<rlim_t>(pull.max_clients) + kDescriptorReserve)
+            spdlog::warn("the open file limit is {}: about {} pull clients can connect, not the {} of "
+                         "outputs.pull.max_clients; raise it (LimitNOFILE= in the systemd unit, ulimit -Hn in a shell)",
+                         static_cast<unsigned long long>(descriptor_limit),
+                         static_cast<unsigned long long>(descriptor_limit > kDescriptorReserve ? descriptor_limit - kDescriptorReserve : 0),
+                         pull.max_clients);
         asfcast::app::JobStats stats;
         spdlog::info("asfcast {}: preset '{}' ({})", ASFCAST_VERSION, options.preset.name, options.preset.origin);
         return asfcast::app::run_job(options, g_stop, stats);

@@ -689,7 +689,7 @@ TEST(Pull, DefaultsServeLoopback8080WithoutAuth) {
         EXPECT_EQ(q->outputs.pull.address, "127.0.0.1");
         EXPECT_EQ(q->outputs.pull.port, 8080);
         EXPECT_EQ(q->outputs.pull.auth, "none");
-        EXPECT_EQ(q->outputs.pull.max_clients, 5000);
+        EXPECT_EQ(q->outputs.pull.max_clients, 20000);
         EXPECT_EQ(q->outputs.pull.lag_policy, "skip");
     }
 }

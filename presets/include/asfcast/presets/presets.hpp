@@ -104,7 +104,7 @@ struct PullPreset {
     std::string address = "127.0.0.1";
     int port = 8080;
     std::string mount;              // extra path serving this stream ("/live"); "/" always serves it
-    int max_clients = 5000;
+    int max_clients = 20000;
     int max_clients_per_ip = 0;     // 0: no per-address limit
     std::string auth = "none";      // none | basic | digest
     std::string realm = "asfcast";

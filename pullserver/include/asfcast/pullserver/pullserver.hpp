@@ -20,7 +20,7 @@ struct PullUser {
 struct PullConfig {
     std::string bind_address = "127.0.0.1";
     std::uint16_t port = 8080;                 // 0: any free port (tests)
-    std::size_t max_clients = 5000;            // connections, all mounts together
+    std::size_t max_clients = 20000;           // connections, all mounts together
     std::size_t max_clients_per_ip = 0;        // 0: no per-address limit
     std::string auth = "none";                 // none | basic | digest
     std::string realm = "asfcast";
