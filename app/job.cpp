@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <ctime>
@@ -120,6 +121,31 @@ std::string read_password_file(const std::string& origin, const std::string& pat
         throw std::runtime_error(fmt::format("{}: outputs.push.password_file {} cannot be read or is empty", origin, path));
     if (!line.empty() && line.back() == '\r') line.pop_back();
     return line;
+}
+
+// The media clock file (JobOptions::media_clock_file): written whole to PATH.tmp, then renamed over
+// PATH, so a reader sees the old or the new contents, never a part. Lines of "key value":
+//   origin_us N   CLOCK_MONOTONIC microseconds at media time 0. A payload with ASF presentation time
+//                 T ms (replicated data, which includes the preroll) was captured at
+//                 origin_us + (T - preroll_ms) * 1000.
+//   preroll_ms P  the header's preroll (the File Properties Object has it too)
+// Returns false (and logs once) when it cannot be written.
+bool write_media_clock(const std::string& path, Micros origin_us, std::uint32_t preroll_ms) {
+    const std::string tmp = path + ".tmp";
+    {
+        std::ofstream out(tmp, std::ios::trunc);
+        out << "# asfcast media clock: CLOCK_MONOTONIC us at media time 0 (ASF presentation time - preroll)\n"
+            << "origin_us " << origin_us << "\npreroll_ms " << preroll_ms << "\n";
+        if (!out.flush()) {
+            spdlog::warn("--media-clock-file: cannot write {}: {}", tmp, std::strerror(errno));
+            return false;
+        }
+    }
+    if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+        spdlog::warn("--media-clock-file: cannot rename {} to {}: {}", tmp, path, std::strerror(errno));
+        return false;
+    }
+    return true;
 }
 
 std::shared_ptr<push::PushOutput> make_push_output(const presets::Preset& preset) {
@@ -489,6 +515,19 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
     std::int64_t last_media = -1;
     auto last_progress = SteadyClock::now();
     StatusLine status(options.status_line);
+    // The media clock goes to its file from here (never from the mux thread): it is set by the
+    // first captured media and only moves earlier, by the least delayed buffer seen.
+    Micros media_clock_written = std::numeric_limits<Micros>::max();
+    bool media_clock_ok = !options.media_clock_file.empty();
+    if (media_clock_ok && source.type == capture::SourceType::file)
+        spdlog::warn("--media-clock-file: a file source has no capture clock; nothing is written");
+    auto update_media_clock = [&] {
+        if (!media_clock_ok) return;
+        const Micros origin = capture_origin.load();
+        if (origin == std::numeric_limits<Micros>::max() || origin == media_clock_written) return;
+        media_clock_ok = write_media_clock(options.media_clock_file, origin, mux_config.preroll_ms);
+        media_clock_written = origin;
+    };
     std::string source_line = "live";
     std::string last_source_event;
     auto read_source = [&] {
@@ -509,6 +548,7 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
             break;
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        update_media_clock();
         if (tick % 10 == 0) {
             read_source();
             if (pull_server) stats.pull_clients = pull_server->stats().streaming_now;

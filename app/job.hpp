@@ -16,6 +16,10 @@ struct JobOptions {
     std::optional<double> duration_s;  // end cleanly after this much media time
     bool fast = false;                 // file source: no real-time pacing
     bool status_line = false;          // print a status line to stderr (terminals only)
+    // When set: the media clock (CLOCK_MONOTONIC microseconds at media time 0, i.e. at ASF presentation
+    // time = preroll) is written to this file whenever it changes, by the job's main loop (a temporary
+    // file renamed over it). Lets a client measure latency from capture: see write_media_clock().
+    std::string media_clock_file;
 };
 
 // Counters read by the status line (and later the control API and /metrics).

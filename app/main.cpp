@@ -94,6 +94,11 @@ int main(int argc, char** argv) {
     run->add_option("--pull", pull_spec,
                     "serve MS-WMSP pull (mmsh://) on [ADDR:]PORT (default 127.0.0.1:8080 from the preset), or 'off'");
 
+    std::string media_clock_file;
+    run->add_option("--media-clock-file", media_clock_file,
+                    "write the media clock to PATH whenever it changes (live sources): 'origin_us N' is the "
+                    "CLOCK_MONOTONIC time in microseconds at media time 0, so a payload with ASF presentation "
+                    "time T ms was captured at N + (T - preroll_ms) * 1000; for latency measurements by clients");
     auto* inspect = cli.add_subcommand("inspect", "Print the ASF objects, streams and packet statistics of a file");
     std::string inspect_path;
     bool inspect_json = false;
@@ -136,6 +141,7 @@ int main(int argc, char** argv) {
         }
         if (duration > 0) options.duration_s = duration;
         options.fast = fast;
+        options.media_clock_file = media_clock_file;
         options.status_line = ::isatty(STDERR_FILENO) && log_level != "off";
 
         struct sigaction sa {};
