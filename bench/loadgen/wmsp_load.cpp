@@ -7,7 +7,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -67,7 +69,129 @@ std::uint64_t splitmix(std::uint64_t x) {
     return x ^ (x >> 31);
 }
 
+std::int64_t mono_us() {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000 + ts.tv_nsec / 1000;
+}
+
+// A field of 0, 1, 2 or 4 bytes (ASF "length type" 0..3) at p[*k], bounds-checked.
+bool read_sized(const std::uint8_t* p, std::size_t n, std::size_t* k, unsigned type, std::uint32_t* out) {
+    static constexpr std::size_t kSize[4] = {0, 1, 2, 4};
+    const std::size_t sz = kSize[type & 3];
+    if (*k + sz > n) return false;
+    *out = sz == 0 ? 0 : sz == 1 ? p[*k] : sz == 2 ? le16(p + *k) : le32(p + *k);
+    *k += sz;
+    return true;
+}
+
 }  // namespace
+
+std::int64_t asf_packet_oldest_pts_ms(const std::uint8_t* p, std::size_t n) {
+    std::size_t k = 0;
+    if (n < 1) return -1;
+    if (p[0] & 0x80) {  // error correction flags + data
+        if (p[0] & 0x60) return -1;  // a length type other than 0: not used by any known writer
+        k = 1 + (p[0] & 0x0F);
+    }
+    if (k + 2 > n) return -1;
+    const std::uint8_t ltf = p[k], pf = p[k + 1];
+    k += 2;
+    std::uint32_t packet_length = 0, sequence = 0, padding = 0;
+    if (!read_sized(p, n, &k, (ltf >> 5) & 3, &packet_length) || !read_sized(p, n, &k, (ltf >> 1) & 3, &sequence) ||
+        !read_sized(p, n, &k, (ltf >> 3) & 3, &padding))
+        return -1;
+    k += 6;  // send time, duration
+    if (k > n) return -1;
+    // The packet ends at Packet Length when given (the wire form may carry it), else at n.
+    std::size_t end = n;
+    if (packet_length && packet_length < end) end = packet_length;
+    if (padding <= end - k) end -= padding;
+    const bool multiple = ltf & 1;
+    unsigned count = 1, length_type = 0;
+    if (multiple) {
+        if (k >= end) return -1;
+        count = p[k] & 0x3F;
+        length_type = p[k] >> 6;
+        ++k;
+        if (count == 0) return -1;
+    }
+    std::int64_t oldest = -1;
+    for (unsigned i = 0; i < count; ++i) {
+        if (k + 1 > end) return -1;
+        ++k;  // stream number (bit 7: key frame)
+        std::uint32_t object = 0, offset = 0, rep_len = 0, payload_len = 0;
+        if (!read_sized(p, end, &k, (pf >> 4) & 3, &object) || !read_sized(p, end, &k, (pf >> 2) & 3, &offset) ||
+            !read_sized(p, end, &k, pf & 3, &rep_len))
+            return -1;
+        if (rep_len > end - k) return -1;
+        std::int64_t pts = -1;
+        if (rep_len >= 8) pts = le32(p + k + 4);        // media object size, presentation time, extensions
+        else if (rep_len == 1) pts = offset;             // compressed: the offset field holds the time
+        k += rep_len;
+        if (multiple) {
+            if (!read_sized(p, end, &k, length_type ? length_type : 2, &payload_len)) return -1;
+        } else {
+            payload_len = static_cast<std::uint32_t>(end - k);
+        }
+        if (payload_len > end - k) return -1;
+        k += payload_len;
+        if (pts >= 0 && (oldest < 0 || pts < oldest)) oldest = pts;
+    }
+    return oldest;
+}
+
+std::int64_t asf_header_preroll_ms(const std::uint8_t* p, std::size_t n) {
+    static constexpr std::uint8_t kHeader[16] = {0x30, 0x26, 0xB2, 0x75, 0x8E, 0x66, 0xCF, 0x11,
+                                                 0xA6, 0xD9, 0x00, 0xAA, 0x00, 0x62, 0xCE, 0x6C};
+    static constexpr std::uint8_t kFileProps[16] = {0xA1, 0xDC, 0xAB, 0x8C, 0x47, 0xA9, 0xCF, 0x11,
+                                                    0x8E, 0xE4, 0x00, 0xC0, 0x0C, 0x20, 0x53, 0x65};
+    if (n < 30 || std::memcmp(p, kHeader, 16) != 0) return -1;
+    std::size_t k = 30;
+    while (k + 24 <= n) {
+        const std::uint64_t size = le32(p + k + 16) | (static_cast<std::uint64_t>(le32(p + k + 20)) << 32);
+        if (size < 24 || size > n - k) return -1;
+        if (std::memcmp(p + k, kFileProps, 16) == 0) {
+            if (size < 88) return -1;
+            return static_cast<std::int64_t>(le32(p + k + 80));  // Preroll, a QWORD of ms
+        }
+        k += size;
+    }
+    return -1;
+}
+
+void LatencyHistogram::add(double ms) {
+    ++samples;
+    if (ms < 0) {
+        ++negative;  // a clock mismatch: counted, and as 0
+        ms = 0;
+    }
+    max_ms = std::max(max_ms, ms);
+    const auto b = static_cast<std::size_t>(ms * 10);
+    ++count[std::min(b, kBuckets)];
+}
+
+double LatencyHistogram::percentile(double q) const {
+    if (samples == 0) return NAN;
+    const auto want = static_cast<std::uint64_t>(q * static_cast<double>(samples - 1)) + 1;
+    std::uint64_t seen = 0;
+    for (std::size_t b = 0; b <= kBuckets; ++b)
+        if ((seen += count[b]) >= want) return b == kBuckets ? max_ms : (static_cast<double>(b) + 0.5) / 10;
+    return max_ms;
+}
+
+void LatencyHistogram::clear() {
+    std::fill(count.begin(), count.end(), 0);
+    samples = negative = 0;
+    max_ms = 0;
+}
+
+std::uint64_t Engine::unparsed_packets() const {
+    std::uint64_t n = 0;
+    for (const Client& c : clients_)
+        if (c.timing) n += c.timing->unparsed;
+    return n;
+}
 
 Engine::Engine(std::size_t slots, Options options)
     : options_(std::move(options)), clients_(slots), buf_(options_.read_size) {
@@ -110,7 +234,10 @@ std::string Engine::request(std::size_t i) const {
 void Engine::connect(std::size_t i) {
     Client& c = clients_[i];
     if (c.fd >= 0) close(i, Fail::Closed);
+    const bool timed = c.timed;
     c = Client{};
+    c.timed = timed;
+    if (timed) c.timing = std::make_unique<TimedState>();
     c.t_open = now_s();
     c.fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (c.fd < 0) {
@@ -220,6 +347,7 @@ void Engine::on_readable(std::size_t i) {
     // reports the socket again if more is waiting.
     ssize_t r = ::recv(c.fd, buf_.data(), buf_.size(), 0);
     ++reads_;
+    if (c.timed) read_at_us_ = mono_us();
     if (r < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
         close(i, Fail::Reset);
@@ -295,6 +423,12 @@ bool Engine::on_body_bytes(std::size_t i, const std::uint8_t* p, std::size_t n) 
         if (c.skip) {
             const std::size_t take = c.skip < n - k ? c.skip : n - k;
             c.skip -= static_cast<std::uint32_t>(take);
+            const std::uint8_t id = c.hdr[1];  // the packet being skipped (its header stays in hdr)
+            if (c.timing && (id == 'D' || id == 'H')) {
+                auto& into = id == 'D' ? c.timing->packet : c.timing->header;
+                into.insert(into.end(), p + k, p + k + take);
+                if (c.skip == 0) on_timed_packet(c, id, c.hdr[9]);
+            }
             k += take;
             continue;
         }
@@ -347,7 +481,8 @@ bool Engine::on_body_bytes(std::size_t i, const std::uint8_t* p, std::size_t n) 
             if (c.have_loc && loc > c.last_loc + 1) c.lost_pkts += loc - c.last_loc - 1;
             c.last_loc = loc;
             c.have_loc = true;
-            if (!c.lowat_set && options_.rcvlowat > 0) {
+            if (c.timing) c.timing->packet.clear();
+            if (!c.lowat_set && options_.rcvlowat > 0 && !c.timed) {
                 setsockopt(c.fd, SOL_SOCKET, SO_RCVLOWAT, &options_.rcvlowat, sizeof options_.rcvlowat);
                 c.lowat_set = true;
             }
@@ -357,13 +492,41 @@ bool Engine::on_body_bytes(std::size_t i, const std::uint8_t* p, std::size_t n) 
             // AFFlags 0x08 (or 0x0C) marks the last piece of the header.
             if (c.t_first_h == 0 && (c.hdr[9] & 0x08)) c.t_first_h = now_s();
             if (c.t_first_h == 0 && c.hdr[9] == 0) c.t_first_h = now_s();  // lenient: no flags at all
+            if (c.timing && c.timing->header_done) {  // a new header ($C, then $H)
+                c.timing->header.clear();
+                c.timing->header_done = false;
+            }
         } else {
             ++c.other_pkts;
         }
         c.skip = len - 8u;
         c.hdr_len = 0;
+        if (c.skip == 0 && c.timing && (id == 'D' || id == 'H')) on_timed_packet(c, id, c.hdr[9]);
     }
     return true;
+}
+
+void Engine::on_timed_packet(Client& c, std::uint8_t id, std::uint8_t afflags) {
+    TimedState& t = *c.timing;
+    if (id == 'H') {
+        if ((afflags & 0x08) || afflags == 0) {
+            t.header_done = true;
+            t.preroll_ms = asf_header_preroll_ms(t.header.data(), t.header.size());
+            t.header.clear();
+            t.header.shrink_to_fit();
+        } else if (t.header.size() > (1u << 20)) {
+            t.header.clear();  // no last piece within 1 MiB: not a header we can read
+        }
+        return;
+    }
+    if (!recording_ || media_origin_us_ == 0) return;
+    const std::int64_t pts = asf_packet_oldest_pts_ms(t.packet.data(), t.packet.size());
+    if (pts < 0 || t.preroll_ms < 0) {
+        ++t.unparsed;
+        return;
+    }
+    const std::int64_t captured_us = media_origin_us_ + (pts - t.preroll_ms) * 1000;
+    latency_.add(static_cast<double>(read_at_us_ - captured_us) / 1000.0);
 }
 
 }  // namespace loadgen
