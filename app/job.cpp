@@ -605,9 +605,10 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
             std::this_thread::sleep_for(std::chrono::milliseconds(100));
         const pull::PullStats ps = pull_server->stats();
         pull_server->stop();
-        spdlog::info("pull: {} connections, {} plays, {} refused, {} auth failures, {} lag skips, {} MB sent",
+        spdlog::info("pull: {} connections, {} plays, {} refused, {} auth failures, {} lag skips, {} disconnected for "
+                     "lagging or not reading, {} MB sent",
                      ps.connections_accepted, ps.plays, ps.connections_refused, ps.auth_failures, ps.lag_skips,
-                     ps.bytes_sent / 1000000);
+                     ps.lag_disconnects, ps.bytes_sent / 1000000);
         if (ps.latency_samples)
             spdlog::info("pull: capture to socket latency at the live edge: p50 {:.0f} ms, p99 {:.0f} ms, max {:.0f} ms "
                          "({} packet sends)",

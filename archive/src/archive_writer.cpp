@@ -106,7 +106,13 @@ struct ArchiveWriter::Impl {
         // One pwrite per whole packet (file form, padding included): a kill at any moment leaves
         // whole packets behind.
         failpoint("archive.write");
-        if (!write_at(data_end, p.bytes)) return;
+        if (!write_at(data_end, p.bytes)) {
+            // A full disk took part of the packet: cut the file back to the last whole packet, so
+            // that it reads to its end (a broadcast-flagged file, like one left by kill -9).
+            if (::ftruncate(fd, static_cast<off_t>(data_end)) != 0)
+                spdlog::warn("archive {}: cannot cut the partial packet off: {}", config.path, std::strerror(errno));
+            return;
+        }
         data_end += p.bytes.size();
         last_send_ms = std::max(last_send_ms, p.send_time_ms);
         max_pts = std::max(max_pts, p.max_pts);

@@ -115,8 +115,11 @@ void WmhttpSession::start_from(std::vector<PushPacketPtr> packets, TimePoint now
     if (last_sent_number_ && first.source->number <= *last_sent_number_) return;
     need_start_ = false;
     // Packets between the last one sent (or the first offered) and the start point are skipped.
-    const std::uint64_t expected = last_sent_number_ ? *last_sent_number_ + 1 : first_offered_number_.value_or(0);
-    if (first.source->number > expected) counters_.packets_skipped += first.source->number - expected;
+    // Every packet offered is either sent or counted skipped, once: the ones before the start
+    // point that were neither (never sent, or queued and dropped since the last resume).
+    const std::uint64_t from = next_unaccounted_.value_or(first_offered_number_.value_or(first.source->number));
+    if (first.source->number > from) counters_.packets_skipped += first.source->number - from;
+    next_unaccounted_ = first.source->number;
     // Pending header changes stay first, then the header these packets were made with if it is
     // not the last one known, the packets, and the end if it is queued.
     std::deque<Item> q;
@@ -518,6 +521,7 @@ void WmhttpSession::fill(TimePoint now) {
                     append_frame(out_, 'D', p.payload());
                     remaining_ -= d;
                     last_sent_number_ = p.source->number;
+                    next_unaccounted_ = p.source->number + 1;
                     ++counters_.packets_sent;
                     queue_bytes_ -= size;
                     queue_.pop_front();

@@ -319,10 +319,10 @@ check_disk() {
     local df_line
     df_line=$(cat "$p.df" 2>/dev/null || true)
     [ -s "$p.wmv" ] || fail "($name) no archive was left on the tmpfs"
-    # The archive on the full disk reads to its last whole packet. The header still says broadcast
-    # (data runs to the end of the file); the disk took part of one more packet, and the last video
-    # frame is cut where the file ends: ffmpeg decodes every frame before it and all the audio
-    # without an error.
+    # The archive on the full disk reads to its last whole packet: the writer cut off the part of
+    # a packet the disk took. The header still says broadcast (data runs to the end of the file);
+    # the last video frame is cut where the file ends: ffmpeg decodes every frame before it and
+    # all the audio without an error.
     local layout
     layout=$(timeout 30 "$ASFCAST" inspect --json "$p.wmv" | python3 -c '
 import json, os, sys
@@ -351,6 +351,7 @@ print(j["flags"]["broadcast"], size, j["max_packet_size"], data // j["max_packet
          "whole file: $(grep -c . <<<"$err_all") error lines"
     [ "$bcast" = True ] || fail "($name) the archive left on the full disk is not marked broadcast"
     [ "$read_n" = "$whole" ] || fail "($name) inspect read $read_n of the $whole whole packets"
+    [ "$partial" = 0 ] || fail "($name) the archive ends with $partial bytes of a partial packet"
     [ "$mono" = True ] && [ "$problems" = - ] || fail "($name) inspect: send times monotonic $mono, problems $problems"
     [ -z "$err_v" ] || fail "($name) ffmpeg printed errors decoding the video before the last frame: $err_v"
     [ -z "$err_a" ] || fail "($name) ffmpeg printed errors decoding the audio: $err_a"

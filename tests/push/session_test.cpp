@@ -686,6 +686,29 @@ TEST(Session, QueueOverflowSkipsToNextKeyFrame) {
     EXPECT_EQ(sent + h.status().packets_skipped, ps.size());
 }
 
+TEST(Session, RepeatedOverflowsCountEverySkippedPacketOnce) {
+    // A target that stays stalled overflows and resumes again and again without sending: each
+    // packet offered is in the end either sent or counted skipped, exactly once.
+    auto cfg = base_config();
+    cfg.tuning.queue_bytes = 12000;
+    Harness h(cfg);
+    TestStream ts(1400, 10);
+    auto hdr = ts.header();
+    h.header(hdr);  // connecting: nothing is sent
+    std::size_t offered = 0;
+    for (int round = 0; round < 15; ++round) {
+        auto ps = ts.packets(20);
+        offered += ps.size();
+        h.packets(ps, *hdr);
+    }
+    EXPECT_GT(h.status().packets_skipped, 0u);
+    EXPECT_LT(h.status().packets_skipped, offered);
+    h.connect_ok();
+    h.reply(k204);
+    const auto st = h.status();
+    EXPECT_EQ(st.packets_sent + st.packets_skipped, offered);
+}
+
 TEST(Session, TimeoutsAndStall) {
     auto cfg = base_config();
     cfg.tuning.connect_timeout = 3000ms;

@@ -55,8 +55,10 @@ struct PushConfig {
     std::chrono::milliseconds stall_timeout{20000};     // a write making no progress this long
     std::chrono::milliseconds end_timeout{5000};        // wait_finished's default bound
     std::size_t feed_packets = 2048;                    // hand-off from the mux thread (OutputFeed)
-    // 0: the system default. Tests use small buffers to make a stalled server visible quickly.
-    int socket_send_buffer = 0;
+    // Kernel send buffer per connection (SO_SNDBUF). Bounded, so that a server that stops reading
+    // shows up as a stall (queue overflow, stall_timeout) within seconds, not after the kernel has
+    // soaked up half a minute of the stream. 0: the system default.
+    int socket_send_buffer = 256 * 1024;
 };
 
 enum class TargetState {

@@ -181,6 +181,7 @@ private:
     bool need_start_ = false;      // waiting for start_from()
     std::optional<std::uint64_t> last_sent_number_;  // the muxer's number of the last $D sent
     std::optional<std::uint64_t> first_offered_number_;  // of the first packet offered
+    std::optional<std::uint64_t> next_unaccounted_;      // packets before it were sent or counted skipped
 
     // Media
     HeaderPtr header_;             // the header the server has (or will get with $H)
