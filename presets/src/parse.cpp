@@ -2,6 +2,9 @@
 // names the origin, the dotted key and what is allowed; no yaml-cpp exception leaves this file.
 #include "parse.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
@@ -44,7 +47,11 @@ constexpr std::size_t kMaxVideoRenditions = 8;  // main + 7 alternatives
 constexpr std::size_t kMaxAudioRenditions = 4;
 constexpr std::array<std::string_view, 3> kAsfKeys = {"packet_size", "preroll_ms", "max_packet_delay_ms"};
 constexpr std::array<std::string_view, 4> kMetadataKeys = {"title", "author", "copyright", "description"};
-constexpr std::array<std::string_view, 3> kOutputsKeys = {"archive", "pull", "push"};
+constexpr std::array<std::string_view, 4> kOutputsKeys = {"archive", "pull", "push", "multicast"};
+constexpr std::array<std::string_view, 11> kMulticastKeys = {
+    "group", "port", "ttl", "interface", "fec_span", "beacon_interval_s", "nsc_path", "nsc_strings", "name",
+    "unicast_url", "network_buffer_ms"};
+constexpr std::array<std::string_view, 2> kNscStrings = {"encoded", "plain"};
 constexpr std::array<std::string_view, 4> kPushKeys = {"targets", "backoff_initial_ms", "backoff_max_ms",
                                                        "queue_kbytes"};
 constexpr std::array<std::string_view, 6> kPushTargetKeys = {"url",      "user",        "password",
@@ -616,7 +623,41 @@ private:
             if (k == "archive") o.archive = get_string(v, "outputs." + k, kMaxPathBytes);
             else if (k == "pull") apply_pull(v, o.pull);
             else if (k == "push") apply_push(v, o.push);
+            else if (k == "multicast") apply_multicast(v, o.multicast);
         }
+    }
+
+    // `multicast: off` (or false) turns off a multicast a base preset set up.
+    void apply_multicast(const YAML::Node& value, MulticastPreset& m) const {
+        if (value.IsScalar() && (value.Scalar() == "false" || value.Scalar() == "off")) {
+            m = MulticastPreset{};
+            return;
+        }
+        for (const auto& [k, v] : section(value, "outputs.multicast", kMulticastKeys)) {
+            const std::string key = "outputs.multicast." + k;
+            if (k == "group") {
+                m.group = get_string(v, key, 64);
+                if (!is_multicast_address(m.group))
+                    fail_key(key, quote(m.group) + " is not a multicast address (allowed: IPv4 224.0.0.0/4, IPv6 ff00::/8)");
+            } else if (k == "port") m.port = static_cast<int>(get_int(v, key, 1, 65535));
+            else if (k == "ttl") m.ttl = static_cast<int>(get_int(v, key, 0, 255));
+            else if (k == "interface") m.interface = get_string(v, key, 255);
+            else if (k == "fec_span") m.fec_span = static_cast<int>(get_int(v, key, 0, 15));
+            else if (k == "beacon_interval_s") m.beacon_interval_s = static_cast<int>(get_int(v, key, 1, 10));
+            else if (k == "nsc_path") m.nsc_path = get_string(v, key, kMaxPathBytes);
+            else if (k == "nsc_strings") m.nsc_strings = get_enum(v, key, kNscStrings);
+            else if (k == "name") m.name = get_string(v, key, 255);
+            else if (k == "unicast_url") m.unicast_url = get_string(v, key, 2048);
+            else if (k == "network_buffer_ms") m.network_buffer_ms = static_cast<int>(get_int(v, key, 0, 60000));
+        }
+    }
+
+    static bool is_multicast_address(const std::string& a) {
+        in_addr v4{};
+        in6_addr v6{};
+        if (::inet_pton(AF_INET, a.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 28) == 0xE;
+        if (::inet_pton(AF_INET6, a.c_str(), &v6) == 1) return v6.s6_addr[0] == 0xFF;
+        return false;
     }
 
     // `push:` is either a list of targets or a mapping with `targets:` and the shared settings.
@@ -813,6 +854,13 @@ private:
         if (pull.auth != "none" && pull.users.empty())
             fail_key("outputs.pull.users", "is empty but outputs.pull.auth is " + pull.auth +
                                                " (add at least one {name, password})");
+        const MulticastPreset& mc = p.outputs.multicast;
+        if (mc.enabled() && mc.port == 0)
+            fail_key("outputs.multicast.port", "is required with outputs.multicast.group (1..65535)");
+        // One MSB packet per UDP datagram: the ASF packet and 11 bytes of MSB header and error
+        // correction fields in at most 65507 bytes (MS-MSB 2.2.4).
+        if (mc.enabled() && p.asf.packet_size > 65496)
+            out_of_range("asf.packet_size", std::to_string(p.asf.packet_size), "..65496 with outputs.multicast");
     }
 
     const std::string& origin_;

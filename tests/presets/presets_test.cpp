@@ -777,6 +777,64 @@ TEST(Push, ErrorsNameTheKey) {
                 HasSubstr("unknown key 'outputs.push.passwd'"));
 }
 
+// --- outputs.multicast ---------------------------------------------------------------------------
+
+TEST(Multicast, OffByDefaultAndEveryKey) {
+    EXPECT_FALSE(parse_preset(kMinimal, "x.yaml").outputs.multicast.enabled());
+    const Preset p = parse_preset(kMinimal + R"(outputs:
+  multicast:
+    group: 239.255.1.2
+    port: 19009
+    ttl: 8
+    interface: 10.0.0.7
+    fec_span: 5
+    beacon_interval_s: 2
+    nsc_path: /srv/www/live.nsc
+    nsc_strings: plain
+    name: "enc1, live"
+    unicast_url: "http://enc1:8080/"
+    network_buffer_ms: 500
+)",
+                                  "x.yaml");
+    const auto& m = p.outputs.multicast;
+    EXPECT_TRUE(m.enabled());
+    EXPECT_EQ(m.group, "239.255.1.2");
+    EXPECT_EQ(m.port, 19009);
+    EXPECT_EQ(m.ttl, 8);
+    EXPECT_EQ(m.interface, "10.0.0.7");
+    EXPECT_EQ(m.fec_span, 5);
+    EXPECT_EQ(m.beacon_interval_s, 2);
+    EXPECT_EQ(m.nsc_path, "/srv/www/live.nsc");
+    EXPECT_EQ(m.nsc_strings, "plain");
+    EXPECT_EQ(m.name, "enc1, live");
+    EXPECT_EQ(m.unicast_url, "http://enc1:8080/");
+    EXPECT_EQ(m.network_buffer_ms, 500);
+    const auto d = parse_preset(kMinimal + "outputs: {multicast: {group: \"ff15::1\", port: 5000}}\n", "x.yaml").outputs.multicast;
+    EXPECT_EQ(d.ttl, 1);
+    EXPECT_EQ(d.fec_span, 10);
+    EXPECT_EQ(d.beacon_interval_s, 5);
+    EXPECT_EQ(d.interface, "");
+    EXPECT_EQ(d.nsc_strings, "encoded");
+    EXPECT_FALSE(parse_preset(kMinimal + "outputs: {multicast: off}\n", "x.yaml").outputs.multicast.enabled());
+}
+
+TEST(Multicast, ErrorsNameTheKey) {
+    EXPECT_THAT(error_of(kMinimal + "outputs: {multicast: {group: 10.1.2.3, port: 5000}}\n", "m.yaml"),
+                AllOf(StartsWith("m.yaml"), HasSubstr("outputs.multicast.group: '10.1.2.3' is not a multicast address")));
+    EXPECT_THAT(error_of(kMinimal + "outputs: {multicast: {group: 239.1.1.1}}\n"),
+                HasSubstr("outputs.multicast.port: is required with outputs.multicast.group"));
+    EXPECT_THAT(error_of(kMinimal + "outputs: {multicast: {group: 239.1.1.1, port: 5000, fec_span: 16}}\n"),
+                HasSubstr("outputs.multicast.fec_span: 16 is out of range (allowed 0..15)"));
+    EXPECT_THAT(error_of(kMinimal + "outputs: {multicast: {group: 239.1.1.1, port: 5000, beacon_interval_s: 30}}\n"),
+                HasSubstr("outputs.multicast.beacon_interval_s: 30 is out of range (allowed 1..10)"));
+    EXPECT_THAT(error_of(kMinimal + "outputs: {multicast: {group: 239.1.1.1, port: 5000, ttl: 256}}\n"),
+                HasSubstr("outputs.multicast.ttl: 256 is out of range (allowed 0..255)"));
+    EXPECT_THAT(error_of(kMinimal + "outputs: {multicast: {group: 239.1.1.1, port: 5000, nsc_strings: utf8}}\n"),
+                HasSubstr("outputs.multicast.nsc_strings: 'utf8' is not allowed (allowed: encoded, plain)"));
+    EXPECT_THAT(error_of(kMinimal + "outputs: {multicast: {group: 239.1.1.1, prot: 5000}}\n"),
+                HasSubstr("unknown key 'outputs.multicast.prot'"));
+}
+
 // --- video.codec wmv2 ---------------------------------------------------------------------------
 
 namespace {

@@ -136,10 +136,27 @@ struct PushPreset {
     int queue_kbytes = 2048;        // per target; overflow skips to the next key frame
 };
 
+// MS-MSB multicast with its .nsc announcement (multicast/): off unless `group` is set.
+struct MulticastPreset {
+    std::string group;              // IPv4 224.0.0.0/4 or IPv6 ff00::/8; empty: off
+    int port = 0;                   // UDP port, 1..65535, required with a group
+    int ttl = 1;                    // IPv4 TTL / IPv6 hop limit, 0..255
+    std::string interface;          // address or interface name to send from; empty: loopback only
+    int fec_span = 10;              // packets per error correction cycle, 1..15; 0: none
+    int beacon_interval_s = 5;      // Beacons while there is nothing to send, 1..10 s
+    std::string nsc_path;           // the .nsc file written at start; empty: not written
+    std::string nsc_strings = "encoded";  // encoded | plain (printable ASCII as it is)
+    std::string name;               // .nsc Name; empty: "<host name>, <preset name>"
+    std::string unicast_url;        // .nsc Unicast URL: where players the multicast misses go
+    int network_buffer_ms = 0;      // .nsc Network Buffer Time; 0: not written
+    bool enabled() const { return !group.empty(); }
+};
+
 struct OutputsPreset {
     std::string archive;            // path, empty = none
     PullPreset pull;
     PushPreset push;
+    MulticastPreset multicast;
 };
 
 struct Preset {
