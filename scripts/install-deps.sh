@@ -10,7 +10,7 @@ PACKAGES=(
   libx264-dev libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev libasio-dev
-  libssl-dev libsystemd-dev nlohmann-json3-dev libasound2-dev
+  libssl-dev libsystemd-dev nlohmann-json3-dev libasound2-dev liburing-dev
   # GStreamer runtime: sources, converters, decoders for file input
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-alsa

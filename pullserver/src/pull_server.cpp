@@ -19,7 +19,6 @@
 #include <mutex>
 #include <thread>
 #include <unordered_map>
-#include <unordered_set>
 
 #include "asfcast/asfmux/asfmux.hpp"
 #include "asfcast/core/clock.hpp"
@@ -29,6 +28,7 @@
 #include "asfcast/core/thread_name.hpp"
 #include "client_cursor.hpp"
 #include "asfcast/core/ip_acl.hpp"
+#include "send_batch.hpp"
 #include "wmsp_framing.hpp"
 #include "wmsp_responder.hpp"
 
@@ -41,6 +41,8 @@ using asio::ip::tcp;
 constexpr std::size_t kMaxBatch = CursorStep::kMaxBatch;  // $D packets per gather write
 constexpr std::size_t kReadChunk = 16 * 1024;   // bytes read per readiness event
 constexpr std::int64_t kHousekeepingUs = 500'000;
+constexpr unsigned kSendBatch = 256;            // writes per io_uring submission
+constexpr int kMaxFlushRounds = 64;             // bounds the follow-up writes one wake makes
 
 }  // namespace
 
@@ -68,7 +70,11 @@ struct Mount {
     std::shared_ptr<OutputFeed> feed;  // from the mux thread
     std::shared_ptr<MountWaker> waker;
     OutputFeed::Batch batch;           // reused by drain()
-    std::unordered_set<Connection*> streaming;
+    // The connections streaming from this mount, in a dense array (Connection::stream_slot is
+    // each one's index): a wake walks it in one pass.
+    std::vector<Connection*> streaming;
+    void add_streaming(Connection* c);
+    void remove_streaming(Connection* c);
     asio::steady_timer send_timer;  // coalesces sends (PullConfig::send_interval_ms)
     bool send_armed = false;
 };
@@ -86,6 +92,7 @@ struct PullServer::Impl {
     void header_changed(Mount& m, HeaderPtr h);
     void broadcast_ended(Mount& m);
     void wake_all(Mount& m);
+    void flush_sends();
 
     PullConfig config;
     asio::io_context io;
@@ -104,6 +111,10 @@ struct PullServer::Impl {
     bool running = false;
     Bytes read_buffer = Bytes(kReadChunk);
     std::vector<Connection*> wake_list;                 // reused: no allocation per packet
+    // The $D writes of one wake go out in io_uring submissions when the kernel allows it
+    // (PullConfig::batch_sends); `batching` is true while a wake queues them.
+    std::unique_ptr<SendBatch> send_batch;
+    bool batching = false;
     // Capture-to-socket latency histogram, 1 ms buckets; the last one counts everything above.
     std::array<std::uint64_t, 2001> latency_ms{};
     Micros latency_max_us = 0;
@@ -207,8 +218,40 @@ public:
                 if (d.chunk_end) iov_[iov_count_++] = {const_cast<char*>("\r\n"), 2};
             }
             write_started_us_ = monotonic_us();
-            if (!send_gathered()) return;  // waiting for the socket, or closed
+            if (!write_data()) return;  // queued in the wake's batch, waiting for the socket, or closed
         }
+    }
+
+    // Writes the gathered $D packets: queued in the wake's io_uring batch (on_batch_done gets the
+    // result), or at once with sendmsg. Returns true when everything went out already.
+    bool write_data() {
+        if (server_.batching) {
+            msghdr msg{};
+            msg.msg_iov = &iov_[iov_index_];
+            msg.msg_iovlen = iov_count_ - iov_index_;
+            in_batch_ = writing_ = true;
+            server_.send_batch->queue(socket_.native_handle(), msg, reinterpret_cast<std::uintptr_t>(this));
+            return false;
+        }
+        return send_gathered();
+    }
+
+    // The result of a batched write (what sendmsg returned, or -errno).
+    void on_batch_done(long result) {
+        in_batch_ = writing_ = false;
+        if (closed_) return;
+        if (result < 0) {
+            if (result == -EAGAIN || result == -EWOULDBLOCK) return wait_writable();
+            if (result != -EINTR)
+                return server_.close(*this, std::string("send failed: ") + std::strerror(static_cast<int>(-result)));
+        } else {
+            sent(static_cast<std::size_t>(result));
+        }
+        // The rest of a partial write goes with sendmsg (the socket is most likely full: it then
+        // waits for room); then more packets, if the cursor has them.
+        if (!send_gathered()) return;
+        if (!queued_.empty()) return write_control(false);
+        pump();
     }
 
     // Sends the gathered $D packets with non-blocking sendmsg, straight from the network thread:
@@ -229,21 +272,9 @@ public:
                 server_.close(*this, std::string("send failed: ") + std::strerror(errno));
                 return false;
             }
-            server_.stats.bytes_sent += static_cast<std::uint64_t>(sent);
-            bytes_sent_ += static_cast<std::uint64_t>(sent);
-            std::size_t left = static_cast<std::size_t>(sent);
-            while (left > 0 && iov_index_ < iov_count_) {
-                iovec& v = iov_[iov_index_];
-                if (left >= v.iov_len) {
-                    left -= v.iov_len;
-                    ++iov_index_;
-                } else {
-                    v.iov_base = static_cast<std::uint8_t*>(v.iov_base) + left;
-                    v.iov_len -= left;
-                    left = 0;
-                }
-            }
+            this->sent(static_cast<std::size_t>(sent));
         }
+        if (iov_count_ == 0) return true;  // nothing was gathered (or already finished)
         const Micros now = monotonic_us();
         for (std::size_t i = 0; i < step_.data_count; ++i) {
             // Packets a client at the live edge receives (not its start-up burst).
@@ -253,6 +284,24 @@ public:
         step_.data_count = 0;
         iov_count_ = iov_index_ = 0;
         return true;
+    }
+
+    // Counts `bytes` written and moves the gather list past them.
+    void sent(std::size_t bytes) {
+        server_.stats.bytes_sent += bytes;
+        bytes_sent_ += bytes;
+        std::size_t left = bytes;
+        while (left > 0 && iov_index_ < iov_count_) {
+            iovec& v = iov_[iov_index_];
+            if (left >= v.iov_len) {
+                left -= v.iov_len;
+                ++iov_index_;
+            } else {
+                v.iov_base = static_cast<std::uint8_t*>(v.iov_base) + left;
+                v.iov_len -= left;
+                left = 0;
+            }
+        }
     }
 
     void wait_writable() {
@@ -283,7 +332,7 @@ public:
 
     void leave_mount() {
         if (!mount_) return;
-        mount_->streaming.erase(this);
+        mount_->remove_streaming(this);
         mount_ = nullptr;
         if (client_id_) {
             auto it = server_.streaming_by_client.find(client_id_);
@@ -430,7 +479,7 @@ private:
         if (it == server_.mounts.end()) return reply_raw(404, "no such mount", true);
         Mount& m = *it->second;
         mount_ = &m;
-        m.streaming.insert(this);
+        m.add_streaming(this);
         client_id_ = r.client_id;
         server_.streaming_by_client[client_id_] = this;
         chunked_ = r.chunked;
@@ -494,6 +543,7 @@ private:
     bool closed_ = false;
     bool reading_ = false;
     bool writing_ = false;
+    bool in_batch_ = false;  // a $D write queued in the wake's batch (writing_ is set too)
     bool waiting_reply_ = false;
     bool close_when_done_ = false;
     std::int64_t head_deadline_us_ = 0;
@@ -508,6 +558,9 @@ private:
 
     // Streaming state.
     Mount* mount_ = nullptr;
+public:
+    std::size_t stream_slot = 0;  // index in mount_->streaming
+private:
     std::uint32_t client_id_ = 0;
     std::optional<ClientCursor> cursor_;
     CursorStep step_;  // the $D batch being written
@@ -548,6 +601,19 @@ void PullServer::Impl::start() {
     });
     thread = std::thread([this] {
         set_thread_name("asfcast-pull");
+        if (config.batch_sends) {
+            // Made here: the ring is submitted to by this thread only.
+            std::string why;
+            send_batch = SendBatch::create(kSendBatch, why);
+            if (send_batch) {
+                send_batch->on_done([](std::uint64_t tag, long result) {
+                    reinterpret_cast<Connection*>(static_cast<std::uintptr_t>(tag))->on_batch_done(result);
+                });
+                spdlog::debug("pull: $D writes are batched with io_uring ({} per submission)", kSendBatch);
+            } else {
+                spdlog::info("pull: io_uring unavailable ({}); one sendmsg per client write", why);
+            }
+        }
         for (;;) {
             try {
                 io.run();
@@ -698,9 +764,38 @@ void PullServer::Impl::drain(Mount& m) {
     });
 }
 
+void Mount::add_streaming(Connection* c) {
+    c->stream_slot = streaming.size();
+    streaming.push_back(c);
+}
+
+void Mount::remove_streaming(Connection* c) {
+    const std::size_t i = c->stream_slot;
+    if (i >= streaming.size() || streaming[i] != c) return;
+    streaming[i] = streaming.back();
+    streaming[i]->stream_slot = i;
+    streaming.pop_back();
+}
+
+// Every streaming client of the mount writes what it has. With a send batch the writes of the
+// whole wake are queued and submitted together (flush_sends); their results continue each
+// connection (more packets, waiting for a full socket, closing on an error).
 void PullServer::Impl::wake_all(Mount& m) {
     wake_list.assign(m.streaming.begin(), m.streaming.end());
+    batching = send_batch != nullptr;
     for (Connection* c : wake_list) c->pump();
+    flush_sends();
+}
+
+void PullServer::Impl::flush_sends() {
+    if (!send_batch) return;
+    // A completion may queue the connection's next write (a cursor with more than one batch of
+    // packets): flush until nothing is queued, the last rounds without batching.
+    for (int round = 0; send_batch->queued() > 0; ++round) {
+        if (round >= kMaxFlushRounds) batching = false;
+        send_batch->flush();
+    }
+    batching = false;
 }
 
 void PullServer::Impl::broadcast_ended(Mount& m) {

@@ -41,6 +41,10 @@ struct PullConfig {
     // Packets that arrive within this interval go to a caught-up client in one write. 0 sends
     // each packet at once (lowest latency, most system calls).
     std::uint32_t send_interval_ms = 100;
+    // Submit the $D writes of one wake (one per caught-up client) together through io_uring, where
+    // the kernel offers it: the same TCP writes without a system call each. Off, or where io_uring
+    // is unavailable: one sendmsg per write.
+    bool batch_sends = true;
     std::size_t log_entries = 1000;            // client Log bodies kept (bounded)
 };
 
