@@ -28,6 +28,7 @@
 #include "asfcast/encode/encode.hpp"
 #include "asfcast/encode/renditions.hpp"
 #include "asfcast/pullserver/pullserver.hpp"
+#include "asfcast/multicast/multicast.hpp"
 #include "asfcast/push/push_output.hpp"
 #include "job_source.hpp"
 
@@ -167,6 +168,36 @@ std::shared_ptr<push::PushOutput> make_push_output(const presets::Preset& preset
         return std::make_shared<push::PushOutput>(std::move(pc));
     } catch (const std::invalid_argument& e) {
         throw std::runtime_error(preset.origin + ": outputs.push: " + e.what());
+    }
+}
+
+// MS-MSB multicast (outputs.multicast, --multicast). Throws with the reason when the socket cannot
+// be set up (not a multicast group, unknown interface, no route).
+std::shared_ptr<multicast::MulticastOutput> make_multicast_output(const presets::Preset& preset) {
+    const presets::MulticastPreset& mp = preset.outputs.multicast;
+    multicast::MulticastConfig mc;
+    mc.group = mp.group;
+    mc.port = static_cast<std::uint16_t>(mp.port);
+    mc.ttl = mp.ttl;
+    mc.interface = mp.interface;
+    mc.msb.fec_span = mp.fec_span;
+    mc.msb.beacon_interval = std::chrono::seconds(mp.beacon_interval_s);
+    mc.nsc_path = mp.nsc_path;
+    mc.nsc_strings = mp.nsc_strings == "plain" ? multicast::NscStrings::plain_when_possible : multicast::NscStrings::encoded;
+    if (mp.name.empty()) {
+        char host[256] = {};
+        ::gethostname(host, sizeof host - 1);
+        mc.name = std::string(host) + ", " + preset.name;
+    } else {
+        mc.name = mp.name;
+    }
+    mc.description = preset.metadata.title.empty() ? preset.name : preset.metadata.title;
+    mc.unicast_url = mp.unicast_url;
+    if (mp.network_buffer_ms > 0) mc.network_buffer_ms = static_cast<std::uint32_t>(mp.network_buffer_ms);
+    try {
+        return std::make_shared<multicast::MulticastOutput>(std::move(mc));
+    } catch (const multicast::MulticastError& e) {
+        throw std::runtime_error(std::string("outputs.multicast: ") + e.what());
     }
 }
 
@@ -329,6 +360,18 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
         push_output = make_push_output(preset);
         bus.attach(push_output->feed());
         for (const auto& s : push_output->status()) spdlog::info("pushing to {}", s.url);
+    }
+    // Multicast: the .nsc file is written now, before the first packet (a path that cannot be
+    // written stops the job here). multicast_output->nsc_text() is the announcement to serve.
+    std::shared_ptr<multicast::MulticastOutput> multicast_output;
+    if (preset.outputs.multicast.enabled()) {
+        multicast_output = make_multicast_output(preset);
+        bus.attach(multicast_output->feed());
+        try {
+            multicast_output->announce(header);
+        } catch (const multicast::MulticastError& e) {
+            throw std::runtime_error(std::string("outputs.multicast: ") + e.what());
+        }
     }
     const std::size_t outputs_attached = bus.open_outputs();
     if (outputs_attached == 0) spdlog::warn("no output is enabled (no archive, pull, push): the stream goes nowhere");
@@ -598,6 +641,17 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
             spdlog::info("push {}: {}; {} packets sent, {} skipped, {} reconnects", st.url, st.describe(),
                          st.packets_sent, st.packets_skipped, st.reconnects);
         push_output->stop();
+    }
+    if (multicast_output) {
+        if (!multicast_output->wait_finished(std::chrono::seconds(5)))
+            spdlog::warn("multicast: the end of the stream was not sent within 5 s; closing");
+        const multicast::MulticastStats& ms = multicast_output->stats();
+        spdlog::info("multicast {}: {} datagrams ({} packets, {} parity, {} beacons), {:.1f} MB, {} skipped, {} not sent",
+                     multicast_output->destination(), ms.datagrams.load(), ms.data_packets.load(), ms.parity_packets.load(),
+                     ms.beacons.load(), static_cast<double>(ms.bytes.load()) / 1e6, ms.packets_skipped.load(),
+                     ms.send_errors.load());
+        multicast_output->stop();
+        if (ms.failed) failed = true;
     }
     if (pull_server) {
         // Give streaming clients a moment to receive the rest and $E before the sockets close.

@@ -50,6 +50,37 @@ void apply_pull_spec(const std::string& spec, asfcast::presets::PullPreset& pull
     pull.port = port;
 }
 
+// --multicast GROUP:PORT[@IFADDR] | off. An IPv6 group goes in brackets: [ff15::1]:5000@fd00::7.
+// IFADDR (an address of this host or an interface name) is where the datagrams leave; without it
+// they stay on the loopback. The preset's other outputs.multicast keys apply.
+void apply_multicast_spec(const std::string& spec, asfcast::presets::MulticastPreset& multicast) {
+    if (spec == "off" || spec == "false" || spec == "no") {
+        multicast = asfcast::presets::MulticastPreset{};
+        return;
+    }
+    const auto fail = [&] {
+        throw std::runtime_error("--multicast " + spec + ": expected GROUP:PORT[@IFADDR] (e.g. 239.255.0.1:5000@10.0.0.7, "
+                                 "[ff15::1]:5000@eth0) or off");
+    };
+    std::string rest = spec, interface;
+    if (const auto at = rest.rfind('@'); at != std::string::npos) {
+        interface = rest.substr(at + 1);
+        rest = rest.substr(0, at);
+        if (interface.empty()) fail();
+    }
+    const auto colon = rest.rfind(':');
+    if (colon == std::string::npos) fail();
+    std::string group = rest.substr(0, colon);
+    const std::string port_text = rest.substr(colon + 1);
+    if (group.size() >= 2 && group.front() == '[' && group.back() == ']') group = group.substr(1, group.size() - 2);
+    int port = -1;
+    auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    if (group.empty() || ec != std::errc() || end != port_text.data() + port_text.size() || port < 1 || port > 65535) fail();
+    multicast.group = group;
+    multicast.port = port;
+    multicast.interface = interface;
+}
+
 // Thousands of pull clients need thousands of descriptors (one each): take the hard limit, at
 // start, before any thread exists. Returns the soft limit now in force (0: unknown).
 rlim_t raise_descriptor_limit() {
@@ -94,6 +125,11 @@ int main(int argc, char** argv) {
     run->add_option("--pull", pull_spec,
                     "serve MS-WMSP pull (mmsh://) on [ADDR:]PORT (default 127.0.0.1:8080 from the preset), or 'off'");
 
+    std::string multicast_spec;
+    run->add_option("--multicast", multicast_spec,
+                    "send the stream as an MS-MSB multicast to GROUP:PORT, leaving by IFADDR (an address or interface "
+                    "name; without @IFADDR the loopback only), or 'off'; the .nsc path and the rest are the preset's "
+                    "outputs.multicast keys");
     std::string media_clock_file;
     run->add_option("--media-clock-file", media_clock_file,
                     "write the media clock to PATH whenever it changes (live sources): 'origin_us N' is the "
@@ -134,6 +170,7 @@ int main(int argc, char** argv) {
         }
         if (!archive_path.empty()) options.preset.outputs.archive = archive_path;
         if (!pull_spec.empty()) apply_pull_spec(pull_spec, options.preset.outputs.pull);
+        if (!multicast_spec.empty()) apply_multicast_spec(multicast_spec, options.preset.outputs.multicast);
         for (const auto& url : push_urls) {
             asfcast::presets::PushTargetPreset target;
             target.url = url;
