@@ -346,7 +346,7 @@ void MsbdServer::Impl::start() {
     const auto address = asio::ip::make_address(config.address, ec);
     if (ec || !address.is_v4())
         throw std::runtime_error("msbd: '" + config.address +
-                                 "' is not an IPv4 address (MS-MSBD 2.1 runs over IPv4): set outputs.msbd.address");
+                                 "' is not an IPv4 address (MS-MSBD 2.1 runs over IPv4): set outputs.msbd.address or --msbd");
     const tcp::endpoint endpoint(address, config.port);
     acceptor.open(endpoint.protocol(), ec);
     if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
