@@ -27,6 +27,7 @@
 #include "asfcast/core/thread_name.hpp"
 #include "asfcast/encode/encode.hpp"
 #include "asfcast/encode/renditions.hpp"
+#include "asfcast/msbd/msbd.hpp"
 #include "asfcast/pullserver/pullserver.hpp"
 #include "asfcast/multicast/multicast.hpp"
 #include "asfcast/push/push_output.hpp"
@@ -354,6 +355,31 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
                      pp.mount.empty() ? "" : " and mmsh://" + host + ":" + std::to_string(pull_server->port()),
                      pp.mount);
     }
+    // MS-MSBD (outputs.msbd, --msbd): Windows Media servers connect over TCP.
+    std::unique_ptr<msbd::MsbdServer> msbd_server;
+    if (const presets::MsbdPreset& mp = preset.outputs.msbd; mp.enabled) {
+        msbd::MsbdConfig mc;
+        mc.address = mp.address;
+        mc.port = static_cast<std::uint16_t>(mp.port);
+        mc.max_clients = static_cast<std::size_t>(mp.max_clients);
+        mc.max_clients_per_ip = static_cast<std::size_t>(mp.max_clients_per_ip);
+        mc.allow = mp.allow;
+        mc.deny = mp.deny;
+        mc.connect_timeout_ms = static_cast<std::uint32_t>(mp.connect_timeout_ms);
+        mc.ping_interval_ms = static_cast<std::uint32_t>(mp.ping_interval_ms);
+        mc.ping_timeout_ms = static_cast<std::uint32_t>(mp.ping_timeout_ms);
+        mc.max_lag_ms = static_cast<std::uint32_t>(mp.max_lag_ms);
+        mc.lag_policy = mp.lag_policy;
+        mc.send_interval_ms = static_cast<std::uint32_t>(mp.send_interval_ms);
+        try {
+            msbd_server = std::make_unique<msbd::MsbdServer>(mc);
+        } catch (const std::invalid_argument& e) {
+            throw std::runtime_error(preset.origin + ": outputs." + e.what());
+        }
+        bus.attach(msbd_server->feed());
+        msbd_server->start();
+        spdlog::info("serving msbd://{}:{}/ (MS-MSBD)", mp.address, msbd_server->port());
+    }
     // Push: one state machine per target, fed from the same stream.
     std::shared_ptr<push::PushOutput> push_output;
     if (!preset.outputs.push.targets.empty()) {
@@ -652,6 +678,18 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
                      ms.send_errors.load());
         multicast_output->stop();
         if (ms.failed) failed = true;
+    }
+    if (msbd_server) {
+        // Clients receive what is left, IND_EOS and the empty IND_STREAMINFO before the sockets close.
+        if (!msbd_server->wait_ended(std::chrono::seconds(3)))
+            spdlog::warn("msbd: not every client received IND_EOS within 3 s; closing");
+        const msbd::MsbdStats ms = msbd_server->stats();
+        msbd_server->stop();
+        spdlog::info("msbd: {} connections, {} refused, {} REQ_CONNECT refused, {} malformed, {} protocol errors, "
+                     "{} ping timeouts, {} lag skips, {} IND_EOS sent, {} packets, {} MB sent",
+                     ms.connections_accepted, ms.connections_refused, ms.connects_rejected, ms.malformed,
+                     ms.protocol_errors, ms.ping_timeouts, ms.lag_skips, ms.eos_sent, ms.packets_sent,
+                     ms.bytes_sent / 1000000);
     }
     if (pull_server) {
         // Give streaming clients a moment to receive the rest and $E before the sockets close.

@@ -81,6 +81,29 @@ void apply_multicast_spec(const std::string& spec, asfcast::presets::MulticastPr
     multicast.interface = interface;
 }
 
+// --msbd [ADDR:]PORT | off: the MS-MSBD server on an IPv4 address (default 127.0.0.1), port 0 =
+// any free port. The preset's other outputs.msbd keys apply.
+void apply_msbd_spec(const std::string& spec, asfcast::presets::MsbdPreset& msbd) {
+    if (spec == "off" || spec == "false" || spec == "no") {
+        msbd.enabled = false;
+        return;
+    }
+    std::string address = msbd.address;
+    std::string port_text = spec;
+    if (auto colon = spec.rfind(':'); colon != std::string::npos) {
+        address = spec.substr(0, colon);
+        port_text = spec.substr(colon + 1);
+    }
+    int port = -1;
+    auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    if (ec != std::errc() || end != port_text.data() + port_text.size() || port < 0 || port > 65535 || address.empty() ||
+        address.find(':') != std::string::npos)
+        throw std::runtime_error("--msbd " + spec + ": expected [IPv4-ADDR:]PORT (port 0..65535, 0 = any free port) or off");
+    msbd.enabled = true;
+    msbd.address = address;
+    msbd.port = port;
+}
+
 // Thousands of pull clients need thousands of descriptors (one each): take the hard limit, at
 // start, before any thread exists. Returns the soft limit now in force (0: unknown).
 rlim_t raise_descriptor_limit() {
@@ -124,6 +147,10 @@ int main(int argc, char** argv) {
     std::string pull_spec;
     run->add_option("--pull", pull_spec,
                     "serve MS-WMSP pull (mmsh://) on [ADDR:]PORT (default 127.0.0.1:8080 from the preset), or 'off'");
+    std::string msbd_spec;
+    run->add_option("--msbd", msbd_spec,
+                    "serve MS-MSBD (Windows Media servers over TCP) on [ADDR:]PORT (IPv4; usually 7007), or 'off'; "
+                    "the rest are the preset's outputs.msbd keys");
 
     std::string multicast_spec;
     run->add_option("--multicast", multicast_spec,
@@ -170,6 +197,7 @@ int main(int argc, char** argv) {
         }
         if (!archive_path.empty()) options.preset.outputs.archive = archive_path;
         if (!pull_spec.empty()) apply_pull_spec(pull_spec, options.preset.outputs.pull);
+        if (!msbd_spec.empty()) apply_msbd_spec(msbd_spec, options.preset.outputs.msbd);
         if (!multicast_spec.empty()) apply_multicast_spec(multicast_spec, options.preset.outputs.multicast);
         for (const auto& url : push_urls) {
             asfcast::presets::PushTargetPreset target;

@@ -21,6 +21,8 @@
 #include <system_error>
 #include <utility>
 
+#include "asfcast/core/ip_acl.hpp"
+
 namespace asfcast::presets::detail {
 namespace {
 
@@ -47,7 +49,7 @@ constexpr std::size_t kMaxVideoRenditions = 8;  // main + 7 alternatives
 constexpr std::size_t kMaxAudioRenditions = 4;
 constexpr std::array<std::string_view, 3> kAsfKeys = {"packet_size", "preroll_ms", "max_packet_delay_ms"};
 constexpr std::array<std::string_view, 4> kMetadataKeys = {"title", "author", "copyright", "description"};
-constexpr std::array<std::string_view, 4> kOutputsKeys = {"archive", "pull", "push", "multicast"};
+constexpr std::array<std::string_view, 5> kOutputsKeys = {"archive", "pull", "push", "multicast", "msbd"};
 constexpr std::array<std::string_view, 11> kMulticastKeys = {
     "group", "port", "ttl", "interface", "fec_span", "beacon_interval_s", "nsc_path", "nsc_strings", "name",
     "unicast_url", "network_buffer_ms"};
@@ -63,6 +65,9 @@ constexpr std::array<std::string_view, 17> kPullKeys = {
 constexpr std::array<std::string_view, 2> kPullUserKeys = {"name", "password"};
 constexpr std::array<std::string_view, 3> kPullAuth = {"none", "basic", "digest"};
 constexpr std::array<std::string_view, 2> kLagPolicies = {"skip", "disconnect"};
+constexpr std::array<std::string_view, 13> kMsbdKeys = {
+    "enabled", "address", "port", "max_clients", "max_clients_per_ip", "allow", "deny", "connect_timeout_ms",
+    "ping_interval_ms", "ping_timeout_ms", "max_lag_ms", "lag_policy", "send_interval_ms"};
 constexpr std::array<std::string_view, 2> kBools = {"true", "false"};
 
 constexpr std::array<std::string_view, 3> kSourceTypes = {"test", "file", "device"};
@@ -623,6 +628,7 @@ private:
             if (k == "archive") o.archive = get_string(v, "outputs." + k, kMaxPathBytes);
             else if (k == "pull") apply_pull(v, o.pull);
             else if (k == "push") apply_push(v, o.push);
+            else if (k == "msbd") apply_msbd(v, o.msbd);
             else if (k == "multicast") apply_multicast(v, o.multicast);
         }
     }
@@ -700,6 +706,69 @@ private:
             fail_key(key, "has " + std::to_string(v.size()) + " entries (allowed 0.." + std::to_string(max_items) + ")");
         for (const auto& item : v) out.push_back(item);
         return out;
+    }
+
+    // `msbd: on` (or true) serves MSBD with the defaults, `msbd: off` (or false) turns it off; a
+    // section turns it on unless it says `enabled: false`.
+    void apply_msbd(const YAML::Node& value, MsbdPreset& m) const {
+        if (value.IsScalar() && (value.Scalar() == "false" || value.Scalar() == "off" || value.Scalar() == "true" ||
+                                 value.Scalar() == "on")) {
+            m.enabled = value.Scalar() == "true" || value.Scalar() == "on";
+            return;
+        }
+        const auto entries = section(value, "outputs.msbd", kMsbdKeys);
+        m.enabled = true;
+        for (const auto& [k, v] : entries) {
+            const std::string key = "outputs.msbd." + k;
+            if (k == "enabled") m.enabled = get_enum(v, key, kBools) == "true";
+            else if (k == "address") {
+                m.address = get_string(v, key, 64);
+                if (!is_ipv4_address(m.address))
+                    fail_key(key, quote(m.address) + " is not an IPv4 address (MS-MSBD runs over IPv4; 0.0.0.0 for "
+                                                     "every interface)");
+            } else if (k == "port") m.port = static_cast<int>(get_int(v, key, 1, 65535));
+            else if (k == "max_clients") m.max_clients = static_cast<int>(get_int(v, key, 1, 100000));
+            else if (k == "max_clients_per_ip") m.max_clients_per_ip = static_cast<int>(get_int(v, key, 0, 100000));
+            else if (k == "connect_timeout_ms") m.connect_timeout_ms = static_cast<int>(get_int(v, key, 100, 600000));
+            else if (k == "ping_interval_ms") {
+                m.ping_interval_ms = static_cast<int>(get_int(v, key, 0, 3600000));
+                if (m.ping_interval_ms != 0 && m.ping_interval_ms < 100)
+                    out_of_range(key, std::to_string(m.ping_interval_ms), "0 for no pings, or 100..3600000");
+            } else if (k == "ping_timeout_ms") m.ping_timeout_ms = static_cast<int>(get_int(v, key, 100, 3600000));
+            else if (k == "max_lag_ms") m.max_lag_ms = static_cast<int>(get_int(v, key, 500, 60000));
+            else if (k == "lag_policy") m.lag_policy = get_enum(v, key, kLagPolicies);
+            else if (k == "send_interval_ms") m.send_interval_ms = static_cast<int>(get_int(v, key, 0, 1000));
+            else if (k == "allow" || k == "deny") {
+                std::vector<std::string> blocks;
+                for (const auto& item : get_list(v, key, 1024)) {
+                    std::string block = get_string(item, key, 64);
+                    try {
+                        (void)IpAcl::parse({block}, {}, "outputs.msbd");
+                    } catch (const std::invalid_argument&) {
+                        fail_key(key, quote(block) + " is not a CIDR block (allowed: a.b.c.d/0-32 or IPv6/0-128)");
+                    }
+                    blocks.push_back(std::move(block));
+                }
+                (k == "allow" ? m.allow : m.deny) = std::move(blocks);
+            }
+        }
+    }
+
+    // Dotted-quad IPv4: four decimal numbers 0..255.
+    static bool is_ipv4_address(std::string_view s) {
+        int parts = 0;
+        while (parts < 4) {
+            std::size_t digits = 0;
+            int value = 0;
+            while (digits < s.size() && digits < 4 && s[digits] >= '0' && s[digits] <= '9')
+                value = value * 10 + (s[digits++] - '0');
+            if (digits == 0 || digits > 3 || value > 255) return false;
+            s.remove_prefix(digits);
+            if (++parts == 4) break;
+            if (s.empty() || s.front() != '.') return false;
+            s.remove_prefix(1);
+        }
+        return s.empty();
     }
 
     void apply_pull(const YAML::Node& value, PullPreset& pull) const {
@@ -854,6 +923,17 @@ private:
         if (pull.auth != "none" && pull.users.empty())
             fail_key("outputs.pull.users", "is empty but outputs.pull.auth is " + pull.auth +
                                                " (add at least one {name, password})");
+        const MsbdPreset& msbd = p.outputs.msbd;
+        if (msbd.enabled) {
+            // One ASF packet per MSB_MSG_IND_PACKET, at most 0xFFEF - 8 bytes (MS-MSBD 2.2.10).
+            if (p.asf.packet_size > 65511)
+                out_of_range("asf.packet_size", std::to_string(p.asf.packet_size), "..65511 with outputs.msbd");
+            if (pull.enabled && msbd.port == pull.port &&
+                (msbd.address == pull.address || msbd.address == "0.0.0.0" || pull.address == "0.0.0.0" ||
+                 pull.address == "::"))
+                fail_key("outputs.msbd.port", std::to_string(msbd.port) + " is also outputs.pull.port on " +
+                                                  pull.address + " (choose another port for one of them)");
+        }
         const MulticastPreset& mc = p.outputs.multicast;
         if (mc.enabled() && mc.port == 0)
             fail_key("outputs.multicast.port", "is required with outputs.multicast.group (1..65535)");

@@ -835,6 +835,76 @@ TEST(Multicast, ErrorsNameTheKey) {
                 HasSubstr("unknown key 'outputs.multicast.prot'"));
 }
 
+// --- outputs.msbd ------------------------------------------------------------------------------
+
+TEST(Msbd, OffByDefaultAndEveryKey) {
+    EXPECT_FALSE(parse_preset(kMinimal, "x.yaml").outputs.msbd.enabled);
+    EXPECT_FALSE(builtin_preset("default").outputs.msbd.enabled);
+    const Preset p = parse_preset(kMinimal + R"(outputs:
+  msbd:
+    address: 0.0.0.0
+    port: 7008
+    max_clients: 50
+    max_clients_per_ip: 2
+    allow: [10.0.0.0/8, "::1"]
+    deny: [10.1.0.0/16]
+    connect_timeout_ms: 5000
+    ping_interval_ms: 60000
+    ping_timeout_ms: 30000
+    max_lag_ms: 2000
+    lag_policy: disconnect
+    send_interval_ms: 0
+)",
+                                  "x.yaml");
+    const asfcast::presets::MsbdPreset& m = p.outputs.msbd;
+    EXPECT_TRUE(m.enabled);  // a section turns it on
+    EXPECT_EQ(m.address, "0.0.0.0");
+    EXPECT_EQ(m.port, 7008);
+    EXPECT_EQ(m.max_clients, 50);
+    EXPECT_EQ(m.max_clients_per_ip, 2);
+    EXPECT_EQ(m.allow, (std::vector<std::string>{"10.0.0.0/8", "::1"}));
+    EXPECT_EQ(m.deny, (std::vector<std::string>{"10.1.0.0/16"}));
+    EXPECT_EQ(m.connect_timeout_ms, 5000);
+    EXPECT_EQ(m.ping_interval_ms, 60000);
+    EXPECT_EQ(m.ping_timeout_ms, 30000);
+    EXPECT_EQ(m.max_lag_ms, 2000);
+    EXPECT_EQ(m.lag_policy, "disconnect");
+    EXPECT_EQ(m.send_interval_ms, 0);
+    // `msbd: on`: the defaults, 127.0.0.1:7007, a ping every 2 minutes (MS-MSBD 2.2.3).
+    const asfcast::presets::MsbdPreset d = parse_preset(kMinimal + "outputs: {msbd: on}\n", "x.yaml").outputs.msbd;
+    EXPECT_TRUE(d.enabled);
+    EXPECT_EQ(d.address, "127.0.0.1");
+    EXPECT_EQ(d.port, 7007);
+    EXPECT_EQ(d.ping_interval_ms, 120000);
+    EXPECT_EQ(d.ping_timeout_ms, 120000);
+    EXPECT_EQ(d.lag_policy, "skip");
+    EXPECT_FALSE(parse_preset(kMinimal + "outputs: {msbd: {enabled: false, port: 7010}}\n", "x.yaml").outputs.msbd.enabled);
+    EXPECT_FALSE(parse_preset(kMinimal + "outputs: {msbd: off}\n", "x.yaml").outputs.msbd.enabled);
+    EXPECT_EQ(parse_preset(kMinimal + "outputs: {msbd: {ping_interval_ms: 0}}\n", "x.yaml").outputs.msbd.ping_interval_ms, 0);
+}
+
+TEST(Msbd, ErrorsNameTheKey) {
+    EXPECT_THAT(error_of(kMinimal + "outputs: {msbd: {address: \"::1\"}}\n", "m.yaml"),
+                AllOf(StartsWith("m.yaml"), HasSubstr("outputs.msbd.address: '::1' is not an IPv4 address")));
+    EXPECT_THAT(error_of(kMinimal + "outputs: {msbd: {address: 10.0.0.256}}\n"),
+                HasSubstr("outputs.msbd.address: '10.0.0.256' is not an IPv4 address"));
+    EXPECT_THAT(error_of(kMinimal + "outputs: {msbd: {port: 0}}\n"),
+                HasSubstr("outputs.msbd.port: 0 is out of range (allowed 1..65535)"));
+    EXPECT_THAT(error_of(kMinimal + "outputs: {msbd: {allow: [10.0.0.0/33]}}\n"),
+                HasSubstr("outputs.msbd.allow: '10.0.0.0/33' is not a CIDR block"));
+    EXPECT_THAT(error_of(kMinimal + "outputs: {msbd: {deny: 10.0.0.0/8}}\n"), HasSubstr("outputs.msbd.deny: expected a list"));
+    EXPECT_THAT(error_of(kMinimal + "outputs: {msbd: {ping_interval_ms: 50}}\n"),
+                HasSubstr("outputs.msbd.ping_interval_ms: 50 is out of range (allowed 0 for no pings, or 100..3600000)"));
+    EXPECT_THAT(error_of(kMinimal + "outputs: {msbd: {lag_policy: wait}}\n"),
+                HasSubstr("outputs.msbd.lag_policy: 'wait' is not allowed (allowed: skip, disconnect)"));
+    EXPECT_THAT(error_of(kMinimal + "outputs: {msbd: {prot: 7007}}\n"), HasSubstr("unknown key 'outputs.msbd.prot'"));
+    EXPECT_THAT(error_of(kMinimal + "outputs: {msbd: {port: 8080}}\n"),
+                HasSubstr("outputs.msbd.port: 8080 is also outputs.pull.port on 127.0.0.1"));
+    EXPECT_NO_THROW(parse_preset(kMinimal + "outputs: {pull: off, msbd: {port: 8080}}\n", "x.yaml"));
+    EXPECT_THAT(error_of(kMinimal + "asf: {packet_size: 65535}\noutputs: {msbd: on}\n"),
+                HasSubstr("asf.packet_size: 65535 is out of range (allowed ..65511 with outputs.msbd)"));
+}
+
 // --- video.codec wmv2 ---------------------------------------------------------------------------
 
 namespace {

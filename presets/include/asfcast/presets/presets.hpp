@@ -152,10 +152,28 @@ struct MulticastPreset {
     bool enabled() const { return !group.empty(); }
 };
 
+// The MS-MSBD server (msbd/): off unless an `msbd:` section (or `--msbd`) turns it on.
+struct MsbdPreset {
+    bool enabled = false;
+    std::string address = "127.0.0.1";  // IPv4 (MS-MSBD runs over IPv4); 0.0.0.0 for every interface
+    int port = 7007;                    // MS-MSBD 2.1: no assigned port, servers often use 7007
+    int max_clients = 1000;
+    int max_clients_per_ip = 0;         // 0: no per-address limit
+    std::vector<std::string> allow;     // CIDR blocks; empty: everyone not denied
+    std::vector<std::string> deny;
+    int connect_timeout_ms = 10000;     // MSB_MSG_REQ_CONNECT must arrive within this
+    int ping_interval_ms = 120000;      // MSB_MSG_REQ_PING period (about 2 minutes, 2.2.3); 0: none
+    int ping_timeout_ms = 120000;       // no MSB_MSG_RES_PING within this closes (3.1.6)
+    int max_lag_ms = 4000;
+    std::string lag_policy = "skip";    // skip | disconnect
+    int send_interval_ms = 100;         // packets arriving within this go out in one write; 0 = at once
+};
+
 struct OutputsPreset {
     std::string archive;            // path, empty = none
     PullPreset pull;
     PushPreset push;
+    MsbdPreset msbd;
     MulticastPreset multicast;
 };
 
