@@ -329,6 +329,7 @@ struct Result {
     double header_after_s = 0, ramp_s = 0, probe_kbps = 0, loadgen_cpu_s = 0;
     double idle_cpu_pct = NAN;  // server CPU (same source) with the single probe client, before the load
     double idle_proc_cpu_pct = NAN;  // the whole process, the same way
+    double ksoftirqd_s = 0;          // kernel receive work charged to no process, over the window
     int rcvlowat = 0, timed = 0;
     double lat_p50 = NAN, lat_p99 = NAN, lat_max = NAN;
     std::uint64_t lat_samples = 0, lat_negative = 0, lat_unparsed = 0;
@@ -541,6 +542,7 @@ Result run_one(const Args& a, const std::string& server, int n, int port, const 
     const auto cpu0 = server_cpu();
     const auto pcpu0 = proc_cpu_s(srv.measured);
     const double self0 = self_cpu_s();
+    const double ksoft0 = ksoftirqd_cpu_s();
     const std::uint64_t reads0 = eng.reads(), waits0 = eng.waits();
     const double w0 = now_s();  // (the drain above takes a few ms for thousands of clients)
     long rss_peak = proc_rss_kb(srv.measured).value_or(0);
@@ -581,6 +583,7 @@ Result run_one(const Args& a, const std::string& server, int n, int port, const 
     }
     r.cpu_window_s = now_s() - w0;
     r.loadgen_cpu_s = self_cpu_s() - self0;
+    r.ksoftirqd_s = ksoftirqd_cpu_s() - ksoft0;
     r.loadgen_reads = eng.reads() - reads0;
     r.loadgen_waits = eng.waits() - waits0;
     for (int i = 1; i <= n; ++i) eng.drain(static_cast<std::size_t>(i));
@@ -667,6 +670,7 @@ void print_table(const std::vector<Result>& results, const Args& a) {
                     r.header_after_s, r.h_bytes, r.d_len_min, r.d_len_max, r.ramp_s, r.opened, r.got_header, r.n,
                     fmt_num(r.p10_kbps, 0).c_str(), fmt_num(r.max_kbps, 0).c_str(), fmt_num(r.probe_kbps, 0).c_str(),
                     r.rcvlowat, r.loadgen_reads / r.cpu_window_s, r.loadgen_waits / r.cpu_window_s);
+        std::printf("; ksoftirqd %s%% core", fmt_num(r.ksoftirqd_s / r.cpu_window_s * 100, 1).c_str());
         if (r.lat_samples)
             std::printf("\n    latency of %d timed clients (eager reads): %llu $D, p50 %s ms, p99 %s ms, max %s ms%s",
                         r.timed, static_cast<unsigned long long>(r.lat_samples), fmt_num(r.lat_p50, 1).c_str(),

@@ -190,6 +190,22 @@ std::optional<double> task_cpu_s(pid_t pid, pid_t tid) {
     return stat_cpu("/proc/" + std::to_string(pid) + "/task/" + std::to_string(tid) + "/stat");
 }
 
+double ksoftirqd_cpu_s() {
+    double total = 0;
+    DIR* d = opendir("/proc");
+    if (!d) return 0;
+    for (int k = 0; k < 100000; ++k) {
+        const dirent* e = readdir(d);
+        if (!e) break;
+        if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
+        const std::string dir = std::string("/proc/") + e->d_name;
+        if (read_file(dir + "/comm", 64).rfind("ksoftirqd/", 0) != 0) continue;
+        total += stat_cpu(dir + "/stat").value_or(0);
+    }
+    closedir(d);
+    return total;
+}
+
 std::optional<long> proc_rss_kb(pid_t pid) {
     const std::string s = read_file("/proc/" + std::to_string(pid) + "/status", 16384);
     const std::size_t p = s.find("\nVmRSS:");

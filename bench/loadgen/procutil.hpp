@@ -44,6 +44,9 @@ std::optional<double> task_cpu_s(pid_t pid, pid_t tid);      // utime+stime of o
 std::optional<long> proc_rss_kb(pid_t pid);                  // VmRSS
 std::optional<pid_t> find_thread(pid_t pid, const std::string& comm);  // /proc/PID/task/*/comm
 double self_cpu_s();                                          // our own user+system time
+// CPU time of the kernel's ksoftirqd threads: network receive work the kernel deferred there is
+// charged to no server (on loopback it is otherwise done, and charged, in the sender's context).
+double ksoftirqd_cpu_s();
 
 std::string read_file(const std::string& path, std::size_t max_bytes = 1 << 20);
 std::string tail_of_file(const std::string& path, int lines);
