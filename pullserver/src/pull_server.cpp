@@ -41,6 +41,9 @@ using asio::ip::tcp;
 constexpr std::size_t kMaxBatch = CursorStep::kMaxBatch;  // $D packets per gather write
 constexpr std::size_t kReadChunk = 16 * 1024;   // bytes read per readiness event
 constexpr std::int64_t kHousekeepingUs = 500'000;
+// The ring keeps max_lag_ms plus this much of the stream (and always its newest start points):
+// older packets are of use to no client, since one that far behind skips ahead anyway.
+constexpr std::uint32_t kRingMarginMs = 2000;
 constexpr unsigned kSendBatch = 256;            // writes per io_uring submission
 constexpr int kMaxFlushRounds = 64;             // bounds the follow-up writes one wake makes
 
@@ -90,6 +93,7 @@ struct PullServer::Impl {
     void close(Connection& c, std::string_view why);
     void drain(Mount& m);
     void header_changed(Mount& m, HeaderPtr h);
+    void trim_ring(Mount& m);
     void broadcast_ended(Mount& m);
     void wake_all(Mount& m);
     void flush_sends();
@@ -750,6 +754,7 @@ void PullServer::Impl::drain(Mount& m) {
         if (m.batch.header && m.batch.header != m.state.header && m.batch.entries.empty()) header_changed(m, m.batch.header);
         if (m.batch.ended) ended = true;
     }
+    if (got_packets) trim_ring(m);
     if (ended) return broadcast_ended(m);
     if (!got_packets) return wake_all(m);
     if (config.send_interval_ms == 0) return wake_all(m);
@@ -780,6 +785,34 @@ void Mount::remove_streaming(Connection* c) {
 // Every streaming client of the mount writes what it has. With a send batch the writes of the
 // whole wake are queued and submitted together (flush_sends); their results continue each
 // connection (more packets, waiting for a full socket, closing on an error).
+// Bounds the ring by time as well as by count (ring_packets): it keeps the last max_lag_ms +
+// kRingMarginMs of send time, and everything from the newest start point of each video stream
+// (and of all of them together) on, so that where a new or a lagging client starts is never
+// dropped. A client whose next packet is dropped is further behind than max_lag_ms with a newer
+// start point to go to: ClientCursor::lagging() says so either way. Memory then follows the stream
+// rate (a few MB at most) instead of filling ring_packets, up to 32 MB at 8 KB packets.
+void PullServer::Impl::trim_ring(Mount& m) {
+    auto& ring = m.state.ring;
+    if (ring.size() < 2 || !m.state.header) return;
+    std::uint64_t keep_from = ring.next() - 1;
+    const auto& video = m.state.header->video_streams;
+    if (auto all = ring.newest_start_for(video_streams_taken(*m.state.header))) keep_from = std::min(keep_from, *all);
+    for (int v : video) {
+        if (v <= 0 || v >= 128) continue;
+        asfcast::StreamMask one;
+        one.set(static_cast<std::size_t>(v));
+        if (auto s = ring.newest_start_for(one)) keep_from = std::min(keep_from, *s);
+    }
+    const std::uint32_t newest = (*ring.at(ring.next() - 1))->send_time_ms();
+    const std::uint32_t keep_ms = config.max_lag_ms + kRingMarginMs;
+    std::uint64_t drop = ring.oldest();
+    for (; drop < keep_from; ++drop) {
+        const std::uint32_t t = (*ring.at(drop))->send_time_ms();
+        if (!(newest > t && newest - t > keep_ms)) break;
+    }
+    if (drop > ring.oldest()) ring.drop_before(drop);
+}
+
 void PullServer::Impl::wake_all(Mount& m) {
     wake_list.assign(m.streaming.begin(), m.streaming.end());
     batching = send_batch != nullptr;
@@ -863,6 +896,7 @@ PullStats PullServer::stats() const {
     auto future = promise->get_future();
     asio::post(impl_->io, [impl = impl_.get(), promise] {
         PullStats s = impl->stats;
+        for (auto& [path, m] : impl->mounts) s.ring_packets += m->state.ring.size();
         std::uint64_t total = 0;
         for (auto n : impl->latency_ms) total += n;
         s.latency_samples = total;

@@ -381,6 +381,30 @@ TEST_F(PullServerTest, BatchedAndPlainSendsStreamTheSame) {
     }
 }
 
+// The ring holds max_lag_ms + 2 s of the stream, not ring_packets: what is older is of use to no
+// client. Late joiners still start on the newest key frame (one a second here).
+TEST_F(PullServerTest, RingKeepsMaxLagPlusAMargin) {
+    PullConfig config;
+    config.max_lag_ms = 500;  // keeps 2.5 s: the broadcast runs 6 s
+    start(config);
+    std::this_thread::sleep_for(6000ms);
+    const std::uint64_t published = broadcast_->packets();
+    const PullStats st = server_->stats();
+    EXPECT_GT(st.ring_packets, 0u);
+    EXPECT_LT(st.ring_packets, published * 3.6 / 6) << published << " packets published in 6 s";
+    Client c(port());
+    ASSERT_TRUE(c.send(kPlay));
+    EXPECT_NE(c.read_head().find("200 OK"), std::string::npos);
+    c.read_for(1000ms);
+    std::vector<Bytes> payloads;
+    auto packets = packets_of(c.data(), nullptr, &payloads);
+    ASSERT_GT(packets.size(), 2u);
+    const auto info = asfmux::parse_header(payloads[0]);
+    const auto first = asfmux::parse_wire_packet(payloads[1], info.min_packet_size);
+    ASSERT_FALSE(first.payloads.empty());
+    EXPECT_TRUE(first.payloads[0].keyframe);
+}
+
 TEST_F(PullServerTest, StreamSelectionSendsOnlyTheChosenStreams) {
     start();
     Client c(port());

@@ -4,6 +4,7 @@
 // mount's ring is touched by its network thread only).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -51,6 +52,14 @@ public:
 
     // Where a reader of the video streams in `want` begins (StartIndex::newest_for).
     std::optional<std::uint64_t> newest_start_for(const StreamMask& want) const { return starts_.newest_for(want); }
+
+    // Drops the entries before `seq` (not past next()), as if newer pushes had pushed them out:
+    // an owner that bounds the ring by time as well as by count.
+    void drop_before(std::uint64_t seq) {
+        seq = std::min(seq, next_);
+        for (; oldest_ < seq; ++oldest_) slots_[oldest_ % slots_.size()].reset();
+        starts_.forget_before(oldest_);
+    }
 
     // Drops every entry (a header change starts a new stream). Sequence numbers keep counting.
     void clear() {

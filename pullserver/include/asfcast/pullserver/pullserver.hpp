@@ -63,6 +63,7 @@ struct PullStats {
     std::uint64_t bytes_sent = 0;
     std::size_t clients_now = 0;               // open connections
     std::size_t streaming_now = 0;             // connections receiving $D
+    std::size_t ring_packets = 0;              // packets the mounts' rings hold now
     // From the capture of a packet's oldest media to its last byte leaving the socket, for
     // clients at the live edge (not their start-up burst); live sources only.
     std::uint64_t latency_samples = 0;
