@@ -1,7 +1,7 @@
 // libFuzzer target for everything the MSBD server reads from a client: arbitrary bytes, fed in
 // chunks into MsbdMessageReader (under a bound the input chooses), every message decoded with each
 // decoder (REQ_CONNECT, STREAMINFO, RES_CONNECT, IND_PACKET, header-only), and the messages driving
-// an MsbdSession while the stream grows, changes header and ends and the time runs (connect, ping
+// an MsbdSession while the stream grows, is trimmed, changes header and ends and the time runs (connect, ping
 // and linger timers). Nothing may crash, hang, overread or grow without bound, only ParseError may
 // leave a decoder, and every byte the session writes must itself read back as well-formed MS-MSBD
 // messages.
@@ -186,6 +186,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             case 5:
                 if ((chunker >> 20) % 32 == 0) state.ended = true;
                 break;
+            case 6: state.trim(static_cast<std::uint32_t>((chunker >> 16) % 400)); break;
             default: break;
         }
         session.on_time(now);

@@ -36,6 +36,9 @@ constexpr std::int64_t kHousekeepingUs = 250'000;   // session timers and stalle
 constexpr int kMaxStepsPerPump = 32;                // then other connections get their turn
 constexpr int kMaxTakesPerDrain = 64;               // feed batches per drain, then yield
 constexpr std::size_t kControlKeepBytes = 4096;     // a step's control buffer beyond this is freed
+// The ring keeps max_lag_ms plus this much of the stream (and always its newest start point), as
+// the pull server's does: memory follows the stream rate instead of filling ring_packets.
+constexpr std::uint32_t kRingMarginMs = 2000;
 
 SessionConfig session_config(const MsbdConfig& c) {
     SessionConfig s;
@@ -511,6 +514,7 @@ void MsbdServer::Impl::drain() {
         if (batch.ended) ended = true;
     }
     if (takes == kMaxTakesPerDrain) asio::post(io, [this] { drain(); });  // more may be waiting
+    if (got_packets) stream.trim(config.max_lag_ms + kRingMarginMs);
     if (ended) {
         stream.ended = true;
         end_seen.store(true);
@@ -586,6 +590,7 @@ MsbdStats MsbdServer::stats() const {
     auto future = promise->get_future();
     asio::post(impl_->io, [impl = impl_.get(), promise] {
         MsbdStats s = impl->stats;
+        s.ring_packets = impl->stream.ring.size();
         // Counters of the sessions still open.
         for (auto& [id, c] : impl->connections) {
             s.pings_sent += c->session().pings_sent();

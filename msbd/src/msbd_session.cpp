@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "asfcast/core/start_points.hpp"
@@ -52,6 +53,19 @@ void StreamState::set_header(HeaderPtr h) {
     } catch (const std::invalid_argument& e) {
         unservable = e.what();
     }
+}
+
+void StreamState::trim(std::uint32_t keep_ms) {
+    if (ring.size() < 2 || !header) return;
+    std::uint64_t keep_from = ring.next() - 1;
+    if (const auto start = ring.newest_start_for(video_streams_taken(*header))) keep_from = std::min(keep_from, *start);
+    const std::uint32_t newest = (*ring.at(ring.next() - 1))->send_time_ms;
+    std::uint64_t drop = ring.oldest();
+    for (; drop < keep_from; ++drop) {
+        const std::uint32_t t = (*ring.at(drop))->send_time_ms;
+        if (!(newest > t && newest - t > keep_ms)) break;
+    }
+    if (drop > ring.oldest()) ring.drop_before(drop);
 }
 
 MsbdSession::MsbdSession(SessionConfig config, Micros now)

@@ -49,6 +49,10 @@ struct StreamState {
     // old header's packets are of no use with the new one). A header MSBD cannot carry (2.2.6,
     // 2.2.10 limits) leaves `unservable` saying why.
     void set_header(HeaderPtr header);
+    // Bounds the ring by time as well as by count: keeps the last `keep_ms` of send time and
+    // everything from the newest start point on (where a new or a lagging client begins is never
+    // dropped). Older packets are of use to no client: one that far behind skips ahead anyway.
+    void trim(std::uint32_t keep_ms);
 
     HeaderPtr header;
     std::uint32_t header_version = 0;  // counts set_header calls; 0: no header yet

@@ -504,5 +504,30 @@ TEST(MsbdSession, AClientConnectingAfterTheEndGetsWhatIsLeftThenTheEnd) {
     EXPECT_EQ(d.control[0].hr, hresult::fail);
 }
 
+TEST(MsbdSession, TheRingKeepsTheLagWindowAndTheNewestStartPoint) {
+    Broadcast b(250);  // key frames 10 s apart
+    b.new_header();
+    b.advance(57.0);   // far more than the 6 s kept; the newest key frame is 7 s old
+    const std::size_t before = b.stream.ring.size();
+    b.stream.trim(6000);
+    const auto& ring = b.stream.ring;
+    const std::uint32_t newest = (*ring.at(ring.next() - 1))->send_time_ms;
+    const std::uint32_t oldest = (*ring.at(ring.oldest()))->send_time_ms;
+    const auto start = ring.newest_start_for(video_streams_taken(*b.stream.header));
+    ASSERT_TRUE(start);
+    // The newest start point (up to 10 s back) is kept even beyond the 6 s.
+    EXPECT_LE(ring.oldest(), *start);
+    EXPECT_LT(ring.size(), before);
+    EXPECT_GT(newest - oldest, 6000u);
+    EXPECT_LE(newest - oldest, 10'000u + 100);
+    std::printf("ring: %zu packets before, %zu after (%u ms of the stream)\n", before, ring.size(), newest - oldest);
+    // A client connecting now still starts at the key frame.
+    Client c;
+    c.session.on_message(connect_msg(kConnectOverTcp), 0);
+    c.read(b.stream, 0);
+    ASSERT_FALSE(c.packets.empty());
+    EXPECT_TRUE(starts_with_key_frame(c.packets.front().payload, 1400));
+}
+
 }  // namespace
 }  // namespace asfcast::msbd

@@ -27,7 +27,8 @@ struct MsbdConfig {
     std::uint32_t ping_timeout_ms = 120000;    // no MSB_MSG_RES_PING within this closes (3.1.6)
     std::uint32_t max_lag_ms = 4000;           // a client further behind than this is lagging
     std::string lag_policy = "skip";           // skip: jump to the newest key frame; disconnect
-    std::size_t ring_packets = 4096;           // packets kept for the clients (bounded memory)
+    std::size_t ring_packets = 4096;           // at most this many packets kept for the clients, and
+                                               // only max_lag_ms + 2 s of the stream (bounded memory)
     std::size_t feed_packets = 1024;           // hand-off from the mux thread (OutputFeed)
     // Kernel send buffer per connection (SO_SNDBUF): bounds what a client that stops reading holds.
     int send_buffer_bytes = 128 * 1024;
@@ -53,6 +54,7 @@ struct MsbdStats {
     std::uint64_t bytes_sent = 0;
     std::size_t clients_now = 0;            // open connections
     std::size_t streaming_now = 0;          // accepted clients that have not received IND_EOS yet
+    std::size_t ring_packets = 0;           // packets held for the clients (max_lag_ms + 2 s of the stream)
 };
 
 class MsbdServer {
