@@ -879,6 +879,15 @@ TEST(Msbd, OffByDefaultAndEveryKey) {
     EXPECT_EQ(d.ping_timeout_ms, 120000);
     EXPECT_EQ(d.lag_policy, "skip");
     EXPECT_FALSE(parse_preset(kMinimal + "outputs: {msbd: {enabled: false, port: 7010}}\n", "x.yaml").outputs.msbd.enabled);
+    // The default preset lists every key with the built-in defaults, switched off; a preset based
+    // on it turns MSBD on with a section of its own.
+    const asfcast::presets::MsbdPreset listed = builtin_preset("default").outputs.msbd;
+    EXPECT_EQ(listed.port, d.port);
+    EXPECT_EQ(listed.address, d.address);
+    EXPECT_EQ(listed.max_clients, d.max_clients);
+    EXPECT_EQ(listed.ping_interval_ms, d.ping_interval_ms);
+    EXPECT_EQ(listed.send_interval_ms, d.send_interval_ms);
+    EXPECT_TRUE(parse_preset("base: default\noutputs: {msbd: {port: 7011}}\n", "x.yaml").outputs.msbd.enabled);
     EXPECT_FALSE(parse_preset(kMinimal + "outputs: {msbd: off}\n", "x.yaml").outputs.msbd.enabled);
     EXPECT_EQ(parse_preset(kMinimal + "outputs: {msbd: {ping_interval_ms: 0}}\n", "x.yaml").outputs.msbd.ping_interval_ms, 0);
 }
