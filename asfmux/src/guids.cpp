@@ -86,6 +86,12 @@ constexpr NamedGuid kNames[] = {
     ASF_GUID("D590DC20-07BC-436C-9CF7-F3BBFBF1A4DC", "Payload Ext System Content Type"),
     ASF_GUID("1B1EE554-F9EA-4BC8-821A-376B74E4C4B8", "Payload Ext System Pixel Aspect Ratio"),
     ASF_GUID("C6BD9450-867F-4907-83A3-C77921B733AD", "Payload Ext System Sample Duration"),
+    // Not in ASF-notes §3: DRM and script objects named by public readers (docs/drm.md)
+    ASF_GUID("9A04F079-9840-4286-AB92-E65BE0885F95", "Protection System Identifier"),
+    ASF_GUID("F4637010-03C3-42CD-B932-B48ADF3A6A54", "Content Protection System Microsoft PlayReady"),
+    ASF_GUID("8683973A-6639-463A-ABD7-64F1CE3EEAE0", "PlayReady Encrypted Command Media"),
+    ASF_GUID("6698B84E-0AFA-4330-AEB2-1C0A98D7A44D", "Payload Ext System Encryption Sample ID"),
+    ASF_GUID("82F38A70-C29F-11D1-97AD-00A0C95EA850", "Script Type Two Strings"),
 };
 
 #undef ASF_GUID
@@ -106,6 +112,58 @@ std::string guid_to_string(const Guid& g) {
     std::snprintf(s, sizeof s, "%02X%02X%02X%02X-%02X%02X-%02X%02X-%02X%02X-%02X%02X%02X%02X%02X%02X", g[3], g[2],
                   g[1], g[0], g[5], g[4], g[7], g[6], g[8], g[9], g[10], g[11], g[12], g[13], g[14], g[15]);
     return s;
+}
+
+std::optional<Guid> parse_guid(std::string_view text) {
+    if (text.size() == 38 && text.front() == '{' && text.back() == '}') text = text.substr(1, 36);
+    if (text.size() != 36 || text[8] != '-' || text[13] != '-' || text[18] != '-' || text[23] != '-') return std::nullopt;
+    std::uint8_t b[16]{};
+    int n = 0;
+    for (char c : text) {
+        if (c == '-') continue;
+        int v = -1;
+        if (c >= '0' && c <= '9') v = c - '0';
+        else if (c >= 'A' && c <= 'F') v = c - 'A' + 10;
+        else if (c >= 'a' && c <= 'f') v = c - 'a' + 10;
+        if (v < 0 || n >= 32) return std::nullopt;
+        b[n / 2] = static_cast<std::uint8_t>(b[n / 2] | (v << ((n % 2) ? 0 : 4)));
+        ++n;
+    }
+    if (n != 32) return std::nullopt;
+    // First group a little-endian DWORD, then two little-endian WORDs, then 8 bytes (ASF-notes §1).
+    return Guid{b[3], b[2], b[1], b[0], b[5], b[4], b[7], b[6], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]};
+}
+
+Bytes encode_script_command(std::string_view type, std::string_view parameter) {
+    Bytes out;
+    ByteWriter w(out);
+    w.utf16le(type, true);       // type, NUL-terminated UTF-16LE
+    w.utf16le(parameter, true);  // parameter, NUL-terminated UTF-16LE
+    return out;
+}
+
+std::optional<std::pair<std::string, std::string>> decode_script_command(ByteView data) {
+    // Two NUL-terminated UTF-16LE strings filling the object exactly.
+    std::size_t first_end = std::string_view::npos;
+    for (std::size_t i = 0; i + 1 < data.size(); i += 2)
+        if (data[i] == 0 && data[i + 1] == 0) {
+            first_end = i;
+            break;
+        }
+    if (first_end == std::string_view::npos || data.size() % 2 != 0 || data.size() < first_end + 4) return std::nullopt;
+    const std::size_t second = first_end + 2;
+    std::size_t second_end = std::string_view::npos;
+    for (std::size_t i = second; i + 1 < data.size(); i += 2)
+        if (data[i] == 0 && data[i + 1] == 0) {
+            second_end = i;
+            break;
+        }
+    if (second_end != data.size() - 2) return std::nullopt;
+    ByteReader r(data, "script command");
+    std::string type = r.utf16le(first_end);
+    r.skip(2);
+    std::string parameter = r.utf16le(second_end - second);
+    return std::make_pair(std::move(type), std::move(parameter));
 }
 
 Guid random_guid() {

@@ -6,7 +6,9 @@
 //   File Properties, Stream Properties × N (by stream number), Header Extension (Extended Stream
 //   Properties × N), Stream Bitrate Properties, Bitrate Mutual Exclusion (one per media kind with
 //   two or more streams: the MBR renditions), Codec List, Content Description, Extended Content
-//   Description.
+//   Description, then the packager's objects (HeaderAdditions::protection) and the reserved room:
+//   a Padding Object in the live header; in the final header a Script Command Object, a Marker
+//   Object and a Padding Object that together take exactly the same bytes (§12, §14).
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -64,20 +66,24 @@ std::uint64_t video_frame_time_100ns(const VideoStreamFormat& v) {
     return static_cast<std::uint64_t>(std::llround(1e7 / v.frame_rate));
 }
 
-// Common part of the Stream Properties Object up to the type-specific data (ASF-notes §6).
+// Common part of the Stream Properties Object up to the type-specific data (ASF-notes §6). A
+// packager's StreamProtection sets the Encrypted Content flag (bit 15) and may replace the type.
 void put_stream_properties_head(ByteWriter& w, const Guid& type, const Guid& ec, std::size_t tsd_len,
-                                std::size_t ec_len, int stream) {
-    put_guid(w, type);                                   // Stream Type
+                                std::size_t ec_len, int stream, const StreamProtection* prot = nullptr) {
+    const bool encrypted = prot && prot->encrypted;
+    put_guid(w, prot && prot->stream_type ? *prot->stream_type : type);  // Stream Type
     put_guid(w, ec);                                     // Error Correction Type
     w.u64(0);                                            // Time Offset
     w.u32(static_cast<std::uint32_t>(tsd_len));          // Type-Specific Data Length
     w.u32(static_cast<std::uint32_t>(ec_len));           // Error Correction Data Length
-    w.u16(static_cast<std::uint16_t>(stream & 0x7F));    // Flags: stream number, not encrypted
+    w.u16(static_cast<std::uint16_t>((stream & 0x7F) | (encrypted ? 0x8000 : 0)));  // Flags: number, bit 15 Encrypted Content
     w.u32(0);                                            // Reserved
 }
 
 void put_extended_stream_properties(ByteWriter& w, int stream, std::uint32_t bitrate, std::uint32_t buffer_ms,
-                                    std::uint64_t frame_time_100ns, const std::string& name) {
+                                    std::uint64_t frame_time_100ns, const std::string& name,
+                                    const StreamProtection* prot = nullptr) {
+    const std::size_t systems = prot ? prot->extensions.size() : 0;
     const std::size_t at = begin_object(w, guids::extended_stream_properties);  // ASF-notes §8
     w.u64(0);               // Start Time
     w.u64(0);               // End Time
@@ -93,13 +99,23 @@ void put_extended_stream_properties(ByteWriter& w, int stream, std::uint32_t bit
     w.u16(0);               // Stream Language ID Index
     w.u64(frame_time_100ns);  // Average Time Per Frame
     w.u16(name.empty() ? 0 : 1);  // Stream Name Count
-    w.u16(0);               // Payload Extension System Count
+    w.u16(static_cast<std::uint16_t>(systems));  // Payload Extension System Count
     if (!name.empty()) {
         w.u16(0);           // Language ID Index
         put_counted_string(w, name, false, false, "stream name");  // length in bytes, incl. NUL
     }
+    for (std::size_t i = 0; i < systems; ++i) {
+        const PayloadExtensionSystem& e = prot->extensions[i];
+        put_guid(w, e.id);                                // Extension System ID
+        w.u16(e.data_size);                               // Extension Data Size (fixed)
+        w.u32(static_cast<std::uint32_t>(e.info.size()));  // Extension System Info Length
+        w.bytes(e.info);                                  // Extension System Info
+    }
     end_object(w, at);
 }
+
+const StreamProtection* protection_of(const ProtectionHeader* p, int stream) { return p ? p->stream(stream) : nullptr; }
+
 
 }  // namespace
 
@@ -109,8 +125,9 @@ std::uint32_t audio_bitrate(const AudioStreamFormat& a) {
 
 std::vector<StreamRef> ordered_streams(const StreamSet& streams) {
     std::vector<StreamRef> out;
-    for (const auto& v : streams.video) out.push_back({v.stream, &v, nullptr});
-    for (const auto& a : streams.audio) out.push_back({a.stream, nullptr, &a});
+    for (const auto& v : streams.video) out.push_back({v.stream, &v, nullptr, nullptr});
+    for (const auto& a : streams.audio) out.push_back({a.stream, nullptr, &a, nullptr});
+    for (const auto& c : streams.commands) out.push_back({c.stream, nullptr, nullptr, &c});
     std::sort(out.begin(), out.end(), [](const StreamRef& x, const StreamRef& y) { return x.number < y.number; });
     for (std::size_t i = 0; i < out.size(); ++i) {
         if (out[i].number < 1 || out[i].number > 127)
@@ -137,14 +154,18 @@ void write_file_properties(ByteWriter& w, const FilePropertiesFields& f) {
     end_object(w, at);
 }
 
-void write_stream_properties(ByteWriter& w, const VideoStreamFormat& v) {
+void write_stream_properties(ByteWriter& w, const VideoStreamFormat& v) { write_stream_properties_with(w, v, nullptr); }
+void write_stream_properties(ByteWriter& w, const AudioStreamFormat& a) { write_stream_properties_with(w, a, nullptr); }
+void write_stream_properties(ByteWriter& w, const CommandStreamFormat& c) { write_stream_properties_with(w, c, nullptr); }
+
+void write_stream_properties_with(ByteWriter& w, const VideoStreamFormat& v, const StreamProtection* prot) {
     // ASF-notes §6, video type-specific data: 11 bytes + BITMAPINFOHEADER (40) + codec private.
     const std::size_t extra = v.codec_private.size();
     if (40 + extra > 0xFFFF) throw std::invalid_argument("ASF header: video codec private data is too long");
     const auto width = static_cast<std::uint32_t>(v.width);
     const auto height = static_cast<std::uint32_t>(v.height);
     const std::size_t at = begin_object(w, guids::stream_properties);
-    put_stream_properties_head(w, guids::video_media, guids::no_error_correction, 11 + 40 + extra, 0, v.stream);
+    put_stream_properties_head(w, guids::video_media, guids::no_error_correction, 11 + 40 + extra, 0, v.stream, prot);
     w.u32(width);                                      // Encoded Image Width
     w.u32(height);                                     // Encoded Image Height
     w.u8(2);                                           // Reserved Flags
@@ -164,13 +185,13 @@ void write_stream_properties(ByteWriter& w, const VideoStreamFormat& v) {
     end_object(w, at);
 }
 
-void write_stream_properties(ByteWriter& w, const AudioStreamFormat& a) {
+void write_stream_properties_with(ByteWriter& w, const AudioStreamFormat& a, const StreamProtection* prot) {
     // ASF-notes §6, audio type-specific data: WAVEFORMATEX + cbSize bytes; Audio Spread EC data.
     if (a.codec_data.size() > 0xFFFF) throw std::invalid_argument("ASF header: audio codec data is too long");
     const bool spread = a.spread_error_correction;
     const std::size_t at = begin_object(w, guids::stream_properties);
     put_stream_properties_head(w, guids::audio_media, spread ? guids::audio_spread : guids::no_error_correction,
-                               18 + a.codec_data.size(), spread ? 8 : 0, a.stream);
+                               18 + a.codec_data.size(), spread ? 8 : 0, a.stream, prot);
     w.u16(a.format_tag);                                        // wFormatTag
     w.u16(a.channels);                                          // nChannels
     w.u32(a.sample_rate);                                       // nSamplesPerSec
@@ -191,27 +212,48 @@ void write_stream_properties(ByteWriter& w, const AudioStreamFormat& a) {
     end_object(w, at);
 }
 
-void write_extended_stream_properties(ByteWriter& w, const VideoStreamFormat& v) {
-    put_extended_stream_properties(w, v.stream, video_data_bitrate(v), v.buffer_ms ? v.buffer_ms : kDefaultBufferMs,
-                                   video_frame_time_100ns(v), v.stream_name);
+void write_stream_properties_with(ByteWriter& w, const CommandStreamFormat& c, const StreamProtection* prot) {
+    // ASF-notes §6 with Stream Type Command Media; the type-specific data is the script format
+    // (WMSCRIPTFORMAT: one GUID, WMSCRIPTTYPE_TwoStrings); no error correction.
+    const std::size_t at = begin_object(w, guids::stream_properties);
+    put_stream_properties_head(w, guids::command_media, guids::no_error_correction, 16, 0, c.stream, prot);
+    put_guid(w, guids::script_type_two_strings);
+    end_object(w, at);
 }
 
-void write_extended_stream_properties(ByteWriter& w, const AudioStreamFormat& a) {
+void write_extended_stream_properties(ByteWriter& w, const VideoStreamFormat& v, const StreamProtection* prot) {
+    put_extended_stream_properties(w, v.stream, video_data_bitrate(v), v.buffer_ms ? v.buffer_ms : kDefaultBufferMs,
+                                   video_frame_time_100ns(v), v.stream_name, prot);
+}
+
+void write_extended_stream_properties(ByteWriter& w, const AudioStreamFormat& a, const StreamProtection* prot) {
     // Average Time Per Frame 0 for audio: frame durations are not fixed for every codec (MP3's
     // nBlockAlign is 1), so "unknown" is the honest value.
-    put_extended_stream_properties(w, a.stream, audio_bitrate(a), kDefaultBufferMs, 0, a.stream_name);
+    put_extended_stream_properties(w, a.stream, audio_bitrate(a), kDefaultBufferMs, 0, a.stream_name, prot);
+}
+
+void write_extended_stream_properties(ByteWriter& w, const CommandStreamFormat& c, const StreamProtection* prot) {
+    put_extended_stream_properties(w, c.stream, c.bitrate, kDefaultBufferMs, 0, c.stream_name, prot);
 }
 
 void write_header_extension(ByteWriter& w, const std::vector<StreamRef>& streams) {
+    write_header_extension(w, streams, nullptr);
+}
+
+void write_header_extension(ByteWriter& w, const std::vector<StreamRef>& streams, const ProtectionHeader* protection) {
     const std::size_t at = begin_object(w, guids::header_extension);  // ASF-notes §7
     put_guid(w, guids::reserved_1);  // Reserved Field 1
     w.u16(6);                        // Reserved Field 2
     const std::size_t size_at = w.size();
     w.u32(0);                        // Header Extension Data Size (patched)
     for (const auto& s : streams) {
-        if (s.video) write_extended_stream_properties(w, *s.video);
-        else write_extended_stream_properties(w, *s.audio);
+        const StreamProtection* prot = protection_of(protection, s.number);
+        if (s.video) write_extended_stream_properties(w, *s.video, prot);
+        else if (s.audio) write_extended_stream_properties(w, *s.audio, prot);
+        else write_extended_stream_properties(w, *s.command, prot);
     }
+    if (protection)
+        for (const Bytes& object : protection->header_extension_objects) w.bytes(object);  // complete objects
     w.patch_u32(size_at, static_cast<std::uint32_t>(w.size() - size_at - 4));
     end_object(w, at);
 }
@@ -220,8 +262,8 @@ void write_stream_bitrate_properties(ByteWriter& w, const std::vector<StreamRef>
     const std::size_t at = begin_object(w, guids::stream_bitrate_properties);  // ASF-notes §9
     w.u16(static_cast<std::uint16_t>(streams.size()));  // Bitrate Records Count
     for (const auto& s : streams) {
-        w.u16(static_cast<std::uint16_t>(s.number));                  // Flags: stream number
-        w.u32(s.video ? s.video->bitrate : audio_bitrate(*s.audio));   // Average Bitrate
+        w.u16(static_cast<std::uint16_t>(s.number));  // Flags: stream number
+        w.u32(s.video ? s.video->bitrate : s.audio ? audio_bitrate(*s.audio) : s.command->bitrate);  // Average Bitrate
     }
     end_object(w, at);
 }
@@ -234,7 +276,7 @@ std::size_t write_bitrate_mutual_exclusions(ByteWriter& w, const std::vector<Str
     for (const bool video : {true, false}) {
         std::vector<int> numbers;
         for (const auto& s : streams)
-            if ((s.video != nullptr) == video) numbers.push_back(s.number);
+            if (!s.command && (s.video != nullptr) == video) numbers.push_back(s.number);
         if (numbers.size() < 2) continue;
         const std::size_t at = begin_object(w, guids::bitrate_mutual_exclusion);
         put_guid(w, guids::mutex_bitrate);                        // Exclusion Type
@@ -249,8 +291,10 @@ std::size_t write_bitrate_mutual_exclusions(ByteWriter& w, const std::vector<Str
 void write_codec_list(ByteWriter& w, const std::vector<StreamRef>& streams) {
     const std::size_t at = begin_object(w, guids::codec_list);  // ASF-notes §10
     put_guid(w, guids::reserved_2);                      // Reserved
-    w.u32(static_cast<std::uint32_t>(streams.size()));   // Codec Entries Count
+    const auto entries = std::count_if(streams.begin(), streams.end(), [](const StreamRef& s) { return !s.command; });
+    w.u32(static_cast<std::uint32_t>(entries));          // Codec Entries Count (a command stream has no codec)
     for (const auto& s : streams) {
+        if (s.command) continue;
         w.u16(s.video ? 1 : 2);  // Type: 1 video, 2 audio
         const std::string& name = s.video ? s.video->codec_name : s.audio->codec_name;
         const std::string& desc = s.video ? s.video->codec_description : s.audio->codec_description;
@@ -293,6 +337,88 @@ void write_extended_content_description(ByteWriter& w, const Metadata& m) {
     end_object(w, at);
 }
 
+
+// ---- Script Command Object, Marker Object, Padding Object (ASF-notes §12, §14) ----
+
+namespace {
+
+// Characters (UTF-16 code units) of `s` with its NUL terminator.
+std::size_t utf16_chars_with_nul(std::string_view s) { return utf16_bytes(s, true) / 2; }
+
+std::vector<std::string> command_types(const std::vector<ScriptCommand>& commands) {
+    std::vector<std::string> types;
+    for (const auto& c : commands)
+        if (std::find(types.begin(), types.end(), c.type) == types.end()) types.push_back(c.type);
+    return types;
+}
+
+std::uint32_t ms_with_preroll(Micros pts, std::uint32_t preroll_ms) {
+    const std::int64_t ms = (pts > 0 ? pts / 1000 : 0) + preroll_ms;
+    return ms > 0xFFFFFFFFLL ? 0xFFFFFFFFu : static_cast<std::uint32_t>(ms);
+}
+
+}  // namespace
+
+std::size_t script_command_object_size(const std::vector<ScriptCommand>& commands) {
+    std::size_t size = 24 + 16 + 2 + 2;
+    for (const auto& t : command_types(commands)) size += 2 + 2 * utf16_chars_with_nul(t);
+    for (const auto& c : commands) size += 4 + 2 + 2 + 2 * utf16_chars_with_nul(c.parameter);
+    return size;
+}
+
+void write_script_command_object(ByteWriter& w, const std::vector<ScriptCommand>& commands, std::uint32_t preroll_ms) {
+    const std::vector<std::string> types = command_types(commands);
+    if (commands.size() > 0xFFFF || types.size() > 0xFFFF)
+        throw std::invalid_argument("ASF header: more than 65535 script commands or command types");
+    const std::size_t at = begin_object(w, guids::script_command);  // ASF-notes §12
+    put_guid(w, guids::reserved_3);                             // Reserved
+    w.u16(static_cast<std::uint16_t>(commands.size()));        // Commands Count
+    w.u16(static_cast<std::uint16_t>(types.size()));           // Command Types Count
+    for (const auto& t : types)                                 // Command Type Name Length (chars) + name
+        put_counted_string(w, t, true, false, "script command type");
+    for (const auto& c : commands) {
+        w.u32(ms_with_preroll(c.pts, preroll_ms));              // Presentation Time (ms, with the preroll)
+        const auto index = std::find(types.begin(), types.end(), c.type) - types.begin();
+        w.u16(static_cast<std::uint16_t>(index));               // Type Index
+        put_counted_string(w, c.parameter, true, false, "script command");  // Command Name Length (chars) + name
+    }
+    end_object(w, at);
+}
+
+std::size_t marker_object_size(const std::vector<Marker>& markers) {
+    std::size_t size = 24 + 16 + 4 + 2 + 2;
+    for (const auto& m : markers) size += 8 + 8 + 2 + 4 + 4 + 4 + 2 * utf16_chars_with_nul(m.name);
+    return size;
+}
+
+void write_marker_object(ByteWriter& w, const std::vector<Marker>& markers, std::uint32_t preroll_ms,
+                         std::uint32_t packet_size) {
+    const std::size_t at = begin_object(w, guids::marker);  // ASF-notes §12
+    put_guid(w, guids::reserved_4);                          // Reserved
+    w.u32(static_cast<std::uint32_t>(markers.size()));      // Markers Count
+    w.u16(0);                                                // Reserved
+    w.u16(0);                                                // Name Length (bytes): no name
+    for (const auto& m : markers) {
+        const std::size_t chars = utf16_chars_with_nul(m.name);
+        if (12 + 2 * chars > 0xFFFF) throw std::invalid_argument("ASF header: a marker name is too long");
+        w.u64(m.packet * packet_size);                       // Offset (bytes into the Data Object's packets)
+        w.u64(std::uint64_t{ms_with_preroll(m.pts, preroll_ms)} * 10'000);  // Presentation Time (100 ns, with the preroll)
+        w.u16(static_cast<std::uint16_t>(12 + 2 * chars));  // Entry Length: Send Time..Description
+        w.u32(m.send_time_ms);                               // Send Time (ms)
+        w.u32(0);                                            // Flags
+        w.u32(static_cast<std::uint32_t>(chars));            // Marker Description Length (characters, NUL included)
+        w.utf16le(m.name, true);                             // Marker Description
+    }
+    end_object(w, at);
+}
+
+void write_padding_object(ByteWriter& w, std::size_t size) {
+    if (size < 24) throw std::invalid_argument("ASF header: a Padding Object takes at least 24 bytes");
+    const std::size_t at = begin_object(w, guids::padding);  // ASF-notes §14
+    w.zeros(size - 24);
+    end_object(w, at);
+}
+
 void write_data_object_start(ByteWriter& w, const Guid& file_id, std::uint64_t object_size, std::uint64_t packets) {
     put_guid(w, guids::data);   // ASF-notes §15
     w.u64(object_size);         // Object Size
@@ -304,10 +430,11 @@ void write_data_object_start(ByteWriter& w, const Guid& file_id, std::uint64_t o
 
 }  // namespace detail
 
-std::uint32_t StreamSet::total_bitrate(std::uint32_t packet_size) const {
+std::uint32_t StreamSet::total_bitrate(std::uint32_t packet_size, std::size_t extension_bytes) const {
     // Media bits plus 17 bytes of payload header per media object (and one extra per packet for
     // a continued fragment), carried in packets of packet_size with a 14-byte header, rounded up to
-    // whole packets per second. Never 0: at least one packet per second.
+    // whole packets per second. Never 0: at least one packet per second. `extension_bytes`:
+    // payload extension data every payload carries (a packager's sample IDs).
     namespace pkt = detail::pkt;
     double media_bytes = 0, objects = 0;
     for (const auto& v : video) {
@@ -319,36 +446,96 @@ std::uint32_t StreamSet::total_bitrate(std::uint32_t packet_size) const {
         objects += a.block_align > 1 && a.avg_bytes_per_sec ? std::ceil(double(a.avg_bytes_per_sec) / a.block_align)
                                                              : 50.0;
     }
+    for (const auto& c : commands) {
+        media_bytes += c.bitrate / 8.0;
+        objects += 10.0;
+    }
+    const double payload_header = double(pkt::kMultiplePayloadHeader + extension_bytes);
     const double per_packet =
-        packet_size > pkt::kMultipleHeader + pkt::kMultiplePayloadHeader
-            ? double(packet_size - pkt::kMultipleHeader - pkt::kMultiplePayloadHeader)
-            : 1.0;
-    double packets = std::ceil((media_bytes + objects * pkt::kMultiplePayloadHeader) / per_packet);
+        packet_size > pkt::kMultipleHeader + payload_header ? double(packet_size - pkt::kMultipleHeader) - payload_header : 1.0;
+    double packets = std::ceil((media_bytes + objects * payload_header) / per_packet);
     if (media_bytes <= 0) packets = 1;
     packets = std::max(packets, 1.0);
     const double bits = packets * packet_size * 8.0;
     return bits >= 4294967295.0 ? 0xFFFFFFFFu : static_cast<std::uint32_t>(bits);
 }
 
+std::size_t ProtectionHeader::extension_bytes(int number) const {
+    std::size_t n = 0;
+    if (const StreamProtection* s = stream(number))
+        for (const auto& e : s->extensions) n += e.data_size;
+    return n;
+}
+
+namespace {
+
+// The largest payload extension data of any stream (for the Maximum Bitrate estimate).
+std::size_t max_extension_bytes(const HeaderAdditions& a) {
+    std::size_t n = 0;
+    if (a.protection)
+        for (const auto& s : a.protection->streams) n = std::max(n, a.protection->extension_bytes(s.stream));
+    return n;
+}
+
+void validate_additions(const HeaderAdditions& a, const std::vector<detail::StreamRef>& streams) {
+    if (a.reserve_bytes != 0 && a.reserve_bytes < 24)
+        throw std::invalid_argument("ASF header: the reserved room is " + std::to_string(a.reserve_bytes) +
+                                    " bytes; a Padding Object takes at least 24");
+    if (!a.protection) return;
+    const ProtectionHeader& p = *a.protection;
+    const auto check_object = [](const Bytes& o, const char* where) {
+        // A complete object: GUID, QWORD size equal to its length (ASF-notes §1).
+        std::uint64_t size = 0;
+        if (o.size() >= 24)
+            for (int i = 0; i < 8; ++i) size |= std::uint64_t{o[16 + static_cast<std::size_t>(i)]} << (8 * i);
+        if (o.size() < 24 || size != o.size())
+            throw std::invalid_argument(std::string("packager: a ") + where + " object of " + std::to_string(o.size()) +
+                                        " bytes is not one complete ASF object (GUID, size, body)");
+    };
+    for (const auto& o : p.header_objects) check_object(o, "header");
+    for (const auto& o : p.header_extension_objects) check_object(o, "header extension");
+    for (const auto& s : p.streams) {
+        if (std::none_of(streams.begin(), streams.end(), [&](const detail::StreamRef& r) { return r.number == s.stream; }))
+            throw std::invalid_argument("packager: protection for stream " + std::to_string(s.stream) +
+                                        ", which the header does not have");
+        std::size_t total = 0;
+        for (const auto& e : s.extensions) {
+            if (e.data_size == 0xFFFF || e.data_size == 0)
+                throw std::invalid_argument("packager: stream " + std::to_string(s.stream) + ": payload extension system " +
+                                            guid_to_string(e.id) + " has no fixed data size (variable sizes are not supported)");
+            total += e.data_size;
+        }
+        // Replicated Data Length is a BYTE (Property Flags 0x5D, ASF-notes §16.2): 8 + extensions.
+        if (total > 255 - detail::pkt::kReplicatedLength)
+            throw std::invalid_argument("packager: stream " + std::to_string(s.stream) + " asks for " +
+                                        std::to_string(total) + " bytes of payload extension data (at most 247)");
+    }
+}
+
+}  // namespace
+
 HeaderBuilder::HeaderBuilder(MuxConfig config, StreamSet streams, Metadata metadata, Guid file_id,
-                             std::uint64_t creation_filetime)
+                             std::uint64_t creation_filetime, HeaderAdditions additions)
     : config_(config),
       streams_(std::move(streams)),
       metadata_(std::move(metadata)),
       file_id_(file_id),
-      creation_filetime_(creation_filetime) {
+      creation_filetime_(creation_filetime),
+      additions_(std::move(additions)) {
     if (config_.packet_size < detail::pkt::kMinPacketSize || config_.packet_size > detail::pkt::kMaxPacketSize)
         throw std::invalid_argument("ASF packet size " + std::to_string(config_.packet_size) + " is outside " +
                                     std::to_string(detail::pkt::kMinPacketSize) + ".." +
                                     std::to_string(detail::pkt::kMaxPacketSize));
-    (void)build(nullptr);  // validates stream numbers and string lengths up front
+    validate_additions(additions_, detail::ordered_streams(streams_));
+    (void)build(nullptr, nullptr, nullptr);  // validates stream numbers and string lengths up front
 }
 
-Bytes HeaderBuilder::build(const FileTotals* totals) const {
+Bytes HeaderBuilder::build(const FileTotals* totals, const ScriptListing* listing, FinalHeaderReport* report) const {
     using namespace detail;
     const std::vector<StreamRef> streams = ordered_streams(streams_);
+    const ProtectionHeader* protection = additions_.protection ? &*additions_.protection : nullptr;
     Bytes out;
-    out.reserve(1024);
+    out.reserve(1024 + additions_.reserve_bytes);
     ByteWriter w(out);
 
     // Header Object (ASF-notes §4)
@@ -358,13 +545,14 @@ Bytes HeaderBuilder::build(const FileTotals* totals) const {
     w.u32(0);    // Number of Header Objects (patched below)
     w.u8(0x01);  // Reserved1
     w.u8(0x02);  // Reserved2
+    std::uint32_t children = 0;
 
     FilePropertiesFields f;
     f.file_id = file_id_;
     f.creation_filetime = creation_filetime_;
     f.preroll_ms = config_.preroll_ms;
     f.packet_size = config_.packet_size;
-    f.max_bitrate = streams_.total_bitrate(config_.packet_size);
+    f.max_bitrate = streams_.total_bitrate(config_.packet_size, max_extension_bytes(additions_));
     if (totals) {
         f.file_size = totals->file_size;
         f.data_packets = totals->data_packets;
@@ -376,19 +564,78 @@ Bytes HeaderBuilder::build(const FileTotals* totals) const {
         f.flags = 0x01;  // Broadcast
     }
     write_file_properties(w, f);
+    ++children;
     for (const auto& s : streams) {
-        if (s.video) write_stream_properties(w, *s.video);
-        else write_stream_properties(w, *s.audio);
+        const StreamProtection* prot = protection_of(protection, s.number);
+        if (s.video) write_stream_properties_with(w, *s.video, prot);
+        else if (s.audio) write_stream_properties_with(w, *s.audio, prot);
+        else write_stream_properties_with(w, *s.command, prot);
+        ++children;
     }
-    write_header_extension(w, streams);
+    write_header_extension(w, streams, protection);
     write_stream_bitrate_properties(w, streams);
-    const std::size_t exclusions = write_bitrate_mutual_exclusions(w, streams);
+    children += 2;
+    children += static_cast<std::uint32_t>(write_bitrate_mutual_exclusions(w, streams));
     write_codec_list(w, streams);
     write_content_description(w, metadata_);
     write_extended_content_description(w, metadata_);
-    // File Properties, Stream Properties × N, Header Extension, Stream Bitrate Properties,
-    // exclusions, Codec List, Content Description, Extended Content Description.
-    w.patch_u32(count_at, static_cast<std::uint32_t>(streams.size() + 6 + exclusions));
+    children += 3;
+    if (protection) {
+        for (const Bytes& object : protection->header_objects) w.bytes(object);  // complete objects
+        children += static_cast<std::uint32_t>(protection->header_objects.size());
+    }
+    if (additions_.reserve_bytes) {
+        // The reserved room (§12, §14): the live header holds one Padding Object; the final
+        // header the listing that fits and a Padding Object for the rest, same bytes in all.
+        std::size_t room = additions_.reserve_bytes;
+        std::vector<Marker> markers;
+        std::vector<ScriptCommand> commands;
+        if (totals && listing) {
+            markers = listing->markers;
+            commands = listing->commands;
+            std::stable_sort(markers.begin(), markers.end(), [](const Marker& a, const Marker& b) { return a.pts < b.pts; });
+            std::stable_sort(commands.begin(), commands.end(),
+                             [](const ScriptCommand& a, const ScriptCommand& b) { return a.pts < b.pts; });
+            // Markers first (few, and what players list), then the commands in time order; the
+            // rest must be 0 or a whole Padding Object (24 bytes or more).
+            const auto used = [&] {
+                return (commands.empty() ? 0 : script_command_object_size(commands)) +
+                       (markers.empty() ? 0 : marker_object_size(markers));
+            };
+            const auto fits = [&] {
+                const std::size_t u = used();
+                return u <= room && (room - u == 0 || room - u >= 24);
+            };
+            while (!fits() && !commands.empty()) commands.pop_back();
+            while (!fits() && !markers.empty()) markers.pop_back();
+            if (report) {
+                report->commands_listed = commands.size();
+                report->commands_dropped = listing->commands.size() - commands.size();
+                report->markers_listed = markers.size();
+                report->markers_dropped = listing->markers.size() - markers.size();
+            }
+        }
+        if (!commands.empty()) {
+            const std::size_t before = w.size();
+            write_script_command_object(w, commands, config_.preroll_ms);
+            room -= w.size() - before;
+            ++children;
+        }
+        if (!markers.empty()) {
+            const std::size_t before = w.size();
+            write_marker_object(w, markers, config_.preroll_ms, config_.packet_size);
+            room -= w.size() - before;
+            ++children;
+        }
+        if (room) {
+            write_padding_object(w, room);
+            ++children;
+        }
+    } else if (report && listing) {
+        report->commands_dropped = listing->commands.size();
+        report->markers_dropped = listing->markers.size();
+    }
+    w.patch_u32(count_at, children);
     w.patch_u64(16, w.size());
 
     const std::uint64_t packets = totals ? totals->data_packets : 0;
@@ -398,14 +645,19 @@ Bytes HeaderBuilder::build(const FileTotals* totals) const {
 
 MuxedHeader HeaderBuilder::build_live() const {
     MuxedHeader h;
-    h.bytes = build(nullptr);
+    h.bytes = build(nullptr, nullptr, nullptr);
     h.packet_size = config_.packet_size;
     h.preroll_ms = config_.preroll_ms;
-    h.max_bitrate = streams_.total_bitrate(config_.packet_size);
-    for (const auto& s : detail::ordered_streams(streams_)) (s.video ? h.video_streams : h.audio_streams).push_back(s.number);
+    h.max_bitrate = streams_.total_bitrate(config_.packet_size, max_extension_bytes(additions_));
+    for (const auto& s : detail::ordered_streams(streams_))
+        (s.video ? h.video_streams : s.audio ? h.audio_streams : h.command_streams).push_back(s.number);
+    h.protected_content = additions_.protection.has_value();
     return h;
 }
 
-Bytes HeaderBuilder::build_final(const FileTotals& totals) const { return build(&totals); }
+Bytes HeaderBuilder::build_final(const FileTotals& totals, const ScriptListing& listing, FinalHeaderReport* report) const {
+    if (report) *report = {};
+    return build(&totals, &listing, report);
+}
 
 }  // namespace asfcast::asfmux

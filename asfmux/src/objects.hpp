@@ -51,6 +51,13 @@ inline constexpr Guid codec_list = guid_from_string("86D15240-311D-11D0-A3A4-00A
 inline constexpr Guid content_description = guid_from_string("75B22633-668E-11CF-A6D9-00AA0062CE6C");
 inline constexpr Guid extended_content_description = guid_from_string("D2D0A440-E307-11D2-97F0-00A0C95EA850");
 inline constexpr Guid stream_bitrate_properties = guid_from_string("7BF875CE-468D-11D1-8D82-006097C9A2B2");
+inline constexpr Guid script_command = guid_from_string("1EFB1A30-0B62-11D0-A39B-00A0C90348F6");
+inline constexpr Guid marker = guid_from_string("F487CD01-A951-11CF-8EE6-00C00C205365");
+inline constexpr Guid padding = guid_from_string("1806D474-CADF-4509-A4BA-9AABCB96AAE8");
+// PlayReady in ASF: the Protection System Identifier Object and the PlayReady system ID it names
+// (Microsoft PlayReady Format Specification §2.7 "ASF GUIDs", as quoted by mp4parser and read by
+// Broadcom's and VisualOn's ASF parsers; see docs/drm.md).
+inline constexpr Guid protection_system_identifier = guid_from_string("9A04F079-9840-4286-AB92-E65BE0885F95");
 // In the Header Extension
 inline constexpr Guid bitrate_mutual_exclusion = guid_from_string("D6E229DC-35DA-11D1-9034-00A0C90349BE");
 inline constexpr Guid mutex_language = guid_from_string("D6E22A00-35DA-11D1-9034-00A0C90349BE");
@@ -60,11 +67,17 @@ inline constexpr Guid extended_stream_properties = guid_from_string("14E6A5CB-C6
 // Stream types, error correction types
 inline constexpr Guid audio_media = guid_from_string("F8699E40-5B4D-11CF-A8FD-00805F5C442B");
 inline constexpr Guid video_media = guid_from_string("BC19EFC0-5B4D-11CF-A8FD-00805F5C442B");
+inline constexpr Guid command_media = guid_from_string("59DACFC0-59E6-11D0-A3AC-00A0C90348F6");
+// The "two strings" script format (Windows Media Format SDK WMSCRIPTFORMAT.scriptType): the
+// type-specific data of our command streams.
+inline constexpr Guid script_type_two_strings = guid_from_string("82F38A70-C29F-11D1-97AD-00A0C95EA850");
 inline constexpr Guid no_error_correction = guid_from_string("20FB5700-5B55-11CF-A8FD-00805F5C442B");
 inline constexpr Guid audio_spread = guid_from_string("BFC3CD50-618F-11CF-8BB2-00AA00B4E220");
 // Reserved fields
 inline constexpr Guid reserved_1 = guid_from_string("ABD3D211-A9BA-11CF-8EE6-00C00C205365");
 inline constexpr Guid reserved_2 = guid_from_string("86D15241-311D-11D0-A3A4-00A0C90348F6");
+inline constexpr Guid reserved_3 = guid_from_string("4B1ACBE3-100B-11D0-A39B-00A0C90348F6");  // Script Command Object
+inline constexpr Guid reserved_4 = guid_from_string("4CFEDB20-75F6-11CF-9C0F-00A0C90349CB");  // Marker Object
 }  // namespace guids
 
 // Name for any GUID listed in ASF-notes §3 ("File Properties", "Audio Media", ...), else nullptr.
@@ -74,8 +87,9 @@ const char* guid_name(const Guid& g);
 
 struct StreamRef {
     int number = 0;
-    const VideoStreamFormat* video = nullptr;  // exactly one of video/audio is set
+    const VideoStreamFormat* video = nullptr;  // exactly one of video/audio/command is set
     const AudioStreamFormat* audio = nullptr;
+    const CommandStreamFormat* command = nullptr;
 };
 // All streams sorted by stream number. Throws std::invalid_argument for numbers outside 1..127 or
 // used twice.
@@ -100,9 +114,33 @@ struct FilePropertiesFields {
 void write_file_properties(ByteWriter& w, const FilePropertiesFields& f);                // §5
 void write_stream_properties(ByteWriter& w, const VideoStreamFormat& v);                 // §6
 void write_stream_properties(ByteWriter& w, const AudioStreamFormat& a);                 // §6
-void write_extended_stream_properties(ByteWriter& w, const VideoStreamFormat& v);        // §8
-void write_extended_stream_properties(ByteWriter& w, const AudioStreamFormat& a);        // §8
+void write_stream_properties(ByteWriter& w, const CommandStreamFormat& c);               // §6
+// With a packager's StreamProtection: Encrypted Content flag, maybe another Stream Type (§6).
+void write_stream_properties_with(ByteWriter& w, const VideoStreamFormat& v, const StreamProtection* prot);
+void write_stream_properties_with(ByteWriter& w, const AudioStreamFormat& a, const StreamProtection* prot);
+void write_stream_properties_with(ByteWriter& w, const CommandStreamFormat& c, const StreamProtection* prot);
+// With a StreamProtection: its payload extension systems are listed (§8).
+void write_extended_stream_properties(ByteWriter& w, const VideoStreamFormat& v,
+                                      const StreamProtection* prot = nullptr);            // §8
+void write_extended_stream_properties(ByteWriter& w, const AudioStreamFormat& a,
+                                      const StreamProtection* prot = nullptr);            // §8
+void write_extended_stream_properties(ByteWriter& w, const CommandStreamFormat& c,
+                                      const StreamProtection* prot = nullptr);            // §8
 void write_header_extension(ByteWriter& w, const std::vector<StreamRef>& streams);       // §7
+// With a packager's header: its payload extension systems per stream and its objects (§7, §8).
+void write_header_extension(ByteWriter& w, const std::vector<StreamRef>& streams,
+                            const ProtectionHeader* protection);                          // §7
+// Script Command Object: the type table (distinct types in first-use order), then the commands;
+// names as NUL-terminated UTF-16LE with their length in characters, NUL included (§12).
+std::size_t script_command_object_size(const std::vector<ScriptCommand>& commands);
+void write_script_command_object(ByteWriter& w, const std::vector<ScriptCommand>& commands,
+                                 std::uint32_t preroll_ms);                               // §12
+// Marker Object with no name; entries with offset = packet × packet_size (§12).
+std::size_t marker_object_size(const std::vector<Marker>& markers);
+void write_marker_object(ByteWriter& w, const std::vector<Marker>& markers, std::uint32_t preroll_ms,
+                         std::uint32_t packet_size);                                       // §12
+// Padding Object of `size` bytes in all (>= 24), zeros after its header (§14).
+void write_padding_object(ByteWriter& w, std::size_t size);                               // §14
 void write_stream_bitrate_properties(ByteWriter& w, const std::vector<StreamRef>& streams);  // §9
 void write_codec_list(ByteWriter& w, const std::vector<StreamRef>& streams);             // §10
 // One Bitrate Mutual Exclusion Object (Mutex Bitrate) per media kind with two or more streams:

@@ -25,6 +25,12 @@
 //
 // Send Time = decode time (ms, no preroll) of the packet's first payload, never below the previous
 // packet's. Duration = latest decode time of a payload in the packet - Send Time (0 for one frame).
+//
+// With a packager (packager.hpp), every media object is handed to it before any byte of it is
+// written, and each of its payloads carries the payload extension data the packager returned in
+// its replicated data, after the object size and presentation time (ASF-notes §8, §16.3):
+// Replicated Data Length = 8 + extension bytes of the stream. Audio and command objects are never
+// split across packets; video objects are, and every fragment carries the same replicated data.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -32,6 +38,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "asfcast/asfmux/packager.hpp"
 #include "objects.hpp"
 
 namespace asfcast::asfmux {
@@ -62,7 +69,12 @@ std::uint32_t to_ms(Micros us, std::int64_t add) {
 
 }  // namespace
 
-Packetizer::Packetizer(MuxConfig config, const StreamSet& streams) : config_(config) {
+Packetizer::Packetizer(MuxConfig config, const StreamSet& streams)
+    : Packetizer(config, streams, nullptr, ProtectionHeader{}) {}
+
+Packetizer::Packetizer(MuxConfig config, const StreamSet& streams, std::shared_ptr<Packager> packager,
+                       const ProtectionHeader& protection)
+    : config_(config), packager_(std::move(packager)) {
     if (config_.packet_size < pkt::kMinPacketSize || config_.packet_size > pkt::kMaxPacketSize)
         throw std::invalid_argument("ASF packet size " + std::to_string(config_.packet_size) + " is outside " +
                                     std::to_string(pkt::kMinPacketSize) + ".." + std::to_string(pkt::kMaxPacketSize));
@@ -72,23 +84,44 @@ Packetizer::Packetizer(MuxConfig config, const StreamSet& streams) : config_(con
             st.kind = 1;
             if (s.video->frame_rate > 0.0 && std::isfinite(s.video->frame_rate))
                 st.frame_duration_us = static_cast<Micros>(std::llround(1e6 / s.video->frame_rate));
-        } else {
+        } else if (s.audio) {
             st.kind = 2;
             st.avg_bytes_per_sec = s.audio->avg_bytes_per_sec;
+        } else {
+            st.kind = 3;
+        }
+        if (packager_) {
+            const std::size_t ext = protection.extension_bytes(s.number);
+            // Replicated Data Length is a BYTE (§16.2): 8 + extension data.
+            if (ext > 255 - pkt::kReplicatedLength ||
+                config_.packet_size < pkt::kMinPacketSize + ext)
+                throw std::invalid_argument("Packetizer: stream " + std::to_string(s.number) + " needs " +
+                                            std::to_string(ext) + " bytes of payload extension data, too many for " +
+                                            std::to_string(config_.packet_size) + "-byte packets");
+            st.extension = static_cast<std::uint8_t>(ext);
         }
     }
 }
 
-std::size_t Packetizer::max_audio_frame_bytes() const {
-    // An audio frame alone in a packet, multiple-payloads layout (it may leave padding).
-    return config_.packet_size - pkt::kMultipleHeader - pkt::kMultiplePayloadHeader;
+std::size_t Packetizer::max_unsplit_bytes(int stream) const {
+    // An object alone in a packet, multiple-payloads layout (it may leave padding).
+    const std::size_t ext = stream >= 1 && stream <= 127 ? streams_[static_cast<std::size_t>(stream)].extension : 0;
+    return config_.packet_size - pkt::kMultipleHeader - pkt::kMultiplePayloadHeader - ext;
 }
 
-std::size_t Packetizer::free_space() const {
-    if (!is_open_) return config_.packet_size - pkt::kMultipleHeader - pkt::kMultiplePayloadHeader;
+std::size_t Packetizer::max_audio_frame_bytes() const {
+    std::size_t ext = 0;
+    for (const auto& st : streams_)
+        if (st.kind == 2) ext = std::max<std::size_t>(ext, st.extension);
+    return config_.packet_size - pkt::kMultipleHeader - pkt::kMultiplePayloadHeader - ext;
+}
+
+std::size_t Packetizer::free_space(std::size_t extension) const {
+    const std::size_t header = pkt::kMultiplePayloadHeader + extension;
+    if (!is_open_) return config_.packet_size - pkt::kMultipleHeader - header;
     if (single_form_ || payloads_ >= pkt::kMaxPayloads) return 0;
     const std::size_t left = config_.packet_size - pos_;
-    return left > pkt::kMultiplePayloadHeader ? left - pkt::kMultiplePayloadHeader : 0;
+    return left > header ? left - header : 0;
 }
 
 std::optional<Micros> Packetizer::next_deadline() const {
@@ -113,36 +146,74 @@ void Packetizer::open_packet(Micros now_us) {
     max_dts_ms_ = 0;
 }
 
+namespace {
+
+const char* kind_word(std::uint8_t kind) { return kind == 1 ? "video" : kind == 2 ? "audio" : "command"; }
+std::uint8_t kind_code(MediaKind k) { return k == MediaKind::video ? 1 : k == MediaKind::audio ? 2 : 3; }
+
+}  // namespace
+
 void Packetizer::add(const EncodedFrame& frame, Micros now_us, std::vector<DataPacket>& out) {
     if (frame.stream < 1 || frame.stream > 127 || streams_[static_cast<std::size_t>(frame.stream)].kind == 0)
         throw std::invalid_argument("Packetizer: frame for unknown stream " + std::to_string(frame.stream));
+    const StreamState& st = streams_[static_cast<std::size_t>(frame.stream)];
+    if (st.kind != kind_code(frame.kind))
+        throw std::invalid_argument("Packetizer: stream " + std::to_string(frame.stream) + " is configured as " +
+                                    kind_word(st.kind) + " but got a " + kind_word(kind_code(frame.kind)) + " frame");
+    if (frame.data.empty()) return;  // nothing to carry; no media object is created
+    if (!packager_) {
+        write(frame, {}, now_us, out);
+        return;
+    }
+    // Protected: the packager works on a copy (scratch_ keeps its buffers between objects), and
+    // only what it returns is written.
+    scratch_.stream = frame.stream;
+    scratch_.kind = frame.kind;
+    scratch_.pts = frame.pts;
+    scratch_.dts = frame.dts;
+    scratch_.keyframe = frame.keyframe;
+    scratch_.data.assign(frame.data.begin(), frame.data.end());
+    extension_.clear();
+    packager_->protect(scratch_, extension_);
+    if (scratch_.stream != frame.stream || scratch_.kind != frame.kind || scratch_.pts != frame.pts ||
+        scratch_.dts != frame.dts || scratch_.keyframe != frame.keyframe)
+        throw PackagerError("packager " + packager_->name() + " changed the stream, kind, times or key-frame flag of a "
+                            "media object of stream " + std::to_string(frame.stream));
+    if (scratch_.data.empty())
+        throw PackagerError("packager " + packager_->name() + " returned an empty media object for stream " +
+                            std::to_string(frame.stream));
+    if (extension_.size() != st.extension)
+        throw PackagerError("packager " + packager_->name() + " returned " + std::to_string(extension_.size()) +
+                            " bytes of payload extension data for stream " + std::to_string(frame.stream) +
+                            "; its header declares " + std::to_string(st.extension));
+    write(scratch_, extension_, now_us, out);
+}
+
+void Packetizer::write(const EncodedFrame& frame, ByteView extension, Micros now_us, std::vector<DataPacket>& out) {
     StreamState& st = streams_[static_cast<std::size_t>(frame.stream)];
     const bool video = st.kind == 1;
-    if (video != (frame.kind == MediaKind::video))
-        throw std::invalid_argument("Packetizer: stream " + std::to_string(frame.stream) + " is configured as " +
-                                    (video ? "video" : "audio") + " but got a frame of the other kind");
+    const std::size_t ext = st.extension;
     const std::size_t size = frame.data.size();
-    if (size == 0) return;  // nothing to carry; no media object is created
     if (size > std::numeric_limits<std::uint32_t>::max())
         throw std::invalid_argument("Packetizer: media object larger than 4 GiB");
-    if (!video && size > max_audio_frame_bytes())
-        throw std::invalid_argument("Packetizer: audio frame of " + std::to_string(size) + " bytes on stream " +
-                                    std::to_string(frame.stream) + " cannot fit in a " +
-                                    std::to_string(config_.packet_size) + "-byte packet (at most " +
-                                    std::to_string(max_audio_frame_bytes()) + ")");
+    if (!video && size > max_unsplit_bytes(frame.stream))
+        throw std::invalid_argument(std::string("Packetizer: ") + kind_word(st.kind) + " object of " +
+                                    std::to_string(size) + " bytes on stream " + std::to_string(frame.stream) +
+                                    " cannot fit in a " + std::to_string(config_.packet_size) + "-byte packet (at most " +
+                                    std::to_string(max_unsplit_bytes(frame.stream)) + ")");
 
     const bool key = video && frame.keyframe;
     if (is_open_) {
         if (key && config_.key_frame_starts_packet) close_packet(out);  // key frame first in a packet
-        else if (!video && free_space() < size) close_packet(out);       // audio is never split
+        else if (!video && free_space(ext) < size) close_packet(out);    // audio and commands are never split
     }
 
     const std::uint8_t stream_byte = static_cast<std::uint8_t>(frame.stream | (key ? 0x80 : 0));
     const std::uint8_t object = st.object_number++;
     const std::uint32_t pres_ms = to_ms(frame.pts, config_.preroll_ms);
     const std::uint32_t dts_ms = to_ms(frame.dts, 0);
-    Micros duration = st.frame_duration_us;
-    if (!video && st.avg_bytes_per_sec)
+    Micros duration = st.kind == 3 ? 0 : st.frame_duration_us;
+    if (st.kind == 2 && st.avg_bytes_per_sec)
         duration = static_cast<Micros>(static_cast<double>(size) * 1e6 / st.avg_bytes_per_sec);
     const Micros end_pts = frame.pts + duration;
     const std::uint8_t* data = frame.data.data();
@@ -151,6 +222,8 @@ void Packetizer::add(const EncodedFrame& frame, Micros now_us, std::vector<DataP
 
     std::size_t offset = 0;
     while (offset < size) {
+        // Room left by another stream's payloads may be too small for this stream's payload header.
+        if (is_open_ && free_space(ext) == 0) close_packet(out);
         if (!is_open_) open_packet(now_us);
         const std::size_t remaining = size - offset;
 
@@ -171,17 +244,18 @@ void Packetizer::add(const EncodedFrame& frame, Micros now_us, std::vector<DataP
         if (key && offset == 0) open_.key_frames.push_back({frame.stream, frame.pts});
 
         // A fragment that fills an empty packet completely: single-payload layout, no padding.
-        const std::size_t single_cap = psize - pkt::kSingleHeader - pkt::kSinglePayloadHeader;
+        const std::size_t single_cap = psize - pkt::kSingleHeader - pkt::kSinglePayloadHeader - ext;
         if (payloads_ == 0 && remaining >= single_cap) {
             std::uint8_t p[pkt::kSinglePayloadHeader];
             p[0] = stream_byte;
             p[1] = object;
             store32(p + 2, static_cast<std::uint32_t>(offset));
-            p[6] = pkt::kReplicatedLength;
+            p[6] = static_cast<std::uint8_t>(pkt::kReplicatedLength + ext);
             store32(p + 7, size32);
             store32(p + 11, pres_ms);
             open_.bytes.resize(pkt::kSingleHeader);  // no Padding Length, no Payload Flags
             open_.bytes.insert(open_.bytes.end(), p, p + pkt::kSinglePayloadHeader);
+            open_.bytes.insert(open_.bytes.end(), extension.begin(), extension.end());  // payload extension data
             open_.bytes.insert(open_.bytes.end(), data + offset, data + offset + single_cap);
             pos_ = psize;
             payloads_ = 1;
@@ -191,21 +265,23 @@ void Packetizer::add(const EncodedFrame& frame, Micros now_us, std::vector<DataP
             continue;
         }
 
-        const std::size_t n = std::min(remaining, free_space());  // >= 1: full packets are closed
+        const std::size_t n = std::min(remaining, free_space(ext));  // >= 1: full packets are closed
         std::uint8_t p[pkt::kMultiplePayloadHeader];
         p[0] = stream_byte;
         p[1] = object;
         store32(p + 2, static_cast<std::uint32_t>(offset));
-        p[6] = pkt::kReplicatedLength;
+        p[6] = static_cast<std::uint8_t>(pkt::kReplicatedLength + ext);
         store32(p + 7, size32);
         store32(p + 11, pres_ms);
         store16(p + 15, static_cast<std::uint32_t>(n));
-        open_.bytes.insert(open_.bytes.end(), p, p + pkt::kMultiplePayloadHeader);
+        open_.bytes.insert(open_.bytes.end(), p, p + 15);             // up to the replicated data's 8 bytes
+        open_.bytes.insert(open_.bytes.end(), extension.begin(), extension.end());  // payload extension data
+        open_.bytes.insert(open_.bytes.end(), p + 15, p + 17);         // Payload Length
         open_.bytes.insert(open_.bytes.end(), data + offset, data + offset + n);
-        pos_ += pkt::kMultiplePayloadHeader + n;
+        pos_ += pkt::kMultiplePayloadHeader + ext + n;
         ++payloads_;
         offset += n;
-        if (free_space() == 0) close_packet(out);
+        if (free_space(ext) == 0) close_packet(out);
     }
 }
 

@@ -44,6 +44,7 @@ struct HeaderParser {
     std::set<int> extended;                       // streams with Extended Stream Properties
     std::map<int, std::uint32_t> bitrates;        // Stream Bitrate Properties
     std::map<int, std::string> names;             // first Stream Name per stream
+    std::map<int, std::vector<PayloadExtensionSystem>> extensions;  // per stream, from Extended Stream Properties
 
     // Walks a sequence of complete objects occupying all of `area`, which starts at file offset `base`.
     void walk(ByteView area, std::uint64_t base, int depth, const char* parent) {
@@ -73,6 +74,9 @@ struct HeaderParser {
             else if (g == guids::codec_list) codec_list(br);
             else if (g == guids::content_description) content_description(br);
             else if (g == guids::extended_content_description) extended_content_description(br);
+            else if (g == guids::script_command && depth == 1) script_command(br);
+            else if (g == guids::marker && depth == 1) marker(br);
+            else if (g == guids::protection_system_identifier) protection_system(br);
             pos += static_cast<std::size_t>(size);
         }
     }
@@ -104,8 +108,14 @@ struct HeaderParser {
         (void)r.bytes(ec_len);
         StreamInfo s;
         s.number = flags & 0x7F;
+        s.encrypted = (flags & 0x8000) != 0;
+        s.type = type;
         s.spread_error_correction = ec == guids::audio_spread;
-        if (type == guids::video_media) {
+        if (type == guids::command_media || (s.encrypted && tsd.size() == 16 &&
+                                             std::equal(tsd.begin(), tsd.end(), guids::script_type_two_strings.begin()))) {
+            // A script command stream (a packager may have renamed its type): no codec.
+            s.kind = MediaKind::command;
+        } else if (type == guids::video_media) {
             s.kind = MediaKind::video;
             ByteReader t(tsd, "video type-specific data");
             s.width = static_cast<int>(t.u32());
@@ -171,9 +181,12 @@ struct HeaderParser {
             }
         }
         for (unsigned i = 0; i < systems; ++i) {
-            (void)read_guid(r);
-            (void)r.u16();
-            r.skip(r.u32());
+            PayloadExtensionSystem e;
+            e.id = read_guid(r);
+            e.data_size = r.u16();
+            const ByteView info = r.bytes(r.u32());
+            e.info.assign(info.begin(), info.end());
+            if (extensions[stream].size() < 64) extensions[stream].push_back(std::move(e));
         }
         // An embedded Stream Properties Object may follow.
         if (!r.empty() && depth < 3) {
@@ -196,6 +209,54 @@ struct HeaderParser {
         const std::uint16_t n = r.u16();
         for (unsigned i = 0; i < n; ++i) g.streams.push_back(r.u16() & 0x7F);  // each read bounded by the input
         h.mutual_exclusions.push_back(std::move(g));
+    }
+
+    void script_command(ByteReader& r) {  // ASF-notes §12
+        (void)read_guid(r);  // Reserved
+        const std::uint16_t commands = r.u16();
+        const std::uint16_t types = r.u16();
+        std::vector<std::string> table;
+        for (unsigned i = 0; i < types; ++i) table.push_back(r.utf16le(std::size_t{r.u16()} * 2));  // length in chars
+        for (unsigned i = 0; i < commands; ++i) {  // each reads >= 8 bytes: bounded by the input
+            ScriptCommandInfo c;
+            c.time_ms = r.u32();
+            const std::uint16_t index = r.u16();
+            c.type = index < table.size() ? table[index] : std::string();
+            c.name = r.utf16le(std::size_t{r.u16()} * 2);
+            h.script_commands.push_back(std::move(c));
+        }
+        h.script_command_types.insert(h.script_command_types.end(), table.begin(), table.end());
+    }
+
+    void marker(ByteReader& r) {  // ASF-notes §12
+        (void)read_guid(r);  // Reserved
+        const std::uint32_t count = r.u32();
+        (void)r.u16();             // Reserved
+        r.skip(r.u16());           // Name Length (bytes) + Name
+        for (std::uint32_t i = 0; i < count; ++i) {  // each reads >= 30 bytes: bounded by the input
+            MarkerInfo m;
+            m.offset = r.u64();
+            m.time_100ns = r.u64();
+            const std::uint16_t entry_length = r.u16();
+            ByteReader e(r.bytes(entry_length), "marker entry");
+            m.send_time_ms = e.u32();
+            (void)e.u32();  // Flags
+            const std::uint32_t chars = e.u32();
+            if (chars > e.remaining() / 2)
+                throw ParseError(fmt::format("Marker Object: entry {} says {} characters but holds {} bytes", i, chars,
+                                             e.remaining()));
+            m.description = e.utf16le(std::size_t{chars} * 2);
+            h.markers.push_back(std::move(m));
+        }
+    }
+
+    void protection_system(ByteReader& r) {  // PlayReady ASF: System ID, System Version, Data Size, Data
+        ProtectionSystemInfo p;
+        p.system_id = read_guid(r);
+        p.version = r.u32();
+        const ByteView data = r.bytes(r.u32());
+        p.data.assign(data.begin(), data.end());
+        h.protection_systems.push_back(std::move(p));
     }
 
     void codec_list(ByteReader& r) {  // ASF-notes §10
@@ -339,8 +400,18 @@ HeaderInfo parse_header(ByteView bytes) {
         s.has_extended_properties = p.extended.count(s.number) > 0;
         if (auto it = p.bitrates.find(s.number); it != p.bitrates.end()) s.bitrate = it->second;
         if (auto it = p.names.find(s.number); it != p.names.end()) s.name = it->second;
+        if (auto it = p.extensions.find(s.number); it != p.extensions.end()) s.payload_extensions = it->second;
     }
     return h;
+}
+
+std::optional<std::size_t> StreamInfo::extension_bytes() const {
+    std::size_t n = 0;
+    for (const auto& e : payload_extensions) {
+        if (e.data_size == 0xFFFF) return std::nullopt;
+        n += e.data_size;
+    }
+    return n;
 }
 
 namespace {
@@ -377,9 +448,11 @@ PacketInfo parse_packet_with(const PacketHead& ph, ByteView packet) {
         p.offset = r.sized((pf >> 2) & 3);
         const std::uint32_t repl = r.sized(pf & 3);
         if (repl >= 8) {
-            ByteReader rr(r.bytes(repl), "replicated data");
+            const ByteView rd = r.bytes(repl);
+            ByteReader rr(rd, "replicated data");
             p.object_size = rr.u32();
             p.pts_ms = rr.u32();
+            p.extension.assign(rd.begin() + 8, rd.end());  // payload extension data (§8)
         } else if (repl == 1) {
             p.compressed = true;
         } else if (repl != 0) {
@@ -389,6 +462,7 @@ PacketInfo parse_packet_with(const PacketHead& ph, ByteView packet) {
         }
         const std::uint8_t delta = p.compressed ? r.u8() : 0;
         const std::size_t length = info.multiple_payloads ? r.sized(payload_length_type) : r.remaining();
+        p.data_at = static_cast<std::uint32_t>(r.pos());
         ByteView data = r.bytes(length);
         if (!p.compressed) {
             p.length = static_cast<std::uint32_t>(length);

@@ -30,7 +30,8 @@ struct RawAudioBlock {
     std::size_t frames() const { return channels ? samples.size() / static_cast<std::size_t>(channels) : 0; }
 };
 
-enum class MediaKind { video, audio };
+// command: ASF script commands (Command Media streams: captions, URLs, ...), see asfmux.
+enum class MediaKind { video, audio, command };
 
 // A compressed media object ready for the muxer. `stream` is the ASF stream number (1..127).
 struct EncodedFrame {

@@ -20,6 +20,8 @@ struct MuxedHeader {
     std::uint32_t max_bitrate = 0;      // File Properties Maximum Bitrate, bits/s
     std::vector<int> video_streams;     // ASF stream numbers
     std::vector<int> audio_streams;
+    std::vector<int> command_streams;   // script commands (ASF Command Media), none or one
+    bool protected_content = false;     // a packager protects every payload under this header (asfmux/packager.hpp)
     std::uint32_t version = 0;          // bumps on every header change ($C + new $H)
 };
 
