@@ -28,8 +28,16 @@ namespace {
 
 using Keys = std::span<const std::string_view>;
 
-constexpr std::array<std::string_view, 9> kTopKeys = {"name",  "description", "base",     "source",  "video",
-                                                      "audio", "asf",         "metadata", "outputs"};
+constexpr std::array<std::string_view, 11> kTopKeys = {"name",  "description", "base",     "source",  "video",
+                                                       "audio", "asf",         "metadata", "outputs", "script_commands",
+                                                       "drm"};
+constexpr std::array<std::string_view, 7> kScriptKeys = {"enabled", "input", "captions", "captions_start",
+                                                         "captions_wallclock", "header_reserve_bytes", "bitrate_bps"};
+constexpr std::array<std::string_view, 15> kDrmKeys = {
+    "packager", "kid", "key_file", "key", "key_seed_file", "la_url", "lui_url", "ds_id", "header_version", "checksum",
+    "program", "library", "config", "deadline_ms", "enabled"};
+constexpr std::array<std::string_view, 3> kPackagers = {"playready", "program", "shared-object"};
+constexpr std::array<std::string_view, 2> kWrmHeaderVersions = {"4.0.0.0", "4.2.0.0"};
 constexpr std::array<std::string_view, 15> kSourceKeys = {
     "type",         "path",         "pattern",      "tone_hz",          "video_device",    "audio_device",
     "video_format", "deinterlace",  "av_offset_ms", "drift_correction", "on_loss",         "loss_timeout_ms",
@@ -251,6 +259,10 @@ public:
                 apply_metadata(value, p.metadata);
             } else if (key == "outputs") {
                 apply_outputs(value, p.outputs);
+            } else if (key == "script_commands") {
+                apply_script_commands(value, p.script_commands);
+            } else if (key == "drm") {
+                apply_drm(value, p.drm);
             }
         }
         if (p.name.empty()) p.name = name_from_origin();
@@ -623,6 +635,136 @@ private:
         }
     }
 
+    // `script_commands: on` turns the command stream on with the defaults; a section turns it on
+    // unless it says `enabled: false`.
+    void apply_script_commands(const YAML::Node& value, ScriptCommandsPreset& sc) const {
+        if (value.IsScalar() && (value.Scalar() == "false" || value.Scalar() == "off" || value.Scalar() == "true" ||
+                                 value.Scalar() == "on")) {
+            sc.enabled = value.Scalar() == "true" || value.Scalar() == "on";
+            return;
+        }
+        const auto items = section(value, "script_commands", kScriptKeys);
+        sc.enabled = true;
+        for (const auto& [k, v] : items) {
+            const std::string key = "script_commands." + k;
+            if (k == "enabled") sc.enabled = get_enum(v, key, kBools) == "true";
+            else if (k == "input") sc.input = get_string(v, key, kMaxPathBytes);
+            else if (k == "captions") sc.captions = get_string(v, key, kMaxPathBytes);
+            else if (k == "captions_start") {
+                const std::string t = get_string(v, key, 32);
+                auto us = media_time(t);
+                if (!us) fail_key(key, quote(t) + " is not a media time (seconds like 12.5, or HH:MM:SS.mmm)");
+                sc.captions_start_us = *us;
+            } else if (k == "captions_wallclock") {
+                sc.captions_wallclock = get_string(v, key, 32);
+                if (!wallclock_ok(sc.captions_wallclock))
+                    fail_key(key, quote(sc.captions_wallclock) +
+                                      " is not a time of day (HH:MM:SS) or a date and time (YYYY-MM-DDTHH:MM:SS, Z for UTC)");
+            } else if (k == "header_reserve_bytes") {
+                sc.header_reserve_bytes = static_cast<int>(get_int(v, key, 0, 60000));
+                if (sc.header_reserve_bytes != 0 && sc.header_reserve_bytes < 24)
+                    out_of_range(key, std::to_string(sc.header_reserve_bytes), "0, or 24..60000: a Padding Object takes 24 bytes");
+            } else if (k == "bitrate_bps") sc.bitrate_bps = static_cast<int>(get_int(v, key, 100, 1000000));
+        }
+    }
+
+    // "12.5", "90", "HH:MM:SS[.mmm]" -> microseconds.
+    static std::optional<std::int64_t> media_time(std::string_view s) {
+        std::int64_t h = 0, m = 0, sec = 0, frac = 0;
+        int digits = 0;
+        std::vector<std::int64_t> parts{0};
+        bool dot = false;
+        for (char c : s) {
+            if (c >= '0' && c <= '9') {
+                if (dot) {
+                    if (digits == 6) return std::nullopt;
+                    frac = frac * 10 + (c - '0');
+                    ++digits;
+                } else {
+                    if (parts.back() > 100000000) return std::nullopt;
+                    parts.back() = parts.back() * 10 + (c - '0');
+                }
+            } else if (c == ':' && !dot) {
+                parts.push_back(0);
+            } else if (c == '.' && !dot) {
+                dot = true;
+            } else {
+                return std::nullopt;
+            }
+        }
+        if (s.empty() || (dot && digits == 0) || (parts.size() != 1 && parts.size() != 3)) return std::nullopt;
+        if (parts.size() == 3) {
+            h = parts[0];
+            m = parts[1];
+            sec = parts[2];
+            if (m > 59 || sec > 59) return std::nullopt;
+        } else {
+            sec = parts[0];
+        }
+        for (int d = digits; d < 6; ++d) frac *= 10;
+        return ((h * 60 + m) * 60 + sec) * 1'000'000 + frac;
+    }
+
+    static bool wallclock_ok(std::string_view s) {
+        const auto digits = [&](std::size_t at, std::size_t n) {
+            if (at + n > s.size()) return false;
+            for (std::size_t i = at; i < at + n; ++i)
+                if (s[i] < '0' || s[i] > '9') return false;
+            return true;
+        };
+        const auto time_at = [&](std::size_t at) {
+            return digits(at, 2) && s[at + 2] == ':' && digits(at + 3, 2) && s[at + 5] == ':' && digits(at + 6, 2);
+        };
+        if (s.size() == 8) return time_at(0);
+        if (s.size() == 19 || (s.size() == 20 && s.back() == 'Z'))
+            return digits(0, 4) && s[4] == '-' && digits(5, 2) && s[7] == '-' && digits(8, 2) && s[10] == 'T' && time_at(11);
+        return false;
+    }
+
+    void apply_drm(const YAML::Node& value, DrmPreset& d) const {
+        for (const auto& [k, v] : section(value, "drm", kDrmKeys)) {
+            const std::string key = "drm." + k;
+            if (k == "packager") d.packager = get_enum(v, key, kPackagers);
+            else if (k == "enabled") {
+                if (get_enum(v, key, kBools) == "false") d.packager.clear();
+            } else if (k == "kid") {
+                d.kid = get_string(v, key, 40);
+                if (!guid_ok(d.kid)) fail_key(key, quote(d.kid) + " is not a GUID (XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX)");
+            } else if (k == "key_file") d.key_file = get_string(v, key, kMaxPathBytes);
+            else if (k == "key") d.key = get_string(v, key, 64);
+            else if (k == "key_seed_file") d.key_seed_file = get_string(v, key, kMaxPathBytes);
+            else if (k == "la_url" || k == "lui_url") {
+                std::string url = get_string(v, key, 2048);
+                if (!url.empty() && url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0)
+                    fail_key(key, quote(url) + " is not an absolute http:// or https:// URL");
+                (k == "la_url" ? d.la_url : d.lui_url) = std::move(url);
+            } else if (k == "ds_id") d.ds_id = get_string(v, key, 64);
+            else if (k == "header_version") d.header_version = get_enum(v, key, kWrmHeaderVersions);
+            else if (k == "checksum") d.checksum = get_enum(v, key, kBools) == "true";
+            else if (k == "program") {
+                d.program.clear();
+                if (v.IsScalar()) d.program.push_back(get_string(v, key, kMaxPathBytes));
+                else
+                    for (const auto& item : get_list(v, key, 64)) d.program.push_back(get_string(item, key, kMaxPathBytes));
+            } else if (k == "library") d.library = get_string(v, key, kMaxPathBytes);
+            else if (k == "config") d.config = get_string(v, key, 65536);
+            else if (k == "deadline_ms") d.deadline_ms = static_cast<int>(get_int(v, key, 1, 60000));
+        }
+    }
+
+    static bool guid_ok(std::string_view s) {
+        if (s.size() != 36) return false;
+        for (std::size_t i = 0; i < s.size(); ++i) {
+            const char c = s[i];
+            if (i == 8 || i == 13 || i == 18 || i == 23) {
+                if (c != '-') return false;
+            } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     void apply_outputs(const YAML::Node& value, OutputsPreset& o) const {
         for (const auto& [k, v] : section(value, "outputs", kOutputsKeys)) {
             if (k == "archive") o.archive = get_string(v, "outputs." + k, kMaxPathBytes);
@@ -854,6 +996,18 @@ private:
     void validate(const Preset& p) const {
         if (!p.video && !p.audio)
             fail("video, audio: a preset needs at least one of video and audio (both are none or missing)");
+        if (const DrmPreset& d = p.drm; d.enabled()) {
+            if (d.packager == "playready") {
+                const int keys = !d.key_file.empty() + !d.key.empty() + !d.key_seed_file.empty();
+                if (keys != 1)
+                    fail_key("drm", "packager playready needs exactly one of key_file, key_seed_file or key (" +
+                                        std::to_string(keys) + " given)");
+            } else if (d.packager == "program" && d.program.empty()) {
+                fail_key("drm.program", "is required with packager program (the command and its arguments)");
+            } else if (d.packager == "shared-object" && d.library.empty()) {
+                fail_key("drm.library", "is required with packager shared-object (the path of the .so)");
+            }
+        }
         if (p.source.type == "file" && p.source.path.empty())
             fail_key("source.path", "is required when source.type is file");
         if (p.source.type == "device" && p.source.video_device == "none" && p.source.audio_device == "none")

@@ -177,6 +177,40 @@ struct OutputsPreset {
     MulticastPreset multicast;
 };
 
+// Script commands (issue 13): a command stream in the header (captions, URLs, FILENAME and custom
+// events), fed by the line protocol on a FIFO or stdin and by a caption file; markers. Off unless a
+// `script_commands:` section (or --commands / --captions) turns it on.
+struct ScriptCommandsPreset {
+    bool enabled = false;
+    std::string input;                 // FIFO path (created, mode 0600) or "-" for stdin; empty: none
+    std::string captions;              // SRT or WebVTT file; empty: none
+    std::int64_t captions_start_us = 0;  // media time at which the file's 00:00:00 plays
+    std::string captions_wallclock;    // "HH:MM:SS" or "YYYY-MM-DDTHH:MM:SS" local time (Z: UTC); empty: captions_start
+    int header_reserve_bytes = 4096;   // room in the header for the archive's Script Command and Marker Objects
+    int bitrate_bps = 2000;            // declared for the command stream
+};
+
+// DRM packaging (issue 13, docs/drm.md): off unless `drm.packager` is set.
+struct DrmPreset {
+    std::string packager;           // playready | program | shared-object; empty: off
+    // playready (the reference packager, in process)
+    std::string kid;                // GUID; empty: a random KID, logged at start
+    std::string key_file;           // content key, hex or base64; mode 600 (checked at start)
+    std::string key;                // the content key in the preset itself (discouraged; never logged)
+    std::string key_seed_file;      // key seed (>= 30 bytes); the key is derived from it and the KID
+    std::string la_url;             // license acquisition URL (absolute http or https)
+    std::string lui_url;
+    std::string ds_id;
+    std::string header_version = "4.0.0.0";  // 4.0.0.0 | 4.2.0.0
+    bool checksum = true;
+    // program / shared-object
+    std::vector<std::string> program;  // argv of the external packager
+    std::string library;               // path of the packager shared object
+    std::string config;                // text handed to the program / shared object
+    int deadline_ms = 1000;            // per answer
+    bool enabled() const { return !packager.empty(); }
+};
+
 struct Preset {
     std::string name;
     std::string description;
@@ -187,6 +221,8 @@ struct Preset {
     AsfPreset asf;
     MetadataPreset metadata;
     OutputsPreset outputs;
+    ScriptCommandsPreset script_commands;
+    DrmPreset drm;
 };
 
 // Parses and validates YAML text; `origin` names it in errors (a path or "built-in:NAME").
