@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "asfcast/asfmux/asfmux.hpp"
+#include "asfcast/drm/playready.hpp"
 
 namespace asfcast::app {
 namespace {
@@ -24,7 +25,55 @@ struct StreamStats {
     bool first_key = false;  // the first media object is a key frame (a clean start)
 };
 
-const char* kind_name(MediaKind k) { return k == MediaKind::video ? "video" : "audio"; }
+const char* kind_name(MediaKind k) {
+    return k == MediaKind::video ? "video" : k == MediaKind::audio ? "audio" : "command";
+}
+
+// A script command carried in a command stream payload (asfmux CommandStreamFormat).
+struct StreamCommand {
+    int stream = 0;
+    std::uint32_t pts_ms = 0;  // with the preroll, as stored
+    std::string type, parameter;
+    bool encrypted = false;    // the stream is encrypted: the payload cannot be read here
+};
+
+std::string name_of(const asfmux::Guid& g) {
+    static const std::pair<const char*, const char*> kNames[] = {
+        {"6698B84E-0AFA-4330-AEB2-1C0A98D7A44D", "Encryption Sample ID"},
+        {"399595EC-8667-4E2D-8FDB-98814CE76C1E", "Timecode"},
+        {"E165EC0E-19ED-45D7-B4A7-25CBD1E28E9B", "File Name"},
+        {"D590DC20-07BC-436C-9CF7-F3BBFBF1A4DC", "Content Type"},
+        {"1B1EE554-F9EA-4BC8-821A-376B74E4C4B8", "Pixel Aspect Ratio"},
+        {"C6BD9450-867F-4907-83A3-C77921B733AD", "Sample Duration"},
+        {"F4637010-03C3-42CD-B932-B48ADF3A6A54", "PlayReady"}};
+    const std::string text = asfmux::guid_to_string(g);
+    for (const auto& [id, name] : kNames)
+        if (text == id) return name;
+    return text;
+}
+
+// What a Protection System Identifier Object says (PlayReady: a PlayReady Object holding the WRMHEADER).
+nlohmann::json describe_protection(const asfmux::ProtectionSystemInfo& p) {
+    nlohmann::json j{{"system_id", asfmux::guid_to_string(p.system_id)}, {"system", name_of(p.system_id)},
+                     {"version", p.version}, {"data_bytes", p.data.size()}};
+    if (name_of(p.system_id) != "PlayReady") return j;
+    try {
+        for (const auto& r : drm::playready::parse_playready_object(p.data)) {
+            if (r.type != 1) {
+                j["records"].push_back({{"type", r.type}, {"bytes", r.value.size()}});
+                continue;
+            }
+            const std::string xml = drm::playready::utf16le_to_utf8(r.value);
+            const auto sum = drm::playready::summarize_wrmheader(xml);
+            j["records"].push_back({{"type", 1}, {"bytes", r.value.size()}});
+            j["wrmheader"] = {{"version", sum.version}, {"kids", sum.kids}, {"algid", sum.algid},
+                              {"checksum", sum.checksum}, {"la_url", sum.la_url}, {"xml", xml}};
+        }
+    } catch (const std::exception& e) {
+        j["error"] = e.what();
+    }
+    return j;
+}
 
 }  // namespace
 
@@ -61,6 +110,9 @@ int inspect_file(const std::string& path, bool json) {
     }
 
     std::map<int, StreamStats> per_stream;
+    std::map<int, const asfmux::StreamInfo*> stream_info;
+    for (const auto& s : info.streams) stream_info[s.number] = &s;
+    std::vector<StreamCommand> stream_commands;
     std::uint64_t packets = 0, bad_packets = 0, padding = 0, multi = 0;
     std::uint32_t first_send = 0, last_send = 0;
     bool send_monotonic = true;
@@ -80,6 +132,23 @@ int inspect_file(const std::string& path, bool json) {
                 padding += p.padding;
                 if (p.multiple_payloads) ++multi;
                 for (auto& pl : p.payloads) {
+                    if (auto it = stream_info.find(pl.stream); it != stream_info.end() &&
+                        it->second->kind == MediaKind::command && pl.offset == 0 && !pl.compressed &&
+                        stream_commands.size() < 100000) {
+                        StreamCommand c;
+                        c.stream = pl.stream;
+                        c.pts_ms = pl.pts_ms;
+                        c.encrypted = it->second->encrypted;
+                        if (!c.encrypted && pl.length == pl.object_size) {
+                            if (auto d = asfmux::decode_script_command(ByteView(pkt.data() + pl.data_at, pl.length))) {
+                                c.type = d->first;
+                                c.parameter = d->second;
+                            } else {
+                                c.type = "?";
+                            }
+                        }
+                        stream_commands.push_back(std::move(c));
+                    }
                     auto& s = per_stream[pl.stream];
                     ++s.payloads;
                     s.bytes += pl.length;
@@ -161,11 +230,37 @@ int inspect_file(const std::string& path, bool json) {
         for (auto& g : info.mutual_exclusions) j["mutual_exclusions"].push_back({{"type", g.type}, {"streams", g.streams}});
         for (auto& o : info.objects)
             j["objects"].push_back({{"name", o.name}, {"offset", o.offset}, {"size", o.size}, {"depth", o.depth}});
+        j["protection"] = nlohmann::json::array();
+        for (const auto& p : info.protection_systems) j["protection"].push_back(describe_protection(p));
+        j["script_commands"] = nlohmann::json::array();  // the header's Script Command Object
+        for (const auto& c : info.script_commands)
+            j["script_commands"].push_back({{"time_ms", c.time_ms}, {"pts_ms", c.time_ms - std::min<std::uint64_t>(c.time_ms, info.preroll_ms)},
+                                            {"type", c.type}, {"parameter", c.name}});
+        j["markers"] = nlohmann::json::array();
+        for (const auto& m : info.markers)
+            j["markers"].push_back({{"name", m.description}, {"time_100ns", m.time_100ns},
+                                    {"pts_ms", m.time_100ns / 10000 - std::min<std::uint64_t>(m.time_100ns / 10000, info.preroll_ms)},
+                                    {"offset", m.offset}, {"send_time_ms", m.send_time_ms}});
+        j["stream_commands"] = nlohmann::json::array();  // script commands in command streams
+        for (const auto& c : stream_commands) {
+            nlohmann::json jc{{"stream", c.stream}, {"pts_ms", c.pts_ms - std::min<std::uint64_t>(c.pts_ms, info.preroll_ms)},
+                              {"encrypted", c.encrypted}};
+            if (!c.encrypted) {
+                jc["type"] = c.type;
+                jc["parameter"] = c.parameter;
+            }
+            j["stream_commands"].push_back(std::move(jc));
+        }
         for (auto& s : info.streams) {
             nlohmann::json js{{"number", s.number}, {"type", kind_name(s.kind)}, {"bitrate", s.bitrate},
+                              {"encrypted", s.encrypted},
                               {"extended_properties", s.has_extended_properties},
                               {"spread_error_correction", s.spread_error_correction}, {"name", s.name}};
-            if (s.kind == MediaKind::video) {
+            for (const auto& e : s.payload_extensions)
+                js["payload_extensions"].push_back({{"system", name_of(e.id)}, {"id", asfmux::guid_to_string(e.id)},
+                                                    {"data_size", e.data_size}});
+            if (s.kind == MediaKind::command) {
+            } else if (s.kind == MediaKind::video) {
                 js["width"] = s.width;
                 js["height"] = s.height;
                 js["fourcc"] = s.fourcc;
@@ -209,17 +304,56 @@ int inspect_file(const std::string& path, bool json) {
         fmt::print("streams:\n");
         for (auto& s : info.streams) {
             auto& st = per_stream[s.number];
-            if (s.kind == MediaKind::video)
+            if (s.kind == MediaKind::command)
+                fmt::print("  #{} command (script commands)  {} bit/s", s.number, s.bitrate);
+            else if (s.kind == MediaKind::video)
                 fmt::print("  #{} video {} {}x{}  {} bit/s", s.number, s.fourcc, s.width, s.height, s.bitrate);
             else
                 fmt::print("  #{} audio tag 0x{:04X} {} ch {} Hz {} B/s align {}  {} bit/s", s.number, s.format_tag,
                            s.channels, s.sample_rate, s.avg_bytes_per_sec, s.block_align, s.bitrate);
             if (!s.name.empty()) fmt::print("  \"{}\"", s.name);
+            if (s.encrypted) fmt::print("  ENCRYPTED");
+            for (const auto& e : s.payload_extensions) fmt::print("  [ext {} {} B]", name_of(e.id), e.data_size);
             fmt::print("  | {} objects ({} key) in {} payloads, {} bytes, pts {}..{} ms\n", st.objects, st.key_frames,
                        st.payloads, st.bytes, st.first_pts, st.last_pts);
         }
         for (auto& g : info.mutual_exclusions)
             fmt::print("mutual exclusion ({}): streams {}\n", g.type, fmt::join(g.streams, ", "));
+        for (const auto& p : info.protection_systems) {
+            const nlohmann::json d = describe_protection(p);
+            fmt::print("protection: {} (system {}, version {}), {} bytes of data\n", d["system"].get<std::string>(),
+                       d["system_id"].get<std::string>(), p.version, p.data.size());
+            if (d.contains("wrmheader")) {
+                const auto& w = d["wrmheader"];
+                fmt::print("  WRMHEADER {}  KID {}  ALGID {}  CHECKSUM {}\n  LA_URL {}\n", w["version"].get<std::string>(),
+                           fmt::join(w["kids"].get<std::vector<std::string>>(), ", "), w["algid"].get<std::string>(),
+                           w["checksum"].get<std::string>(), w["la_url"].get<std::string>());
+            }
+            if (d.contains("error")) fmt::print("  problem: {}\n", d["error"].get<std::string>());
+        }
+        const auto ms_text = [&](std::uint64_t ms_with_preroll) {
+            const std::uint64_t ms = ms_with_preroll - std::min<std::uint64_t>(ms_with_preroll, info.preroll_ms);
+            return fmt::format("{:02}:{:02}:{:02}.{:03}", ms / 3'600'000, ms / 60'000 % 60, ms / 1000 % 60, ms % 1000);
+        };
+        if (!info.script_commands.empty()) {
+            fmt::print("script command object: {} commands, types {}\n", info.script_commands.size(),
+                       fmt::join(info.script_command_types, ", "));
+            for (const auto& c : info.script_commands)
+                fmt::print("  {}  {} {}\n", ms_text(c.time_ms), c.type, c.name);
+        }
+        if (!info.markers.empty()) {
+            fmt::print("markers: {}\n", info.markers.size());
+            for (const auto& m : info.markers)
+                fmt::print("  {}  \"{}\"  (offset {}, send {} ms)\n", ms_text(m.time_100ns / 10000), m.description, m.offset,
+                           m.send_time_ms);
+        }
+        if (!stream_commands.empty()) {
+            fmt::print("commands in command streams: {}\n", stream_commands.size());
+            for (const auto& c : stream_commands) {
+                if (c.encrypted) fmt::print("  #{} {}  (encrypted)\n", c.stream, ms_text(c.pts_ms));
+                else fmt::print("  #{} {}  {} {}\n", c.stream, ms_text(c.pts_ms), c.type, c.parameter);
+            }
+        }
         fmt::print("packets: {} read ({} with multiple payloads), padding {} bytes, send {}..{} ms{}\n", packets,
                    multi, padding, first_send, last_send, send_monotonic ? "" : " (NOT monotonic)");
         for (auto& p : problems) fmt::print("problem: {}\n", p);

@@ -20,17 +20,20 @@
 #include "asfcast/archive/archive.hpp"
 #include "asfcast/asfmux/asfmux.hpp"
 #include "asfcast/asfmux/interleaver.hpp"
+#include "asfcast/asfmux/packager.hpp"
 #include "asfcast/capture/capture.hpp"
 #include "asfcast/core/bounded_queue.hpp"
 #include "asfcast/core/clock.hpp"
 #include "asfcast/core/muxed_bus.hpp"
 #include "asfcast/core/thread_name.hpp"
 #include "asfcast/encode/encode.hpp"
+#include "asfcast/drm/drm.hpp"
 #include "asfcast/encode/renditions.hpp"
 #include "asfcast/msbd/msbd.hpp"
 #include "asfcast/pullserver/pullserver.hpp"
 #include "asfcast/multicast/multicast.hpp"
 #include "asfcast/push/push_output.hpp"
+#include "job_script.hpp"
 #include "job_source.hpp"
 
 namespace asfcast::app {
@@ -281,6 +284,14 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
         aenc = std::make_unique<encode::AudioRenditions>(ac);
         streams.audio = aenc->formats();
     }
+    // Script commands (issue 13): a command stream after the media streams.
+    if (preset.script_commands.enabled) {
+        asfmux::CommandStreamFormat c;
+        c.stream = next_stream++;
+        c.bitrate = static_cast<std::uint32_t>(preset.script_commands.bitrate_bps);
+        c.stream_name = "Script commands";
+        streams.commands.push_back(c);
+    }
     if (streams.video.size() > 1 || streams.audio.size() > 1)
         spdlog::info("MBR: {} video renditions, {} audio encodings", streams.video.size(), streams.audio.size());
 
@@ -297,13 +308,42 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
     metadata.extended.emplace_back("WM/ToolVersion", ASFCAST_VERSION);
     metadata.extended.emplace_back("WM/EncodingSettings", preset.name);
 
+    // DRM (issue 13, docs/drm.md): the packager's objects are in every header built from here, and
+    // the packetizer hands it every media object; a clear payload cannot be written under it.
+    std::shared_ptr<asfmux::Packager> packager;
+    asfmux::HeaderAdditions additions;
+    if (preset.script_commands.enabled)
+        additions.reserve_bytes = static_cast<std::uint32_t>(preset.script_commands.header_reserve_bytes);
+    if (preset.drm.enabled()) {
+        drm::PackagerConfig dc;
+        dc.kind = preset.drm.packager;
+        dc.playready = {preset.drm.kid, preset.drm.key_file, preset.drm.key, preset.drm.key_seed_file, preset.drm.la_url,
+                        preset.drm.lui_url, preset.drm.ds_id, preset.drm.header_version, preset.drm.checksum};
+        dc.program = preset.drm.program;
+        dc.library = preset.drm.library;
+        dc.config = preset.drm.config;
+        dc.deadline = std::chrono::milliseconds(preset.drm.deadline_ms);
+        packager = drm::make_packager(dc);
+        try {
+            additions.protection = packager->header(streams);
+        } catch (const asfmux::PackagerError& e) {
+            throw std::runtime_error(std::string("drm: ") + e.what());
+        }
+        spdlog::info("drm: packager {}: {}; every payload of every stream is protected", packager->name(),
+                     additions.protection->description);
+    }
     auto builder = std::make_shared<asfmux::HeaderBuilder>(
         mux_config, streams, metadata, asfmux::random_guid(),
-        asfmux::unix_to_filetime(static_cast<std::int64_t>(std::time(nullptr))));
+        asfmux::unix_to_filetime(static_cast<std::int64_t>(std::time(nullptr))), additions);
     auto header = std::make_shared<MuxedHeader>(builder->build_live());
     if (header->bytes.size() > mux_config.packet_size && header->bytes.size() > 8192)
         spdlog::warn("the ASF header is {} bytes; some receivers refuse headers over 8192 bytes", header->bytes.size());
-    asfmux::Packetizer packetizer(mux_config, streams);
+    asfmux::Packetizer packetizer(mux_config, streams, packager,
+                                  additions.protection ? *additions.protection : asfmux::ProtectionHeader{});
+    std::shared_ptr<JobScript> job_script;  // before the archive: its final header lists the commands
+    if (preset.script_commands.enabled)
+        job_script = std::make_shared<JobScript>(preset.script_commands, streams.commands.front().stream,
+                                                 source.type != capture::SourceType::file);
     for (const auto& a : streams.audio)
         if (a.block_align > packetizer.max_audio_frame_bytes())
             throw std::runtime_error(fmt::format(
@@ -318,7 +358,18 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
         ac.path = preset.outputs.archive;
         ac.block_when_full = source.fast;
         archive = std::make_shared<archive::ArchiveWriter>(
-            ac, [builder](const asfmux::FileTotals& t) { return builder->build_final(t); });
+            ac, [builder, job_script](const asfmux::FileTotals& t) {
+                if (!job_script) return builder->build_final(t);
+                asfmux::FinalHeaderReport r;
+                Bytes final_header = builder->build_final(t, job_script->listing(), &r);
+                spdlog::info("archive: the header lists {} script commands and {} markers", r.commands_listed,
+                             r.markers_listed);
+                if (r.commands_dropped || r.markers_dropped)
+                    spdlog::warn("archive: {} script commands and {} markers did not fit in the header's "
+                                 "script_commands.header_reserve_bytes; the commands are in the command stream",
+                                 r.commands_dropped, r.markers_dropped);
+                return final_header;
+            });
         bus.attach(archive->feed());
         spdlog::info("archiving to {}", ac.path);
     }
@@ -528,6 +579,13 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
                 }
                 out.clear();
             };
+            // Script commands due by this media object's time go before it (job_script.hpp).
+            auto add_script_commands = [&](Micros media_us, Micros now_us) {
+                if (!job_script) return;
+                const Micros origin = capture_origin.load();
+                const auto known = origin != std::numeric_limits<Micros>::max() ? std::optional<Micros>(origin) : std::nullopt;
+                for (auto& c : job_script->due(media_us, packetizer.packets_written(), known)) packetizer.add(c, now_us, out);
+            };
             while (open_streams > 0) {
                 Micros now = monotonic_us();
                 Micros wait = 50'000;
@@ -548,13 +606,28 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
                         --open_streams;
                     }
                 }
-                while (auto f = interleaver.pop(now)) packetizer.add(*f, now, out);
+                while (auto f = interleaver.pop(now)) {
+                    add_script_commands(f->dts, now);
+                    packetizer.add(*f, now, out);
+                }
                 packetizer.poll(now, out);
                 publish();
             }
-            while (auto f = interleaver.pop_any()) packetizer.add(*f, monotonic_us(), out);
+            while (auto f = interleaver.pop_any()) {
+                add_script_commands(f->dts, monotonic_us());
+                packetizer.add(*f, monotonic_us(), out);
+            }
             packetizer.flush(out);
             publish();
+        } catch (const asfmux::PackagerError& e) {
+            // Nothing clear goes out: the object the packager failed on was not written, and every
+            // output gets the end of the stream now.
+            spdlog::error("drm: packager {} failed: {}; the protected broadcast stops here (every output ends; no "
+                          "clear payload was sent)",
+                          packager ? packager->name() : std::string("?"), e.what());
+            mux_failed = true;
+            failed = true;
+            mux_q.close();
         } catch (const std::exception& e) {
             spdlog::error("mux: {}; the broadcast ends here", e.what());
             mux_failed = true;
@@ -713,6 +786,8 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
         std::lock_guard lk(error_mutex);
         if (!capture_error.empty()) spdlog::error("capture: {}", capture_error);
     }
+    if (job_script)
+        spdlog::info("script commands: {} sent, {} markers", job_script->commands_sent(), job_script->markers());
     spdlog::info("done: {} video frames ({} dropped), {} audio frames, {} packets, {:.1f} s",
                  stats.video_frames_encoded.load(), stats.video_frames_dropped.load(),
                  stats.audio_frames_encoded.load(), stats.packets.load(), stats.media_time_us.load() / 1e6);

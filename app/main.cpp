@@ -14,6 +14,7 @@
 
 #include "asfcast/core/log.hpp"
 #include "asfcast/presets/presets.hpp"
+#include "asfcast/script/script.hpp"
 #include "devices_cmd.hpp"
 #include "inspect.hpp"
 #include "job.hpp"
@@ -162,6 +163,24 @@ int main(int argc, char** argv) {
                     "write the media clock to PATH whenever it changes (live sources): 'origin_us N' is the "
                     "CLOCK_MONOTONIC time in microseconds at media time 0, so a payload with ASF presentation "
                     "time T ms was captured at N + (T - preroll_ms) * 1000; for latency measurements by clients");
+    // Script commands and captions (issue 13): a command stream fed by a FIFO (or stdin) and a caption file.
+    std::string commands_path, captions_spec;
+    run->add_option("--commands", commands_path,
+                    "read script commands ('[@TIME ]CAPTION|URL|FILENAME|EVENT|TEXT|MARKER|TYPE parameter' lines) from "
+                    "this FIFO (created, mode 0600) or '-' for standard input; turns the command stream on");
+    run->add_option("--captions", captions_spec,
+                    "play this SRT or WebVTT file as CAPTION commands: FILE, or FILE@TIME to start its 00:00:00 at media "
+                    "time TIME (seconds or HH:MM:SS.mmm); turns the command stream on");
+    auto* marker_cmd = cli.add_subcommand("marker", "Mark the running broadcast (the archive's Marker Object lists it)");
+    std::string marker_fifo, marker_name;
+    marker_cmd->add_option("--commands", marker_fifo, "the FIFO of the broadcast (asfcast run --commands PATH)")->required();
+    marker_cmd->add_option("NAME", marker_name, "the marker's name, e.g. \"Keynote\"")->required();
+    auto* command_cmd = cli.add_subcommand("command", "Send a script command to the running broadcast");
+    std::string command_fifo, command_type, command_param;
+    command_cmd->add_option("--commands", command_fifo, "the FIFO of the broadcast (asfcast run --commands PATH)")->required();
+    command_cmd->add_option("TYPE", command_type, "CAPTION, URL, FILENAME, EVENT, TEXT or a custom type")->required();
+    command_cmd->add_option("PARAMETER", command_param, "the command's text");
+
     auto* inspect = cli.add_subcommand("inspect", "Print the ASF objects, streams and packet statistics of a file");
     std::string inspect_path;
     bool inspect_json = false;
@@ -179,6 +198,17 @@ int main(int argc, char** argv) {
     if (*inspect) return asfcast::app::inspect_file(inspect_path, inspect_json);
 
     if (*devices_cmd) return asfcast::app::list_devices(devices_json);
+
+    if (*marker_cmd || *command_cmd) {
+        try {
+            if (*marker_cmd) asfcast::script::send_command_line(marker_fifo, "MARKER " + marker_name);
+            else asfcast::script::send_command_line(command_fifo, command_type + (command_param.empty() ? "" : " " + command_param));
+            return 0;
+        } catch (const std::exception& e) {
+            spdlog::error("{}", e.what());
+            return 1;
+        }
+    }
 
     if (*presets_cmd) {
         const auto list = asfcast::presets::builtin_presets();
@@ -203,6 +233,23 @@ int main(int argc, char** argv) {
             asfcast::presets::PushTargetPreset target;
             target.url = url;
             options.preset.outputs.push.targets.push_back(std::move(target));
+        }
+        if (!commands_path.empty()) {
+            options.preset.script_commands.enabled = true;
+            options.preset.script_commands.input = commands_path;
+        }
+        if (!captions_spec.empty()) {
+            options.preset.script_commands.enabled = true;
+            std::string file = captions_spec;
+            if (const auto at = captions_spec.rfind('@'); at != std::string::npos) {
+                const auto t = asfcast::script::parse_media_time(captions_spec.substr(at + 1));
+                if (!t) throw std::runtime_error("--captions " + captions_spec + ": '" + captions_spec.substr(at + 1) +
+                                                 "' is not a media time (seconds or HH:MM:SS.mmm)");
+                file = captions_spec.substr(0, at);
+                options.preset.script_commands.captions_start_us = *t;
+                options.preset.script_commands.captions_wallclock.clear();
+            }
+            options.preset.script_commands.captions = file;
         }
         if (duration > 0) options.duration_s = duration;
         options.fast = fast;
