@@ -44,7 +44,6 @@ constexpr std::int64_t kHousekeepingUs = 500'000;
 // The ring keeps max_lag_ms plus this much of the stream (and always its newest start points):
 // older packets are of use to no client, since one that far behind skips ahead anyway.
 constexpr std::uint32_t kRingMarginMs = 2000;
-constexpr unsigned kSendBatch = 256;            // writes per io_uring submission
 constexpr int kMaxFlushRounds = 64;             // bounds the follow-up writes one wake makes
 
 }  // namespace
@@ -233,9 +232,11 @@ public:
             msghdr msg{};
             msg.msg_iov = &iov_[iov_index_];
             msg.msg_iovlen = iov_count_ - iov_index_;
-            in_batch_ = writing_ = true;
-            server_.send_batch->queue(socket_.native_handle(), msg, reinterpret_cast<std::uintptr_t>(this));
-            return false;
+            if (server_.send_batch->queue(socket_.native_handle(), msg, reinterpret_cast<std::uintptr_t>(this))) {
+                in_batch_ = writing_ = true;
+                return false;
+            }
+            // The batch is full (a follow-up write while it is being handed out): write now.
         }
         return send_gathered();
     }
@@ -608,12 +609,12 @@ void PullServer::Impl::start() {
         if (config.batch_sends) {
             // Made here: the ring is submitted to by this thread only.
             std::string why;
-            send_batch = SendBatch::create(kSendBatch, why);
+            send_batch = SendBatch::create(std::max(1u, config.batch_entries), why);
             if (send_batch) {
                 send_batch->on_done([](std::uint64_t tag, long result) {
                     reinterpret_cast<Connection*>(static_cast<std::uintptr_t>(tag))->on_batch_done(result);
                 });
-                spdlog::debug("pull: $D writes are batched with io_uring ({} per submission)", kSendBatch);
+                spdlog::debug("pull: $D writes are batched with io_uring ({} per submission)", config.batch_entries);
             } else {
                 spdlog::info("pull: io_uring unavailable ({}); one sendmsg per client write", why);
             }
@@ -816,7 +817,10 @@ void PullServer::Impl::trim_ring(Mount& m) {
 void PullServer::Impl::wake_all(Mount& m) {
     wake_list.assign(m.streaming.begin(), m.streaming.end());
     batching = send_batch != nullptr;
-    for (Connection* c : wake_list) c->pump();
+    for (Connection* c : wake_list) {
+        if (batching && send_batch->full()) send_batch->flush();
+        c->pump();
+    }
     flush_sends();
 }
 

@@ -41,8 +41,8 @@ public:
         return true;
     }
 
-    void queue(int fd, const msghdr& msg, std::uint64_t tag) override {
-        if (queued_ == entries_) flush();
+    bool queue(int fd, const msghdr& msg, std::uint64_t tag) override {
+        if (queued_ >= entries_) return false;
         Slot& s = slots_[queued_];
         s.fd = fd;
         s.msg = msg;
@@ -59,6 +59,7 @@ public:
             io_uring_sqe_set_data64(sqe, queued_);
         }
         ++queued_;
+        return true;
     }
 
     std::size_t flush() override {
@@ -86,14 +87,19 @@ public:
                 slots_[i].done = true;
             }
         queued_ = 0;
-        // Completions are handed out after the queue is empty again: `done` may queue new writes.
-        results_.clear();
-        for (std::size_t i = 0; i < n; ++i) results_.push_back({slots_[i].tag, slots_[i].result});
-        for (const auto& [tag, result] : results_) done_(tag, result);
+        // Completions are handed out after the queue is empty again: `done` may queue new writes
+        // (and even flush them: this call's results are its own).
+        std::vector<std::pair<std::uint64_t, long>> results;
+        results.swap(results_);
+        results.clear();
+        for (std::size_t i = 0; i < n; ++i) results.push_back({slots_[i].tag, slots_[i].result});
+        for (const auto& [tag, result] : results) done_(tag, result);
+        if (results_.capacity() < results.capacity()) results_.swap(results);  // keep the larger buffer
         return n;
     }
 
     std::size_t queued() const override { return queued_; }
+    bool full() const override { return queued_ >= entries_; }
 
 private:
     struct Slot {

@@ -32,12 +32,14 @@ public:
     using Done = std::function<void(std::uint64_t tag, long result)>;
 
     // Queues sendmsg(fd, msg, MSG_NOSIGNAL | MSG_DONTWAIT). `msg->msg_iov` and the bytes it
-    // points to must stay valid until `done` ran for this write; `msg` itself is copied.
-    // When the queue is full it is flushed first (so `done` may run for earlier writes).
-    virtual void queue(int fd, const msghdr& msg, std::uint64_t tag) = 0;
-    // Submits what is queued and runs `done` for every write. Returns the writes completed.
+    // points to must stay valid until `done` ran for this write; `msg` itself is copied. Returns
+    // false, queuing nothing, when the queue is full: flush first, or write directly.
+    virtual bool queue(int fd, const msghdr& msg, std::uint64_t tag) = 0;
+    // Submits what is queued and runs `done` for every write, after the queue is empty again (so
+    // `done` may queue new writes: the next flush sends them). Returns the writes completed.
     virtual std::size_t flush() = 0;
     virtual std::size_t queued() const = 0;
+    virtual bool full() const = 0;
     void on_done(Done d) { done_ = std::move(d); }
 
 protected:

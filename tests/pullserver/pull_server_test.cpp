@@ -381,6 +381,41 @@ TEST_F(PullServerTest, BatchedAndPlainSendsStreamTheSame) {
     }
 }
 
+// Many clients with small submissions and more packets per wake than one write takes (8): the batch
+// fills during a wake and again while its results are handed out (each result queues the client's
+// next write), and every client still gets a clean stream.
+TEST_F(PullServerTest, FullBatchesAndFollowUpWritesKeepEveryStreamClean) {
+    PullConfig config;
+    config.batch_entries = 3;
+    config.send_interval_ms = 400;  // about 12 packets per wake: two writes per client
+    start(config);
+    std::this_thread::sleep_for(1500ms);  // start-up bursts of up to a second of packets
+    std::vector<std::unique_ptr<Client>> clients;
+    for (int i = 0; i < 24; ++i) {
+        clients.push_back(std::make_unique<Client>(port()));
+        ASSERT_TRUE(clients.back()->send(kPlay));
+    }
+    for (auto& c : clients) EXPECT_NE(c->read_head().find("200 OK"), std::string::npos);
+    // Read every client in turn for a while (one left unread would rightly fall behind and skip).
+    const auto until = std::chrono::steady_clock::now() + 1500ms;
+    for (int round = 0; round < 1000 && std::chrono::steady_clock::now() < until; ++round)
+        for (auto& c : clients) c->read_for(2ms);
+    for (auto& c : clients) {
+        std::string error;
+        auto packets = packets_of(c->data(), &error);
+        EXPECT_EQ(error, "");
+        ASSERT_GT(packets.size(), 10u);
+        std::uint8_t seq = 0;
+        for (std::size_t i = 1; i < packets.size(); ++i) {
+            ASSERT_EQ(packets[i].type, 'D');
+            EXPECT_EQ(packets[i].afflags, seq++);
+            if (i > 1) {
+                EXPECT_EQ(packets[i].location_id, packets[i - 1].location_id + 1);
+            }
+        }
+    }
+}
+
 // The ring holds max_lag_ms + 2 s of the stream, not ring_packets: what is older is of use to no
 // client. Late joiners still start on the newest key frame (one a second here).
 TEST_F(PullServerTest, RingKeepsMaxLagPlusAMargin) {

@@ -45,6 +45,7 @@ struct PullConfig {
     // the kernel offers it: the same TCP writes without a system call each. Off, or where io_uring
     // is unavailable: one sendmsg per write.
     bool batch_sends = true;
+    unsigned batch_entries = 256;              // writes per io_uring submission
     std::size_t log_entries = 1000;            // client Log bodies kept (bounded)
 };
 
