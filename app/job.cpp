@@ -622,9 +622,8 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
         } catch (const asfmux::PackagerError& e) {
             // Nothing clear goes out: the object the packager failed on was not written, and every
             // output gets the end of the stream now.
-            spdlog::error("drm: packager {} failed: {}; the protected broadcast stops here (every output ends; no "
-                          "clear payload was sent)",
-                          packager ? packager->name() : std::string("?"), e.what());
+            spdlog::error("drm: {}; the protected broadcast stops here (every output ends; no clear payload was sent)",
+                          e.what());
             mux_failed = true;
             failed = true;
             mux_q.close();

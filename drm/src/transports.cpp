@@ -33,14 +33,15 @@ long long ms_since(Clock::time_point t) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count();
 }
 
-// A reply must be of the expected type, or ERROR; anything else is the packager's fault.
-Message expect_reply(Message m, Type want, std::uint32_t sequence, const std::string& who) {
+// A reply must be of the expected type, or ERROR; anything else is the packager's fault. The
+// message says what happened; the caller puts the packager's name in front.
+Message expect_reply(Message m, Type want, std::uint32_t sequence) {
     if (m.sequence != sequence)
-        throw asfmux::PackagerError(who + ": answered request " + std::to_string(m.sequence) + " while request " +
+        throw asfmux::PackagerError("answered request " + std::to_string(m.sequence) + " while request " +
                                     std::to_string(sequence) + " was pending");
-    if (m.type == Type::error) throw asfmux::PackagerError(who + " reported an error: " + protocol::decode_error(m.body));
+    if (m.type == Type::error) throw asfmux::PackagerError("reported an error: " + protocol::decode_error(m.body));
     if (m.type != want)
-        throw asfmux::PackagerError(who + ": answered with " + protocol::type_name(m.type) + " where " +
+        throw asfmux::PackagerError(std::string("answered with ") + protocol::type_name(m.type) + " where " +
                                     protocol::type_name(want) + " was expected");
     return m;
 }
@@ -167,7 +168,7 @@ Message ExternalPackager::call(Type type, const Bytes& body, Type want, std::chr
     std::uint8_t buf[65536];
     for (;;) {
         try {
-            if (auto m = reader_.next()) return expect_reply(std::move(*m), want, seq, "packager program " + argv_[0]);
+            if (auto m = reader_.next()) return expect_reply(std::move(*m), want, seq);
         } catch (const ProtocolError& e) {
             fail(std::string("broke the packager protocol: ") + e.what());
         } catch (const asfmux::PackagerError& e) {
@@ -287,9 +288,13 @@ Message SharedObjectPackager::call(Type type, const Bytes& body, Type want) {
         throw asfmux::PackagerError(who + " broke the packager protocol: " + e.what());
     }
     if (!m || r.buffered() != 0) throw asfmux::PackagerError(who + ": the reply is not exactly one protocol message");
-    Message out = expect_reply(std::move(*m), want, seq, who);
-    broken_ = false;
-    return out;
+    try {
+        Message out = expect_reply(std::move(*m), want, seq);
+        broken_ = false;
+        return out;
+    } catch (const asfmux::PackagerError& e) {
+        throw asfmux::PackagerError(who + ": " + e.what());
+    }
 }
 
 asfmux::ProtectionHeader SharedObjectPackager::header(const asfmux::StreamSet& streams) {
