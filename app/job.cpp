@@ -567,6 +567,13 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
         set_thread_name("asfcast-mux");
         try {
             asfmux::Interleaver interleaver(stream_numbers, 500'000);
+            // Audio frames follow each other by a whole frame (less 1 us for rounding): video
+            // need not wait for the next audio frame to know none comes before it.
+            if (aenc) {
+                const auto durations = aenc->frame_durations_us();
+                for (std::size_t i = 0; i < durations.size() && i < streams.audio.size(); ++i)
+                    interleaver.set_min_step(streams.audio[i].stream, durations[i] - 1);
+            }
             std::size_t open_streams = stream_numbers.size();
             std::vector<DataPacket> out;
             auto publish = [&] {

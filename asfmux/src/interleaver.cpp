@@ -1,5 +1,6 @@
 #include "asfcast/asfmux/interleaver.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace asfcast::asfmux {
@@ -11,7 +12,15 @@ Interleaver::Interleaver(const std::vector<int>& streams, Micros max_wait_us) : 
 void Interleaver::push(EncodedFrame frame, Micros now_us) {
     auto it = lanes_.find(frame.stream);
     if (it == lanes_.end()) throw std::invalid_argument("Interleaver: frame for an unknown stream");
+    it->second.have_last = true;
+    it->second.last_dts = frame.dts;
     it->second.frames.push_back(Queued{std::move(frame), now_us});
+}
+
+void Interleaver::set_min_step(int stream, Micros min_step) {
+    auto it = lanes_.find(stream);
+    if (it == lanes_.end()) throw std::invalid_argument("Interleaver: min step for an unknown stream");
+    it->second.min_step = std::max<Micros>(0, min_step);
 }
 
 void Interleaver::end_stream(int stream) {
@@ -32,9 +41,14 @@ std::map<int, Interleaver::Lane>::iterator Interleaver::earliest() {
 std::optional<EncodedFrame> Interleaver::pop(Micros now_us) {
     auto best = earliest();
     if (best == lanes_.end()) return std::nullopt;
+    const Micros dts = best->second.frames.front().frame.dts;
     bool safe = true;
-    for (auto& [stream, lane] : lanes_)
-        if (lane.frames.empty() && !lane.ended) safe = false;
+    for (auto& [stream, lane] : lanes_) {
+        if (!lane.frames.empty() || lane.ended) continue;
+        // An empty lane can still deliver an earlier frame, unless its spacing rules that out.
+        if (lane.min_step > 0 && lane.have_last && dts <= lane.last_dts + lane.min_step) continue;
+        safe = false;
+    }
     if (!safe && now_us - best->second.frames.front().arrived < max_wait_) return std::nullopt;
     EncodedFrame f = std::move(best->second.frames.front().frame);
     best->second.frames.pop_front();

@@ -314,6 +314,10 @@ AudioEncoder::~AudioEncoder() = default;
 
 const AudioStreamFormat& AudioEncoder::format() const { return impl_->fmt; }
 
+Micros AudioEncoder::frame_duration_us() const {
+    return static_cast<Micros>(impl_->frame_size) * 1'000'000 / impl_->cfg.sample_rate;
+}
+
 void AudioEncoder::encode(const RawAudioBlock& block, std::vector<EncodedFrame>& out) { impl_->encode(block, out); }
 
 void AudioEncoder::flush(std::vector<EncodedFrame>& out) { impl_->flush(out); }

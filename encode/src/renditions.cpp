@@ -300,6 +300,12 @@ AudioRenditions::AudioRenditions(const AudioRenditionsConfig& config) : names_(c
 
 AudioRenditions::~AudioRenditions() = default;
 
+std::vector<Micros> AudioRenditions::frame_durations_us() const {
+    std::vector<Micros> out;
+    for (const auto& e : encoders_) out.push_back(e->frame_duration_us());
+    return out;
+}
+
 std::vector<AudioStreamFormat> AudioRenditions::formats() const {
     std::vector<AudioStreamFormat> out;
     for (std::size_t i = 0; i < encoders_.size(); ++i) {

@@ -80,6 +80,9 @@ public:
 
     // WAVEFORMATEX + codec data, known right after construction.
     const AudioStreamFormat& format() const;
+    // The codec's frame duration, rounded down: consecutive frames' timestamps are this far apart
+    // (or a microsecond more) unless the input resynchronizes.
+    Micros frame_duration_us() const;
     // Accepts any number of samples; emits one EncodedFrame per codec frame. Presentation time
     // of each frame is the capture time of its first sample.
     void encode(const RawAudioBlock& block, std::vector<EncodedFrame>& out);

@@ -76,6 +76,7 @@ public:
     AudioRenditions& operator=(const AudioRenditions&) = delete;
 
     std::vector<AudioStreamFormat> formats() const;
+    std::vector<Micros> frame_durations_us() const;  // AudioEncoder::frame_duration_us, by index
     void encode(const RawAudioBlock& block, std::vector<EncodedFrame>& out);
     void flush(std::vector<EncodedFrame>& out);
     std::size_t size() const;
