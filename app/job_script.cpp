@@ -121,7 +121,7 @@ void JobScript::take(script::CommandLine c) {
         spdlog::error("script commands: more than 10000 commands waiting for the muxer; '{}' is dropped", c.type);
         return;
     }
-    intake_.push_back(std::move(c));
+    intake_.push_back({std::move(c), monotonic_us()});
 }
 
 std::vector<EncodedFrame> JobScript::due(Micros media_us, std::uint64_t next_packet, std::optional<Micros> origin) {
@@ -133,20 +133,21 @@ std::vector<EncodedFrame> JobScript::due(Micros media_us, std::uint64_t next_pac
             captions_pending_ = false;
         }
     }
-    std::vector<script::CommandLine> taken;
+    std::vector<Arrived> taken;
     {
         std::lock_guard lk(mutex_);
         taken.swap(intake_);
     }
-    for (auto& c : taken) {
+    for (auto& [c, arrived] : taken) {
+        const Micros now = origin ? arrived - *origin : media_us;
         if (c.is_marker()) {
             std::lock_guard lk(mutex_);
-            const Micros at = c.at.value_or(media_us);
+            const Micros at = c.at.value_or(now);
             listing_.markers.push_back({at, c.parameter, next_packet, static_cast<std::uint32_t>(std::max<Micros>(0, media_us / 1000))});
             spdlog::info("marker '{}' at media time {}", c.parameter, clock_text(at));
             continue;
         }
-        if (!scheduler_.add({c.at.value_or(media_us), c.type, c.parameter}))
+        if (!scheduler_.add({c.at.value_or(now), c.type, c.parameter}))
             spdlog::error("script commands: too many commands scheduled; {} is dropped", c.type);
     }
     std::vector<EncodedFrame> out;

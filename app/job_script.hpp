@@ -28,8 +28,11 @@ public:
 
     // Mux thread, before each media object goes to the packetizer: `media_us` is its decode time
     // (the muxer's position), `next_packet` the number of the next packet, `origin_us` the
-    // CLOCK_MONOTONIC time of media time 0 when known (for captions_wallclock). Returns the command
-    // objects due at or before it (stream, pts = their time, dts = media_us) and records markers.
+    // CLOCK_MONOTONIC time of media time 0 when known (live sources). Returns the command objects
+    // due at or before it (stream, pts = their time, dts = media_us) and records markers.
+    // A command or marker without a time takes the media time of the moment it was read: the
+    // capture clock's (arrival - origin) on a live source, so it goes with the picture captured
+    // when the operator sent it; the muxer's position on a file source.
     std::vector<EncodedFrame> due(Micros media_us, std::uint64_t next_packet, std::optional<Micros> origin_us);
 
     // What was sent and marked, for the archive's final header (any thread).
@@ -50,7 +53,11 @@ private:
     std::size_t late_ = 0;
 
     mutable std::mutex mutex_;
-    std::vector<script::CommandLine> intake_;  // under mutex_
+    struct Arrived {
+        script::CommandLine command;
+        Micros monotonic_us = 0;  // when it was read
+    };
+    std::vector<Arrived> intake_;  // under mutex_
     asfmux::ScriptListing listing_;  // under mutex_
     std::unique_ptr<script::CommandInput> input_;  // last: its thread calls take()
 };
