@@ -20,10 +20,13 @@ d=$WORK/drm-protected
 rm -rf "$d"
 mkdir -p "$d"
 make_source "$d/source.mkv" 14
+# Captions in both runs: under the protected header the command stream is encrypted too.
+printf '1\n00:00:02,000 --> 00:00:03,000\nProtected caption\n\n2\n00:00:05,000 --> 00:00:06,000\nSecond one\n' \
+    > "$d/captions.srt"
 
 # ---- the clear run (the reference), in real time like the protected one ----
 { echo "name: drm-clear"; media_preset; } > "$d/clear.yaml"
-timeout 120 "$ASFCAST" --log-level warn run --preset "$d/clear.yaml" --input "$d/source.mkv" \
+timeout 120 "$ASFCAST" --log-level warn run --preset "$d/clear.yaml" --input "$d/source.mkv" --captions "$d/captions.srt" \
     --archive "$d/clear.wmv" --pull off > "$d/clear.log" 2>&1 || fail "the clear run failed: $(tail -5 "$d/clear.log")"
 framemd5 "$d/clear.wmv" "$d/clear.md5"
 clear_objects "$d/clear.wmv" "$d/clear"
@@ -51,7 +54,7 @@ trap cleanup EXIT
 start_receiver "$d" 60
 pids+=("$RX_PID")
 rxport=$RX_PORT
-port=$(start_asfcast "$d/asfcast.log" "$d/asfcast.pid" --preset "$d/protected.yaml" --input "$d/source.mkv" \
+port=$(start_asfcast "$d/asfcast.log" "$d/asfcast.pid" --preset "$d/protected.yaml" --input "$d/source.mkv" --captions "$d/captions.srt" \
        --archive "$d/archive.wmv" --pull 127.0.0.1:0 --push "http://127.0.0.1:$rxport/live")
 asfcast_pid=$(cat "$d/asfcast.pid")
 sleep 1
@@ -85,6 +88,8 @@ assert len(p) == 1 and p[0]["system"] == "PlayReady" and p[0]["version"] == 1, p
 w = p[0]["wrmheader"]
 assert w["version"] == "4.0.0.0" and w["kids"] == [kid] and w["algid"] == "AESCTR" and w["la_url"] == url, w
 assert len(w["checksum"]) == 12, w
+assert [s["type"] for s in j["streams"]] == ["video", "audio", "command"], j["streams"]
+assert [c["encrypted"] for c in j["stream_commands"]] == [True] * 4, j["stream_commands"]
 for s in j["streams"]:
     assert s["encrypted"], s
     assert [e["system"] for e in s["payload_extensions"]] == ["Encryption Sample ID"], s
@@ -125,13 +130,20 @@ dec() {  # IN OUT
 }
 r=$(dec "$d/archive.wmv" "$d/archive.dec.wmv")
 note "archive: $r"
-grep -q "encrypted_streams=1,2," <<<"$r" || fail "not every stream of the archive is encrypted: $r"
+grep -q "encrypted_streams=1,2,3," <<<"$r" || fail "not every stream of the archive is encrypted: $r"
 [ "$(sed -n 's/.*payloads=\([0-9]*\).*/\1/p' <<<"$r")" = "$(sed -n 's/.*decrypted=\([0-9]*\).*/\1/p' <<<"$r")" ] ||
     fail "the archive has payloads that are not encrypted: $r"
 framemd5 "$d/archive.dec.wmv" "$d/archive.md5"
 cmp -s <(grep -v '^#' "$d/clear.md5") <(grep -v '^#' "$d/archive.md5") ||
     fail "the decrypted archive's frames differ from the clear run's"
 note "archive: decrypted, $(grep -c '^0,' "$d/archive.md5") video and $(grep -c '^1,' "$d/archive.md5") audio frames identical to the clear run"
+# The script commands too: ffprobe's data packets of the decrypted archive are the clear run's.
+commands_of() { timeout 60 ffprobe -v error -select_streams d -show_entries packet=pts_time,data -show_data -of compact "$1"; }
+commands_of "$d/clear.wmv" > "$d/clear.commands"
+commands_of "$d/archive.dec.wmv" > "$d/archive.commands"
+[ "$(grep -c "pts_time" "$d/clear.commands")" = 4 ] || fail "the clear run has not 4 caption commands"
+cmp -s "$d/clear.commands" "$d/archive.commands" || fail "the decrypted archive's script commands differ from the clear run's"
+note "archive: its 4 caption commands, encrypted, decrypt to the clear run's (ffprobe: same times and bytes)"
 for src in pull libmms push; do
     in="$d/$src.asf"
     r=$(dec "$in" "$d/$src.dec.asf")
