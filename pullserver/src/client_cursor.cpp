@@ -27,15 +27,18 @@ bool ClientCursor::lagging(const MountState& mount) const {
     const auto& ring = mount.ring;
     if (!started_ || cursor_ >= ring.next()) return false;
     if (cursor_ < ring.oldest()) return true;  // what it was to get next is gone
+    // The time test first: it is two ring reads, and false for every client at the live edge (a
+    // server asks each streaming client on every wake).
+    const MountPacketPtr* at = ring.at(cursor_);
+    const MountPacketPtr* newest = ring.at(ring.next() - 1);
+    if (at && newest) {
+        const std::uint32_t a = (*at)->send_time_ms(), b = (*newest)->send_time_ms();
+        if (!(b > a && b - a > config_.max_lag_ms)) return false;
+    }
     // Only a client that a newer start point could help is lagging: one that started on an old
     // key frame and reads faster than the stream is catching up, not falling behind.
     const auto start = ring.newest_start_for(wanted_video(mount));
-    if (!start || *start <= cursor_) return false;
-    const MountPacketPtr* at = ring.at(cursor_);
-    const MountPacketPtr* newest = ring.at(ring.next() - 1);
-    if (!at || !newest) return true;
-    const std::uint32_t a = (*at)->send_time_ms(), b = (*newest)->send_time_ms();
-    return b > a && b - a > config_.max_lag_ms;
+    return start && *start > cursor_;
 }
 
 std::size_t ClientCursor::chunk_line(std::uint8_t* out, std::size_t size) const {
