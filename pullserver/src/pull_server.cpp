@@ -158,6 +158,16 @@ public:
         parser_.reset();
     }
 
+    // Whether check_deadlines has anything to do now (housekeeping asks every connection).
+    bool deadline_due(std::int64_t now) const {
+        if (closed_) return false;
+        if (!mount_ && head_deadline_us_ && now > head_deadline_us_) return true;
+        return writing_ && now - write_started_us_ > stall_us();
+    }
+    std::int64_t stall_us() const {
+        return std::max<std::int64_t>(std::int64_t{server_.config.max_lag_ms} * 2000, 5'000'000);
+    }
+
     // Deadlines: a request head that takes too long, a client that stopped reading.
     void check_deadlines(std::int64_t now) {
         if (closed_) return;
@@ -170,8 +180,7 @@ public:
             }
             return;
         }
-        const std::int64_t stall_us = std::max<std::int64_t>(std::int64_t{server_.config.max_lag_ms} * 2000, 5'000'000);
-        if (writing_ && now - write_started_us_ > stall_us) {
+        if (writing_ && now - write_started_us_ > stall_us()) {
             ++server_.stats.lag_disconnects;
             server_.close(*this, "client stopped reading");
         }
@@ -711,10 +720,12 @@ void PullServer::Impl::close(Connection& c, std::string_view why) {
 
 void PullServer::Impl::housekeeping() {
     const std::int64_t now = monotonic_us();
-    std::vector<std::shared_ptr<Connection>> all;
-    all.reserve(connections.size());
-    for (auto& [id, c] : connections) all.push_back(c);
-    for (auto& c : all) c->check_deadlines(now);
+    // Only the connections with a deadline passed are held (and handled) here: no reference
+    // count traffic for the thousands that stream along.
+    std::vector<std::shared_ptr<Connection>> due;
+    for (auto& [id, c] : connections)
+        if (c->deadline_due(now)) due.push_back(c);
+    for (auto& c : due) c->check_deadlines(now);
     responder.expire_sessions(now);
     timer.expires_after(std::chrono::microseconds(kHousekeepingUs));
     timer.async_wait([this](const asio::error_code& e) {
