@@ -2,12 +2,14 @@
 // external program or a shared object, and for the PlayReady Object reader used by inspect:
 // any input either decodes or throws ProtocolError/ParseError; nothing else may escape, crash,
 // overread or hang. Messages that decode are encoded again and must decode the same; requests
-// are also answered by a PackagerServer with the reference packager (a fixed test key).
+// are also answered by a PackagerServer with the reference packager (a fixed test key). The input
+// is also read as a key file's text and as the reference packager's configuration text.
 #include <cstddef>
 #include <cstdint>
 
 #include "asfcast/drm/playready.hpp"
 #include "asfcast/drm/protocol.hpp"
+#include "../drm/tools/reference_config.hpp"
 
 using namespace asfcast;
 using namespace asfcast::drm;
@@ -69,5 +71,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     (void)playready::summarize_wrmheader(std::string_view(reinterpret_cast<const char*>(data), size));
     (void)playready::unbase64(std::string_view(reinterpret_cast<const char*>(data), size));
+    // Key files (hex or base64) and the reference packager's configuration text.
+    const std::string text(reinterpret_cast<const char*>(data), size);
+    try {
+        (void)decode_secret_text(text, "fuzz");
+    } catch (const std::invalid_argument&) {
+    }
+    try {
+        (void)tools::parse_reference_config(text);
+    } catch (const std::invalid_argument&) {
+    }
     return 0;
 }
