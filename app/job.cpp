@@ -205,6 +205,42 @@ std::shared_ptr<multicast::MulticastOutput> make_multicast_output(const presets:
     }
 }
 
+// The pull server also serves the announcements players open: /stream.nsc (the multicast's, when
+// multicast is on) and /stream.asx, a redirector listing the .nsc first, then the pull URL. Both
+// name the host the client asked for (its Host header), so they work behind any address.
+void serve_announcements(pull::PullServer& server, const presets::Preset& preset,
+                         std::shared_ptr<multicast::MulticastOutput> multicast_output) {
+    const presets::PullPreset& pp = preset.outputs.pull;
+    std::string fallback_host = pp.address;
+    if (fallback_host == "0.0.0.0" || fallback_host == "::") {
+        char name[256] = {};
+        ::gethostname(name, sizeof name - 1);
+        fallback_host = name;
+    } else if (fallback_host.find(':') != std::string::npos) {
+        fallback_host = "[" + fallback_host + "]";
+    }
+    fallback_host += ":" + std::to_string(server.port());
+    const bool multicast = multicast_output != nullptr;
+    if (multicast) {
+        // NSC.md: the MIME type is not in MS-MSB; players go by the .nsc extension.
+        server.set_document("/stream.nsc", {"application/x-netshow-channel",
+                                            [out = multicast_output](std::string_view) { return out->nsc_text(); }});
+    }
+    const std::string title = preset.metadata.title.empty() ? preset.name : preset.metadata.title;
+    server.set_document("/stream.asx", {"video/x-ms-asf", [title, fallback_host, multicast](std::string_view host) {
+                                            // A Host header that is not a host[:port] is not echoed back.
+                                            const bool plain = !host.empty() && host.size() <= 255 &&
+                                                std::all_of(host.begin(), host.end(), [](char c) {
+                                                    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' ||
+                                                           c == '-' || c == ':' || c == '[' || c == ']';
+                                                });
+                                            const std::string h = plain ? std::string(host) : fallback_host;
+                                            return multicast::make_asx(multicast::make_redirector(
+                                                title, "mmsh://" + h + "/", multicast ? "http://" + h + "/stream.nsc" : ""));
+                                        }});
+    spdlog::info("announcing http://{}/stream.asx{}", fallback_host, multicast ? " and http://" + fallback_host + "/stream.nsc" : "");
+}
+
 }  // namespace
 
 int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& stats) {
@@ -450,6 +486,7 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
             throw std::runtime_error(std::string("outputs.multicast: ") + e.what());
         }
     }
+    if (pull_server) serve_announcements(*pull_server, preset, multicast_output);
     const std::size_t outputs_attached = bus.open_outputs();
     if (outputs_attached == 0) spdlog::warn("no output is enabled (no archive, pull, push): the stream goes nowhere");
     bus.publish_header(header);

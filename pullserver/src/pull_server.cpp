@@ -25,6 +25,7 @@
 #include "asfcast/core/http_head.hpp"
 #include "asfcast/core/log.hpp"
 #include "asfcast/core/output_feed.hpp"
+#include "asfcast/core/thread_annotations.hpp"
 #include "asfcast/core/thread_name.hpp"
 #include "client_cursor.hpp"
 #include "asfcast/core/ip_acl.hpp"
@@ -104,6 +105,9 @@ struct PullServer::Impl {
     std::thread thread;
     std::map<std::string, std::unique_ptr<Mount>, std::less<>> mounts;
     PullStats stats;
+    // set_document may run on any thread; the responder reads on the network thread.
+    Mutex documents_mutex;
+    std::map<std::string, PullDocument, std::less<>> documents GUARDED_BY(documents_mutex);
     WmspResponder responder;
     IpAcl acl;
     std::unordered_map<std::uint64_t, std::shared_ptr<Connection>> connections;
@@ -591,7 +595,13 @@ PullServer::Impl::Impl(PullConfig c)
                     auto it = mounts.find(path);
                     return it == mounts.end() ? nullptr : &it->second->view;
                 },
-                stats),
+                stats,
+                [this](std::string_view path) -> std::optional<PullDocument> {
+                    MutexLock lock(documents_mutex);
+                    auto it = documents.find(path);
+                    if (it == documents.end()) return std::nullopt;
+                    return it->second;
+                }),
       acl(IpAcl::parse(config.allow, config.deny)) {}
 
 void PullServer::Impl::start() {
@@ -877,6 +887,14 @@ std::shared_ptr<OutputFeed> PullServer::add_mount(const std::string& path) {
     auto feed = mount->feed;
     impl_->mounts.emplace(key, std::move(mount));
     return feed;
+}
+
+void PullServer::set_document(const std::string& path, PullDocument doc) {
+    if (path.size() < 2 || path.front() != '/' || path.back() == '/')
+        throw std::invalid_argument("pull: a document path is like /stream.nsc: " + path);
+    if (impl_->mounts.contains(path)) throw std::invalid_argument("pull: " + path + " is a mount point, not a document");
+    MutexLock lock(impl_->documents_mutex);
+    impl_->documents[path] = std::move(doc);
 }
 
 void PullServer::start() { impl_->start(); }

@@ -61,9 +61,11 @@ std::string_view status_reason(int status) {
     }
 }
 
-WmspResponder::WmspResponder(const PullConfig& config, MountLookup mounts, PullStats& stats)
+WmspResponder::WmspResponder(const PullConfig& config, MountLookup mounts, PullStats& stats,
+                             DocumentLookup documents)
     : config_(config),
       mounts_(std::move(mounts)),
+      documents_(std::move(documents)),
       stats_(stats),
       auth_(config.auth, config.realm, config.users),
       random_(std::random_device{}()) {}
@@ -123,6 +125,38 @@ WmspReply WmspResponder::error(int status, std::string_view reason, std::string_
     return r;
 }
 
+WmspReply WmspResponder::document(const http::HttpHead& req, const PullDocument& doc, const std::string& path,
+                                  const std::string& peer, std::int64_t now_us) {
+    if (config_.auth != "none") {
+        const Authenticator::Result auth = auth_.check(req, now_us);
+        if (!auth.ok) {
+            ++stats_.auth_failures;
+            spdlog::info("pull: {} refused for {}: {}", peer, path, auth.failure);
+            return error(401, status_reason(401), "authentication required", !req.keep_alive(), auth.challenge_header);
+        }
+    }
+    const std::string* host = req.find("Host");
+    std::string text;
+    try {
+        text = doc.body ? doc.body(host && !host->empty() ? std::string_view(*host) : std::string_view{}) : std::string();
+    } catch (const std::exception& e) {
+        spdlog::warn("pull: cannot make {} for {}: {}", path, peer, e.what());
+        return error(500, status_reason(500), "cannot make " + path + ": " + e.what(), !req.keep_alive());
+    }
+    if (text.empty())
+        return error(503, status_reason(503), path + " is not available yet (the stream has not started)",
+                     !req.keep_alive(), "Retry-After: 1\r\n");
+    ++stats_.documents_served;
+    WmspReply r;
+    r.status = 200;
+    r.head = std::string(http_version(req)) + " 200 OK\r\n" + common_headers(0) + "Content-Type: " + doc.content_type +
+             "\r\nContent-Length: " + std::to_string(text.size()) + "\r\n" +
+             (req.keep_alive() ? "Connection: Keep-Alive\r\n" : "Connection: close\r\n") + "\r\n";
+    if (req.method == "GET") r.body.assign(text.begin(), text.end());
+    r.close_after = !req.keep_alive();
+    return r;
+}
+
 WmspResponder::Session& WmspResponder::new_session(std::uint32_t& id, std::int64_t now_us) {
     keep_session_table_bounded(now_us);
     // §3.2.3: Client-ID SHOULD be random and MUST differ between sessions.
@@ -168,6 +202,11 @@ void WmspResponder::streaming_ended(std::uint32_t client_id, std::int64_t now_us
 
 WmspReply WmspResponder::respond(const http::HttpHead& req, ByteView body, const std::string& peer,
                                  std::uint64_t connection_id, std::int64_t now_us) {
+    // Documents (.nsc, .asx) are plain HTTP: looked up before the request is read as MS-WMSP.
+    if (documents_ && (req.method == "GET" || req.method == "HEAD")) {
+        const std::string path = target_path(req.target);
+        if (std::optional<PullDocument> doc = documents_(path)) return document(req, *doc, path, peer, now_us);
+    }
     const RequestKind kind = classify(req);
     if (kind == RequestKind::Unknown) {
         ++stats_.bad_requests;

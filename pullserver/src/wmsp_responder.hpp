@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <optional>
 #include <random>
 #include <string>
 #include <string_view>
@@ -61,8 +62,10 @@ struct WmspReply {
 class WmspResponder {
 public:
     using MountLookup = std::function<const MountView*(std::string_view path)>;
+    // The document at a path (copied: the table may change on another thread), or nullopt.
+    using DocumentLookup = std::function<std::optional<PullDocument>(std::string_view path)>;
 
-    WmspResponder(const PullConfig& config, MountLookup mounts, PullStats& stats);
+    WmspResponder(const PullConfig& config, MountLookup mounts, PullStats& stats, DocumentLookup documents = {});
 
     RequestKind classify(const http::HttpHead& request) const;
     // Answers one request that arrived on `connection_id` (a number the edge gives every
@@ -96,6 +99,8 @@ private:
     WmspReply play(const http::HttpHead& req, const Pragmas& pragmas, Session*& session, std::uint32_t& id,
                    bool reset, const std::string& path, const MountView& mount, std::uint64_t connection_id,
                    std::int64_t now_us);
+    WmspReply document(const http::HttpHead& req, const PullDocument& doc, const std::string& path,
+                       const std::string& peer, std::int64_t now_us);
     WmspReply error(int status, std::string_view reason, std::string_view text, bool close = true,
                     std::string_view extra_headers = {}) const;
     std::string common_headers(std::uint32_t client_id) const;
@@ -104,6 +109,7 @@ private:
 
     PullConfig config_;
     MountLookup mounts_;
+    DocumentLookup documents_;
     PullStats& stats_;
     Authenticator auth_;
     std::unordered_map<std::uint32_t, Session> sessions_;

@@ -11,6 +11,9 @@
 #    cannot be rebuilt; its counts are printed to show what the error correction can and cannot do.
 # Both fail on any deviation from MS-MSB they can see (wPacketSize, wStreamID, dwPacketID, Type,
 # Number, Cycle, parity contents, padding left in, source address and TTL against the .nsc, ...).
+# The pull server in the sender's namespace serves the announcements: /stream.nsc, fetched from the
+# receivers' namespace, must equal the file the receivers read, and /stream.asx must list the .nsc
+# URL first and the mmsh URL second, both naming the host the client asked for.
 # Where network namespaces cannot be made, the test says so and runs on the loopback instead
 # (sending and joining on 127.0.0.1).
 source "$(dirname "$0")/lib.sh"
@@ -74,6 +77,7 @@ for log in "$WORK/multicast-rx.log" "$WORK/multicast-rx-independent.log"; do
     grep -q '^listening' "$log" || { cat "$log" >&2; fail "a receiver did not start"; }
 done
 
+pull_port=$((port + 1))
 cat > "$WORK/multicast.yaml" <<YAML
 name: multicast-e2e
 base: default
@@ -81,7 +85,7 @@ video: {width: 640, height: 360, bitrate_kbps: 800, max_bitrate_kbps: 800, vbv_b
 asf:
   packet_size: 1400          # one MSB packet per Ethernet frame
 outputs:
-  pull: off
+  pull: {address: $send_if, port: $pull_port}
   archive: $archive
   multicast:
     group: $group
@@ -93,7 +97,27 @@ outputs:
     nsc_path: $nsc
 YAML
 "${tx[@]}" timeout 60 "$ASFCAST" --log-level info run --preset "$WORK/multicast.yaml" --duration 8 \
-    > "$WORK/multicast-asfcast.log" 2>&1 || { cat "$WORK/multicast-asfcast.log" >&2; fail "asfcast run --multicast exit $?"; }
+    > "$WORK/multicast-asfcast.log" 2>&1 &
+asfcast_pid=$!
+pids+=($asfcast_pid)
+# The announcements, fetched over HTTP from the receivers' side while the broadcast runs.
+for _ in $(seq 1 100); do grep -q 'announcing' "$WORK/multicast-asfcast.log" && break; sleep 0.1; done
+base="http://$send_if:$pull_port"
+"${rx[@]}" curl -sS --max-time 5 -D "$WORK/nsc-head.txt" -o "$WORK/served.nsc" "$base/stream.nsc" ||
+    { cat "$WORK/multicast-asfcast.log" >&2; fail "GET $base/stream.nsc failed"; }
+"${rx[@]}" curl -sS --max-time 5 -D "$WORK/asx-head.txt" -o "$WORK/served.asx" "$base/stream.asx" ||
+    fail "GET $base/stream.asx failed"
+grep -q '^HTTP/1.1 200' "$WORK/nsc-head.txt" || fail "/stream.nsc: $(head -1 "$WORK/nsc-head.txt")"
+grep -qi '^Cache-Control: no-cache' "$WORK/nsc-head.txt" || fail "/stream.nsc is served without Cache-Control: no-cache"
+grep -qi '^Cache-Control: no-cache' "$WORK/asx-head.txt" || fail "/stream.asx is served without Cache-Control: no-cache"
+grep -qi '^Content-Type: video/x-ms-asf' "$WORK/asx-head.txt" || fail "/stream.asx is not video/x-ms-asf"
+cmp -s "$WORK/served.nsc" "$nsc" || fail "/stream.nsc differs from the .nsc file the receivers read ($nsc)"
+mapfile -t refs < <(grep -o 'HREF="[^"]*"' "$WORK/served.asx" | sed 's/HREF="\(.*\)"/\1/')
+[ "${#refs[@]}" = 2 ] || fail "/stream.asx lists ${#refs[@]} URLs, not the .nsc and the pull URL: $(cat "$WORK/served.asx")"
+[ "${refs[0]}" = "$base/stream.nsc" ] || fail "/stream.asx's first REF is ${refs[0]}, not $base/stream.nsc"
+[ "${refs[1]}" = "mmsh://$send_if:$pull_port/" ] || fail "/stream.asx's second REF is ${refs[1]}"
+note "served /stream.nsc ($(stat -c %s "$WORK/served.nsc") bytes, equal to the file) and /stream.asx (REF ${refs[0]}, ${refs[1]})"
+wait "$asfcast_pid" || { cat "$WORK/multicast-asfcast.log" >&2; fail "asfcast run --multicast exit $?"; }
 grep 'multicast' "$WORK/multicast-asfcast.log" | sed 's/^/   asfcast: /'
 
 wait "$rx_pid" || { cat "$WORK/multicast-rx.log" >&2; fail "the receiver (one loss in 20) saw violations or no end of stream"; }

@@ -149,7 +149,14 @@ protected:
                 [this](std::string_view path) -> const MountView* {
                     return path == "/" || path == "/live" ? &view_ : nullptr;
                 },
-                stats_);
+                stats_,
+                [this](std::string_view path) -> std::optional<PullDocument> {
+                    if (path != "/stream.nsc") return std::nullopt;
+                    return PullDocument{"application/x-netshow-channel", [this](std::string_view host) {
+                                            last_host_ = std::string(host);
+                                            return document_text_;
+                                        }};
+                });
         return *responder_;
     }
 
@@ -171,6 +178,8 @@ protected:
 
     PullConfig config_;
     PullStats stats_;
+    std::string document_text_ = "[Address]\r\nIP Address=02...\r\n";
+    std::string last_host_;
     Bytes header_;
     MountView view_;
     std::optional<WmspResponder> responder_;
@@ -808,6 +817,67 @@ TEST_F(Responder, NonWmspUserAgentsAreServed) {
     EXPECT_EQ(r.status, 200);
     EXPECT_TRUE(r.start_streaming);
     parse(r);
+}
+
+}  // namespace
+}  // namespace asfcast::pull
+
+namespace asfcast::pull {
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// Documents (.nsc, .asx): plain HTTP beside the stream
+
+TEST_F(Responder, DocumentIsServedWithItsTypeAndNoCache) {
+    WmspReply r = send(request("GET /stream.nsc HTTP/1.1", {"Host: 10.0.0.1:8080", "User-Agent: curl/7.88"}));
+    ASSERT_EQ(r.status, 200) << r.head;
+    Parsed p = parse(r);
+    EXPECT_EQ(p.header("Content-Type"), "application/x-netshow-channel");
+    EXPECT_EQ(p.header("Cache-Control"), "no-cache");
+    EXPECT_EQ(p.header("Content-Length"), std::to_string(document_text_.size()));
+    EXPECT_EQ(std::string(r.body.begin(), r.body.end()), document_text_);
+    EXPECT_FALSE(r.start_streaming);
+    EXPECT_FALSE(r.close_after);  // HTTP/1.1 keeps the connection
+    EXPECT_EQ(last_host_, "10.0.0.1:8080");
+    EXPECT_EQ(responder().session_count(), 0u);  // not an MS-WMSP session
+    EXPECT_EQ(stats_.documents_served, 1u);
+
+    // HEAD: the same head, no body; a query string names the same document.
+    r = send(request("HEAD /stream.nsc?x=1 HTTP/1.0", {}));
+    ASSERT_EQ(r.status, 200) << r.head;
+    EXPECT_TRUE(r.body.empty());
+    EXPECT_NE(r.head.find("\r\nContent-Length: " + std::to_string(document_text_.size()) + "\r\n"), std::string::npos)
+        << r.head;
+    EXPECT_TRUE(r.close_after);
+    EXPECT_EQ(last_host_, "");  // no Host header
+}
+
+TEST_F(Responder, DocumentNotYetAvailableIs503AndOthersStay404) {
+    document_text_.clear();
+    WmspReply r = send(request("GET /stream.nsc HTTP/1.0", {}));
+    EXPECT_EQ(r.status, 503);
+    EXPECT_EQ(parse(r).header("Retry-After"), "1");
+    r = send(request("GET /other.nsc HTTP/1.0", {}));
+    EXPECT_EQ(r.status, 404);
+    // A POST to a document's path is not a document request.
+    r = send(request("POST /stream.nsc HTTP/1.0", {"Content-Length: 0"}));
+    EXPECT_NE(r.status, 200);
+    EXPECT_EQ(stats_.documents_served, 0u);
+}
+
+TEST_F(Responder, DocumentNeedsTheSameAuthenticationAsTheStream) {
+    config_.auth = "digest";
+    config_.users = {{"alice", "s3cret pass"}};
+    WmspReply r = send(request("GET /stream.nsc HTTP/1.1", {"Host: a"}));
+    ASSERT_EQ(r.status, 401);
+    EXPECT_EQ(r.head.find("IP Address"), std::string::npos);
+    EXPECT_TRUE(r.body.empty() || std::string(r.body.begin(), r.body.end()).find("IP Address") == std::string::npos);
+    const std::string nonce = nonce_of(parse(r).header("WWW-Authenticate"));
+    ASSERT_FALSE(nonce.empty());
+    r = send(request("GET /stream.nsc HTTP/1.1",
+                     {"Host: a", digest_authorization("alice", "s3cret pass", "asfcast", nonce, "GET", "/stream.nsc")}),
+             2, kT0 + kSecond);
+    EXPECT_EQ(r.status, 200) << r.head;
 }
 
 }  // namespace

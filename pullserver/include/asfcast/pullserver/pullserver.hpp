@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -61,6 +62,7 @@ struct PullStats {
     std::uint64_t lag_skips = 0;
     std::uint64_t lag_disconnects = 0;
     std::uint64_t log_requests = 0;
+    std::uint64_t documents_served = 0;        // .nsc, .asx (PullServer::set_document)
     std::uint64_t bytes_sent = 0;
     std::size_t clients_now = 0;               // open connections
     std::size_t streaming_now = 0;             // connections receiving $D
@@ -69,6 +71,16 @@ struct PullStats {
     // clients at the live edge (not their start-up burst); live sources only.
     std::uint64_t latency_samples = 0;
     double latency_p50_ms = 0, latency_p99_ms = 0, latency_max_ms = 0;
+};
+
+// A small document served over plain HTTP beside the stream: the multicast's .nsc announcement,
+// an .asx redirector. GET and HEAD only, same address rules and authentication as the stream,
+// never cached by the client (the text changes when the stream's header does).
+struct PullDocument {
+    std::string content_type;  // e.g. "application/x-netshow-channel"
+    // The body for one request. `host` is the request's Host header ("name[:port]"), empty when
+    // the client sent none: an .asx names URLs the client can reach. Empty: not available yet (503). Called on the network thread; must not block.
+    std::function<std::string(std::string_view host)> body;
 };
 
 class PullServer {
@@ -81,6 +93,9 @@ public:
     // Adds a mount point ("/" for the default stream, "/name" for others) and returns its feed,
     // which the muxer's bus publishes to (MuxedStreamBus::attach). Call before start().
     std::shared_ptr<OutputFeed> add_mount(const std::string& path);
+    // Serves `doc` at `path` (e.g. "/stream.nsc"), replacing what was there; a mount path cannot
+    // be a document. Any thread, before or after start().
+    void set_document(const std::string& path, PullDocument doc);
     // Binds and starts the network thread. Throws std::runtime_error naming the address on failure.
     void start();
     // Closes every connection and joins the network thread. Idempotent.
