@@ -752,6 +752,7 @@ void PullServer::Impl::header_changed(Mount& m, HeaderPtr h) {
     m.view.header_frames = &st.header_frames;
     m.view.streams = st.header->video_streams;
     m.view.streams.insert(m.view.streams.end(), st.header->audio_streams.begin(), st.header->audio_streams.end());
+    m.view.command_streams = st.header->command_streams;
     m.view.ended = false;
     // Packets made with the old header are of no use to anyone who sees the new one.
     st.ring.clear();

@@ -362,14 +362,23 @@ WmspReply WmspResponder::play(const http::HttpHead& req, const Pragmas& pragmas,
     }
 
     // Stream selection (§2.2.1.4.27). Thinning level 1 (key frames only) is served as level 0.
+    // A script command stream (captions, URL flips) stays on unless an entry turns it off
+    // (level 2): a player that picks one rendition of a multiple bit rate stream by listing its
+    // audio and video keeps its captions.
     StreamMask selected{};
+    for (int s : mount.command_streams) selected[static_cast<std::size_t>(s)] = true;
+    const auto in_header = [&](int s) {
+        return std::find(mount.streams.begin(), mount.streams.end(), s) != mount.streams.end() ||
+               std::find(mount.command_streams.begin(), mount.command_streams.end(), s) != mount.command_streams.end();
+    };
     bool any_entry = false;
+    bool any_media = false;
     for (const StreamSwitchEntry& e : pragmas.stream_switch_entries()) {
         any_entry = true;
-        if (e.to_stream <= 0 || e.to_stream >= 128) continue;
-        if (std::find(mount.streams.begin(), mount.streams.end(), e.to_stream) == mount.streams.end()) continue;
+        if (e.to_stream <= 0 || e.to_stream >= 128 || !in_header(e.to_stream)) continue;
         selected[static_cast<std::size_t>(e.to_stream)] = e.thinning != 2;
     }
+    for (int s : mount.streams) any_media = any_media || selected[static_cast<std::size_t>(s)];
     // §3.2.5.6 says a Play without entries selects nothing, which would stream empty packets;
     // clients that send none (old servers, simple tools) get every stream instead.
     bool all = true;
@@ -377,9 +386,10 @@ WmspReply WmspResponder::play(const http::HttpHead& req, const Pragmas& pragmas,
         for (int s : mount.streams) selected[static_cast<std::size_t>(s)] = true;
     } else {
         for (int s : mount.streams) all = all && selected[static_cast<std::size_t>(s)];
-        if (std::none_of(selected.begin(), selected.end(), [](bool b) { return b; })) {
+        for (int s : mount.command_streams) all = all && selected[static_cast<std::size_t>(s)];
+        if (!any_media) {
             ++stats_.bad_requests;
-            return error(400, status_reason(400), "the Play request selects none of the streams in the header");
+            return error(400, status_reason(400), "the Play request selects none of the audio and video streams in the header");
         }
     }
 

@@ -27,7 +27,8 @@ using StreamMask = std::array<bool, 128>;  // indexed by ASF stream number (1..1
 // What the responder needs to know about a mount point; owned by the network edge.
 struct MountView {
     const Bytes* header_frames = nullptr;  // the current ASF header as $H packets; null before the first
-    std::vector<int> streams;              // ASF stream numbers in the header
+    std::vector<int> streams;              // ASF stream numbers in the header (video, audio)
+    std::vector<int> command_streams;      // script command streams (ASF Command Media)
     bool ended = false;                    // the broadcast is over
 };
 

@@ -522,6 +522,33 @@ TEST_F(Responder, PlayIgnoresEntriesForStreamsNotInTheHeader) {
     EXPECT_FALSE(r.all_selected);
 }
 
+TEST_F(Responder, CommandStreamStaysOnUnlessTurnedOff) {
+    // Two video renditions (1, 3), audio 2, script commands 4.
+    view_.streams = {1, 3, 2};
+    view_.command_streams = {4};
+    // A player picking one rendition lists its video and audio: captions still come.
+    WmspReply r = send(play_text(std::nullopt, "ffff:1:0 ffff:2:0"));
+    ASSERT_EQ(r.status, 200) << r.head;
+    EXPECT_TRUE(r.selected[1]);
+    EXPECT_TRUE(r.selected[2]);
+    EXPECT_FALSE(r.selected[3]);
+    EXPECT_TRUE(r.selected[4]);
+    EXPECT_FALSE(r.all_selected);
+
+    // Listing every stream, the command stream included, is "all".
+    r = send(play_text(std::nullopt, "ffff:1:0 ffff:2:0 ffff:3:0 ffff:4:0"), 2);
+    ASSERT_EQ(r.status, 200);
+    EXPECT_TRUE(r.all_selected);
+    // Every media stream but the command stream turned off: not "all".
+    r = send(play_text(std::nullopt, "ffff:1:0 ffff:2:0 ffff:3:0 ffff:4:2"), 3);
+    ASSERT_EQ(r.status, 200);
+    EXPECT_FALSE(r.selected[4]);
+    EXPECT_FALSE(r.all_selected);
+    // The command stream alone is no stream to play.
+    r = send(play_text(std::nullopt, "ffff:4:0"), 4);
+    EXPECT_EQ(r.status, 400);
+}
+
 TEST_F(Responder, PlaySelectingNothingIs400) {
     for (const char* entries : {"ffff:1:2 ffff:2:2", "ffff:7:0", "ffff:0:0 ffff:80:0"}) {
         const WmspReply r = send(play_text(std::nullopt, entries));
