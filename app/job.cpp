@@ -802,9 +802,9 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
         const msbd::MsbdStats ms = msbd_server->stats();
         msbd_server->stop();
         spdlog::info("msbd: {} connections, {} refused, {} REQ_CONNECT refused, {} malformed, {} protocol errors, "
-                     "{} ping timeouts, {} lag skips, {} IND_EOS sent, {} packets, {} MB sent",
+                     "{} ping timeouts, {} lag skips, {} disconnected for lag, {} IND_EOS sent, {} packets, {} MB sent",
                      ms.connections_accepted, ms.connections_refused, ms.connects_rejected, ms.malformed,
-                     ms.protocol_errors, ms.ping_timeouts, ms.lag_skips, ms.eos_sent, ms.packets_sent,
+                     ms.protocol_errors, ms.ping_timeouts, ms.lag_skips, ms.lag_disconnects, ms.eos_sent, ms.packets_sent,
                      ms.bytes_sent / 1000000);
     }
     if (pull_server) {

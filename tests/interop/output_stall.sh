@@ -6,7 +6,8 @@
 #  (b) a push target that answers PushSetup like Windows Media Services and then stops reading the
 #      PushStart body (tiny receive buffer, connection held open), in a network namespace of its
 #      own (see the end of this file for why);
-#  (c) a pull client that sends Play and never reads (tiny receive buffer).
+#  (c) a pull client that sends Play and never reads (tiny receive buffer), and an MS-MSBD client
+#      (tests/msbd/msbd_client) that stops reading after its first packets, beside a healthy one.
 # In each, a healthy ffmpeg mmsh:// client, the strict push receiver and (in (b), (c)) the archive
 # run next to the stalled output, and the test shows:
 #  - the mux thread keeps real time: asfcast's STATUS messages (sd_notify, timestamped on arrival)
@@ -23,6 +24,7 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/pull_lib.sh"
 RECEIVER=${STRICT_RECEIVER:?STRICT_RECEIVER must point at the strict receiver}
+MSBD=${MSBD_CLIENT:?MSBD_CLIENT must point at the msbd_client binary (tests/msbd)}
 PEERS="python3 $(dirname "$0")/output_stall_peers.py"
 DURATION=15
 FPS=30
@@ -130,9 +132,11 @@ broadcast() {
             cp "$1/archive.wmv" "$5.wmv" 2>/dev/null || true
         ' ns "$disk" "$ASFCAST" "$p.yaml" "$DURATION" "$p" &
     else
+        local extra=()
+        [ "$mode" = pull ] && extra=(--msbd 127.0.0.1:0)
         (
             NOTIFY_SOCKET=$p.notify "$ASFCAST" --log-level debug run --preset "$p.yaml" --pull 127.0.0.1:0 \
-                --duration "$DURATION" > "$p.log" 2>&1 < /dev/null &
+                "${extra[@]}" --duration "$DURATION" > "$p.log" 2>&1 < /dev/null &
             echo $! > "$p.pid"
             wait $!
             echo $? > "$p.rc"
@@ -156,9 +160,19 @@ broadcast() {
     timeout $((DURATION + 30)) ffmpeg -nostdin -v error -i "mmsh://127.0.0.1:$port/" -f framecrc -y "$p.framecrc" \
         > "$p.ffmpeg.log" 2>&1 &
     local ff=$!
+    local msbd_ok="" msbd_stalled=""
     if [ "$mode" = pull ]; then
         $PEERS stalled-pull "$port" $((DURATION + 8)) > "$p.stalled.log" 2>&1 &
         stalled_pid=$!
+        local msbd_port
+        msbd_port=$(sed -n 's|.*serving msbd://127\.0\.0\.1:\([0-9]*\)/.*|\1|p' "$p.log" | head -1)
+        [ -n "$msbd_port" ] || fail "($name) asfcast did not report its MSBD port"
+        timeout $((DURATION + 30)) "$MSBD" --port "$msbd_port" --out "$p.msbd.asf" --seconds $((DURATION + 25)) \
+            > "$p.msbd.log" 2>&1 &
+        msbd_ok=$!
+        timeout $((DURATION + 30)) "$MSBD" --port "$msbd_port" --stall-after-packets 5 --seconds $((DURATION + 8)) \
+            > "$p.msbd-stalled.log" 2>&1 &
+        msbd_stalled=$!
     fi
 
     # The named threads, sampled once while every output runs.
@@ -168,7 +182,9 @@ broadcast() {
     threads=$(sort <<<"$comms" | uniq -c | awk '{ printf "%s%s", sep, $2 ($1 > 1 ? "(" $1 ")" : ""); sep = " " }')
     note "($name) threads of asfcast $pid: $threads"
     local t
-    for t in asfcast-mux asfcast-archive asfcast-pull asfcast-push; do
+    local named=(asfcast-mux asfcast-archive asfcast-pull asfcast-push)
+    [ "$mode" = pull ] && named+=(asfcast-msbd)
+    for t in "${named[@]}"; do
         grep -qx -- "$t" <<<"$comms" || fail "($name) no thread $t in asfcast (threads: $threads)"
     done
     local rss_early
@@ -189,6 +205,12 @@ broadcast() {
     local rx_rc=0
     wait "$rx" || rx_rc=$?
     [ -n "$stalled_pid" ] && { kill "$stalled_pid" 2>/dev/null || true; wait "$stalled_pid" 2>/dev/null || true; }
+    local msbd_rc=0
+    if [ -n "$msbd_ok" ]; then
+        wait "$msbd_ok" || msbd_rc=$?
+        kill "$msbd_stalled" 2>/dev/null || true
+        wait "$msbd_stalled" 2>/dev/null || true
+    fi
     kill "$status_pid" 2>/dev/null || true
     wait "$status_pid" 2>/dev/null || true
 
@@ -291,7 +313,7 @@ broadcast() {
     case $mode in
         disk) check_disk "$name" "$p" ;;
         push) check_push "$name" "$p" "$stalled_port" ;;
-        pull) check_pull "$name" "$p" ;;
+        pull) check_pull "$name" "$p"; check_msbd "$name" "$p" "$msbd_rc" ;;
     esac
 }
 
@@ -408,6 +430,26 @@ check_pull() {
         [ "${skips:-0}" -gt 0 ] || fail "($name) the stalled pull client was neither skipped nor disconnected"
         note "($name) stalled client skipped to key frames $skips times"
     fi
+}
+
+check_msbd() {
+    local name=$1 p=$2 rc=$3 summary
+    summary=$(grep "msbd: .* connections, " "$p.log" | tail -1 | sed 's/^[0-9-]* [0-9:.]* //')
+    note "($name) MSBD: $summary"
+    note "($name) stalled MSBD client: $(tr '\n' ';' < "$p.msbd-stalled.log")"
+    note "($name) healthy MSBD client: $(tail -1 "$p.msbd.log")"
+    grep -q "stalled after 5 packets" "$p.msbd-stalled.log" || fail "($name) the stalled MSBD client never got 5 packets"
+    # The server gave up on it, or skipped it to newer key frames, while the broadcast ran.
+    local skips lagged pinged
+    read -r pinged skips lagged < <(sed -n 's/.* \([0-9]*\) ping timeouts, \([0-9]*\) lag skips, \([0-9]*\) disconnected for lag,.*/\1 \2 \3/p' <<<"$summary") || true
+    [ -n "${lagged:-}" ] || fail "($name) cannot read the MSBD summary: $summary"
+    [ $((pinged + skips + lagged)) -gt 0 ] || fail "($name) the stalled MSBD client was neither skipped nor closed"
+    [ "$rc" = 0 ] || { cat "$p.msbd.log" >&2; fail "($name) the healthy MSBD client saw a violation or no IND_EOS"; }
+    ffmpeg_decodes_clean "$p.msbd.asf"
+    local frames
+    frames=$(count_frames "$p.msbd.asf" v)
+    note "($name) healthy MSBD client's stream: $frames video frames, decodes cleanly"
+    [ "$frames" -ge $((DURATION * FPS - 60)) ] || fail "($name) the healthy MSBD client's stream has only $frames video frames"
 }
 
 # (b) runs in a network namespace of its own: the kernel autotunes a loopback socket's send buffer

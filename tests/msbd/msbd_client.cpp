@@ -107,6 +107,7 @@ struct Args {
     std::string malformed;
     long after_packets = 0;
     long stop_after_packets = -1;
+    long stall_after_packets = -1;  // then read nothing more until --seconds (a stalled client)
 };
 
 Args parse(int argc, char** argv) {
@@ -130,6 +131,7 @@ Args parse(int argc, char** argv) {
         else if (f == "--malformed") a.malformed = val();
         else if (f == "--after-packets") a.after_packets = std::stol(val());
         else if (f == "--stop-after-packets") a.stop_after_packets = std::stol(val());
+        else if (f == "--stall-after-packets") a.stall_after_packets = std::stol(val());
         else throw std::invalid_argument("unknown flag " + f);
     }
     if (a.port <= 0 || a.port > 65535) throw std::invalid_argument("--port is required");
@@ -318,6 +320,11 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "msbd_client: --host %s is not an IPv4 address\n", a.host.c_str());
         return 2;
     }
+    if (a.stall_after_packets >= 0) {
+        // A small receive window, set before connecting: the server's writes back up soon.
+        const int rcvbuf = 4096;
+        ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    }
     if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
         std::fprintf(stderr, "msbd_client: connect to %s:%d: %s\n", a.host.c_str(), a.port, std::strerror(errno));
         return 1;
@@ -483,6 +490,14 @@ int main(int argc, char** argv) {
                             malformed_sent = true;
                         }
                         if (a.stop_after_packets >= 0 && packets >= a.stop_after_packets) expect = Expect::done;
+                        if (a.stall_after_packets >= 0 && packets >= a.stall_after_packets) {
+                            std::printf("msbd_client: stalled after %ld packets; reading nothing more\n", packets);
+                            std::fflush(stdout);
+                            while (now_s() < deadline) ::usleep(100000);
+                            std::printf("msbd_client: stall over\n");
+                            ::close(fd);
+                            return 0;
+                        }
                     } else if (id == IND_EOS) {
                         if (size != 16) fail("MSB_MSG_IND_EOS of " + std::to_string(size) + " bytes");
                         // 2.2.9: always followed by an IND_STREAMINFO.
