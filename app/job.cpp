@@ -25,6 +25,7 @@
 #include "asfcast/core/bounded_queue.hpp"
 #include "asfcast/core/clock.hpp"
 #include "asfcast/core/muxed_bus.hpp"
+#include "asfcast/core/failpoints.hpp"
 #include "asfcast/core/thread_name.hpp"
 #include "asfcast/encode/encode.hpp"
 #include "asfcast/drm/drm.hpp"
@@ -616,6 +617,7 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
             auto publish = [&] {
                 const Micros origin = capture_origin.load();
                 for (auto& p : out) {
+                    failpoint("mux.packet");  // tests: an exception in the mux thread (interop.mux_failure)
                     if (origin != std::numeric_limits<Micros>::max()) p.capture_us = origin + p.min_pts;
                     ++stats.packets;
                     stats.bytes += p.bytes.size();
