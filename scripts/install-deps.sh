@@ -1,7 +1,15 @@
 #!/usr/bin/env bash
-# Installs every Debian 12 package asfcast needs to build, run and test.
+# Installs the Debian 12 packages asfcast needs: `--run` what building and running the asfcast
+# command needs (scripts/run.sh), no argument (or `--all`) that plus the tests' and benchmarks'
+# tools (scripts/test.sh).
 # Idempotent: when everything is present it only checks and returns (no apt-get update).
 set -euo pipefail
+
+case "${1:---all}" in
+  --run) with_tests=0 ;;
+  --all) with_tests=1 ;;
+  *) echo "usage: $0 [--run|--all]" >&2; exit 2 ;;
+esac
 
 PACKAGES=(
   # build
@@ -16,10 +24,13 @@ PACKAGES=(
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-alsa
   # the slate: textoverlay (pango) and a font
   gstreamer1.0-x fonts-dejavu-core
+)
+TEST_PACKAGES=(
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev
   ffmpeg vlc-bin vlc-plugin-base mplayer libmms-dev util-linux procps jq curl systemd
 )
+if [ "$with_tests" = 1 ]; then PACKAGES+=("${TEST_PACKAGES[@]}"); fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

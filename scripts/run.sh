@@ -5,6 +5,9 @@
 # arguments go to `asfcast run` (e.g. --duration 30, --preset low-latency). Ctrl-C stops cleanly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh
-scripts/build.sh
+# Only what running needs: the run-time packages, and the asfcast target alone (no tests or
+# benchmarks; scripts/test.sh configures those back in).
+scripts/install-deps.sh --run
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DASFCAST_TESTS=OFF -DASFCAST_BENCH=OFF >/dev/null
+cmake --build build --target asfcast
 exec build/app/asfcast run --archive asfcast-live.wmv "$@"

@@ -11,6 +11,6 @@ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug -DASFCAST_FUZZ=ON \
       -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ >/dev/null
 cmake --build build-fuzz
 
-scripts/build.sh -DASFCAST_FUZZ_BIN_DIR="$PWD/build-fuzz/fuzz"
+scripts/build.sh -DASFCAST_TESTS=ON -DASFCAST_BENCH=ON -DASFCAST_FUZZ_BIN_DIR="$PWD/build-fuzz/fuzz"
 cd build
 ctest --output-on-failure --timeout 600 "$@"
