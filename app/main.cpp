@@ -17,6 +17,7 @@
 #include "asfcast/script/script.hpp"
 #include "devices_cmd.hpp"
 #include "inspect.hpp"
+#include "asfcast/archive/repair.hpp"
 #include "job.hpp"
 
 namespace {
@@ -187,6 +188,12 @@ int main(int argc, char** argv) {
     inspect->add_option("FILE", inspect_path, "ASF file")->required();
     inspect->add_flag("--json", inspect_json, "machine-readable output");
 
+    auto* repair_cmd = cli.add_subcommand("repair", "Finalize an archive left by a crash or a power loss (index, sizes, seekable flag), in place, through a copy");
+    std::string repair_path;
+    bool repair_dry_run = false;
+    repair_cmd->add_option("FILE", repair_path, "an archive written by asfcast")->required();
+    repair_cmd->add_flag("--dry-run", repair_dry_run, "say what would be done; change nothing");
+
     auto* presets_cmd = cli.add_subcommand("presets", "List the built-in presets");
     auto* devices_cmd = cli.add_subcommand("devices", "List the V4L2 video and ALSA audio capture devices");
     bool devices_json = false;
@@ -198,6 +205,23 @@ int main(int argc, char** argv) {
     if (*inspect) return asfcast::app::inspect_file(inspect_path, inspect_json);
 
     if (*devices_cmd) return asfcast::app::list_devices(devices_json);
+
+    if (*repair_cmd) {
+        try {
+            const auto r = asfcast::archive::repair_archive(repair_path, {repair_dry_run});
+            if (r.already_final)
+                fmt::print("{}: already finalized ({} packets, {:.1f} s); nothing to do\n", repair_path, r.packets,
+                           static_cast<double>(r.play_duration) / 1e6);
+            else
+                fmt::print("{}: {}{} packets ({:.1f} s), {} bytes after the last whole packet dropped, {} index object(s), {} bytes\n",
+                           repair_path, repair_dry_run ? "would finalize: " : "finalized: ", r.packets,
+                           static_cast<double>(r.play_duration) / 1e6, r.bytes_dropped, r.index_objects, r.file_size);
+            return 0;
+        } catch (const std::exception& e) {
+            spdlog::error("repair: {}", e.what());
+            return 1;
+        }
+    }
 
     if (*marker_cmd || *command_cmd) {
         try {
