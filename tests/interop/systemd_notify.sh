@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# The service contract of systemd/asfcast.service (Type=notify, WatchdogSec): asfcast run sends
+# The service contract of systemd/asfcast@.service (Type=notify, WatchdogSec): asfcast run sends
 # READY=1, STATUS= lines and WATCHDOG=1 while it runs, STOPPING=1 when told to stop; and the unit
 # file passes `systemd-analyze verify`.
 source "$(dirname "$0")/lib.sh"
 NOTIFY_LISTENER=${NOTIFY_LISTENER:?NOTIFY_LISTENER must point at the test listener}
-UNIT=${UNIT:?UNIT must point at systemd/asfcast.service}
+UNIT=${UNIT:?UNIT must point at the built unit template (build/systemd/asfcast@.service)}
 sock=$WORK/notify.sock
 "$NOTIFY_LISTENER" "$sock" 12 > "$WORK/notify.log" &
 listener=$!
@@ -19,7 +19,7 @@ grep -q "^STATUS=.*source live, video [0-9]* frames" "$WORK/notify.log" || fail 
 grep -qx "STOPPING=1" "$WORK/notify.log" || fail "no STOPPING=1"
 note "notify: $(grep -c . "$WORK/notify.log") messages; last status: $(grep '^STATUS=' "$WORK/notify.log" | tail -1)"
 
-unit=$WORK/asfcast.service
-sed "s|/usr/local/bin/asfcast|$ASFCAST|" "$UNIT" > "$unit"
+unit=$WORK/asfcast@.service
+sed -E "s|^ExecStart=[^ ]+|ExecStart=$ASFCAST|" "$UNIT" > "$unit"
 out=$(systemd-analyze verify "$unit" 2>&1) || fail "systemd-analyze verify: $out"
 [ -z "$out" ] || fail "systemd-analyze verify printed: $out"
