@@ -1,25 +1,29 @@
 #include "client_cursor.hpp"
 
+#include <algorithm>
+
 #include "asfcast/asfmux/asfmux.hpp"
 #include "wmsp_framing.hpp"
 
 namespace asfcast::pull {
 
-ClientCursor::ClientCursor(CursorConfig config, std::uint32_t header_version, bool all_selected,
-                           const StreamMask& selected)
-    : config_(config),
-      header_version_(header_version),
-      all_selected_(all_selected),
-      selected_(selected),
-      effective_(selected),
-      effective_all_(all_selected) {}
+ClientCursor::ClientCursor(CursorConfig config, std::uint32_t header_version, const StreamSelection& selection)
+    : config_(config), header_version_(header_version), selection_(selection) {
+    filter_.fill(PayloadKeep::none);
+}
+
+bool ClientCursor::is_video(const MountState& mount, int stream) {
+    if (!mount.header) return false;
+    const auto& v = mount.header->video_streams;
+    return std::find(v.begin(), v.end(), stream) != v.end();
+}
 
 asfcast::StreamMask ClientCursor::wanted_video(const MountState& mount) const {
     if (!mount.header) return {};
-    if (all_selected_) return video_streams_taken(*mount.header);
+    if (selection_.all) return video_streams_taken(*mount.header);
     asfcast::StreamMask sel;
-    for (std::size_t s = 1; s < selected_.size(); ++s)
-        if (selected_[s]) sel.set(s);
+    for (std::size_t s = 1; s < selection_.thinning.size(); ++s)
+        if (selection_.thinning[s] != Thinning::off) sel.set(s);
     return video_streams_taken(*mount.header, &sel);
 }
 
@@ -66,51 +70,139 @@ void ClientCursor::append_chunked(Bytes& out, ByteView frame) const {
     if (config_.chunked) out.insert(out.end(), {'\r', '\n'});
 }
 
-void ClientCursor::select(bool all_selected, const StreamMask& selected, const MountState& mount) {
-    if (started_ && mount.header) {
-        // Video streams the client did not take until now start at their next key frame.
-        for (int v : mount.header->video_streams) {
-            const auto s = static_cast<std::size_t>(v);
-            if (v <= 0 || v >= 128) continue;
-            const bool had = all_selected_ || selected_[s];
-            const bool has = all_selected || selected[s];
-            if (has && !had) held_.set(s);
-            if (!has) held_.reset(s);
+void ClientCursor::update_filter(const MountState& mount) {
+    filter_.fill(PayloadKeep::none);
+    filter_all_ = true;
+    if (!mount.header) return;
+    const auto set = [&](int s, bool video) {
+        if (s <= 0 || s >= 128) return;
+        const auto i = static_cast<std::size_t>(s);
+        PayloadKeep keep = PayloadKeep::none;
+        switch (selection_.level(s)) {
+            case Thinning::all: keep = PayloadKeep::all; break;
+            // MS-WMSP 2.2.1.4.27 level 1: key-frame media objects only. Only video has objects that
+            // depend on others: every audio or command object is one by itself (Windows Media
+            // writers set the key-frame bit on all of them; our Packetizer marks video only).
+            case Thinning::key_frames: keep = video ? PayloadKeep::key_frames : PayloadKeep::all; break;
+            case Thinning::off: keep = PayloadKeep::none; break;
         }
-    }
-    all_selected_ = all_selected;
-    selected_ = selected;
-    if (all_selected_ && mount.header) {
-        selected_.fill(false);
-        for (int v : mount.header->video_streams)
-            if (v > 0 && v < 128) selected_[static_cast<std::size_t>(v)] = true;
-        for (int a : mount.header->audio_streams)
-            if (a > 0 && a < 128) selected_[static_cast<std::size_t>(a)] = true;
-    }
-    effective_all_ = all_selected_ && held_.none();
-    effective_ = selected_;
-    for (std::size_t s = 1; s < effective_.size(); ++s)
-        if (held_.test(s)) effective_[s] = false;
+        if (held_.test(i)) keep = held_keep_[i];
+        if (until_[i]) keep = until_keep_[i];
+        filter_[i] = keep;
+        if (keep != PayloadKeep::all) filter_all_ = false;
+    };
+    for (int v : mount.header->video_streams) set(v, true);
+    for (int a : mount.header->audio_streams) set(a, false);
+    for (int c : mount.header->command_streams) set(c, false);
 }
 
-const Bytes* ClientCursor::payload_for(const MountPacket& p) {
-    const DataPacket& d = *p.packet;
-    if (held_.any() && d.starts_with_key_frame) {
-        bool changed = false;
-        for (const auto& k : d.key_frames)
-            if (k.stream > 0 && k.stream < 128 && held_.test(static_cast<std::size_t>(k.stream))) {
-                held_.reset(static_cast<std::size_t>(k.stream));
-                effective_[static_cast<std::size_t>(k.stream)] = selected_[static_cast<std::size_t>(k.stream)];
-                changed = true;
-            }
-        if (changed && held_.none() && all_selected_) effective_all_ = true;
+void ClientCursor::clear_switches() {
+    held_.reset();
+    until_.fill(0);
+    starting_.reset();
+}
+
+// MS-WMSP 3.2.5.7: "Any new streams that are transmitted as a result of the stream-switch-entry
+// token MUST be transmitted beginning with an ASF key-frame payload. Any streams that are replaced
+// by different streams MUST continue to be transmitted until the first ASF key-frame payload of the
+// new stream is transmitted."
+void ClientCursor::select(const StreamSelection& selection, const MountState& mount) {
+    waiting_for_selection_ = false;
+    if (!started_ || !mount.header) {
+        // Not streaming yet: the start point covers every video stream of the new selection.
+        selection_ = selection;
+        clear_switches();
+        update_filter(mount);
+        return;
     }
-    if (effective_all_) return nullptr;  // the caller takes the wire form as it is
-    for (const auto& [mask, bytes] : p.filtered)
-        if (mask == effective_) return bytes.get() ? bytes.get() : &kNothing;
-    auto filtered = asfmux::filter_packet_streams(d.bytes, static_cast<std::uint32_t>(d.bytes.size()), effective_);
+    const StreamSelection before = selection_;
+    // What a stream sends now, a held one counting as what it sends while it waits.
+    const auto sending = [&](int s) {
+        const auto i = static_cast<std::size_t>(s);
+        if (held_.test(i)) return held_keep_[i] == PayloadKeep::none ? Thinning::off : Thinning::key_frames;
+        return before.level(s);
+    };
+    asfcast::StreamMask newly_held;
+    for (int v : mount.header->video_streams) {
+        if (v <= 0 || v >= 128) continue;
+        const auto i = static_cast<std::size_t>(v);
+        const Thinning was = sending(v), now = selection.level(v);
+        if (now == Thinning::off) {
+            held_.reset(i);
+        } else if (was == Thinning::off) {
+            held_.set(i);  // starts on its next key-frame payload
+            held_keep_[i] = PayloadKeep::none;
+            newly_held.set(i);
+        } else if (was == Thinning::key_frames && now == Thinning::all) {
+            // Level 1 to 0: the frames after the next key frame only decode from it on.
+            held_.set(i);
+            held_keep_[i] = PayloadKeep::key_frames;
+        }
+        // Otherwise (level 0 to 0 or 1, 1 to 1, or still waiting): from the next packet.
+    }
+    const auto start_at_objects = [&](int s) {
+        if (s <= 0 || s >= 128) return;
+        const auto i = static_cast<std::size_t>(s);
+        if (selection.level(s) == Thinning::off) starting_.reset(i);
+        else if (before.level(s) == Thinning::off) starting_.set(i);
+    };
+    for (int a : mount.header->audio_streams) start_at_objects(a);
+    for (int c : mount.header->command_streams) start_at_objects(c);
+
+    // Old streams already going on until a new one starts: not if they are selected again, nor
+    // once their replacement is no longer waiting (turned off again).
+    for (std::size_t old = 1; old < until_.size(); ++old)
+        if (until_[old] && (selection.on(static_cast<int>(old)) || !held_.test(until_[old]))) until_[old] = 0;
+    // A video stream turned on in place of one turned off: the old one goes on until then.
+    for (std::size_t s = 1; s < 128; ++s) {
+        if (!newly_held.test(s)) continue;
+        const int old = selection.replaces[s];
+        if (old <= 0 || old >= 128 || !is_video(mount, old) || selection.on(old)) continue;
+        const Thinning old_level = sending(old);
+        if (old_level == Thinning::off) continue;  // it was not being sent either
+        const auto o = static_cast<std::size_t>(old);
+        until_[o] = static_cast<std::uint8_t>(s);
+        until_keep_[o] = old_level == Thinning::key_frames ? PayloadKeep::key_frames : PayloadKeep::all;
+    }
+    selection_ = selection;
+    update_filter(mount);
+}
+
+const Bytes* ClientCursor::payload_for(const MountPacket& p, const MountState& mount) {
+    const DataPacket& d = *p.packet;
+    // A packet where a switch happens gets a filter of its own; the filter in use changes after it.
+    PayloadFilter switching{};
+    bool switched = false;
+    if (starting_.any()) {
+        switching = filter_;
+        for (std::size_t s = 1; s < 128; ++s)
+            if (starting_.test(s)) switching[s] = PayloadKeep::from_object_start;
+        starting_.reset();
+        switched = true;
+    }
+    if (held_.any() && !d.key_frames.empty()) {
+        for (const KeyFrameStart& k : d.key_frames) {
+            if (k.stream <= 0 || k.stream >= 128 || !held_.test(static_cast<std::size_t>(k.stream))) continue;
+            const auto i = static_cast<std::size_t>(k.stream);
+            if (!switched) switching = filter_;
+            switched = true;
+            // The new stream from its key-frame payload on; the streams it replaces go on through
+            // this packet (they keep their filter_ entry here) and stop after it.
+            switching[i] = selection_.level(k.stream) == Thinning::key_frames ? PayloadKeep::key_frames
+                                                                                : PayloadKeep::from_key_frame;
+            held_.reset(i);
+            for (auto& u : until_)
+                if (u == k.stream) u = 0;
+        }
+    }
+    if (switched) update_filter(mount);
+    const PayloadFilter& use = switched ? switching : filter_;
+    if (!switched && filter_all_) return nullptr;  // the caller takes the wire form as it is
+    for (const auto& [filter, bytes] : p.filtered)
+        if (filter == use) return bytes.get() ? bytes.get() : &kNothing;
+    auto filtered = filter_payloads(d.bytes, static_cast<std::uint32_t>(d.bytes.size()), use);
     std::shared_ptr<const Bytes> keep = filtered ? std::make_shared<const Bytes>(std::move(*filtered)) : nullptr;
-    p.filtered.emplace_back(effective_, keep);
+    p.filtered.emplace_back(use, keep);
     return keep ? keep.get() : &kNothing;
 }
 
@@ -129,10 +221,18 @@ void ClientCursor::next(const MountState& mount, CursorStep& step) {
         header_version_ = mount.header_version;
         started_ = false;
         at_live_edge_ = false;
+        waiting_for_selection_ = !config_.predictive_selection;
         const auto c = stream_change_packet(0);
         append_chunked(step.control, c);
         append_chunked(step.control, mount.header_frames);
         step.kind = CursorStep::Kind::send;
+        return;
+    }
+
+    // MS-WMSP 3.2.4.2: a client without predstrm picks the new entry's streams itself; its
+    // SelectStream (3.2.5.7: WAITING, non-pipelined mode) starts the $D again.
+    if (waiting_for_selection_) {
+        if (mount.ended) finish(step);
         return;
     }
 
@@ -148,6 +248,9 @@ void ClientCursor::next(const MountState& mount, CursorStep& step) {
         }
         cursor_ = *start;
         started_ = true;
+        // A start point begins with a key frame of every wanted video stream: no switch is pending.
+        clear_switches();
+        update_filter(mount);
     }
 
     if (lagging(mount)) {
@@ -162,6 +265,8 @@ void ClientCursor::next(const MountState& mount, CursorStep& step) {
         const auto start = ring.newest_start_for(wanted_video(mount));
         if (start && *start > cursor_) {
             cursor_ = *start;
+            clear_switches();
+            update_filter(mount);
         } else {
             // Fell out of the ring and no start point is left: wait for the next one.
             cursor_ = ring.next();
@@ -175,7 +280,7 @@ void ClientCursor::next(const MountState& mount, CursorStep& step) {
         const MountPacketPtr& p = *ring.at(cursor_);
         if (p->header_version != header_version_) break;
         ++cursor_;
-        const Bytes* filtered = payload_for(*p);
+        const Bytes* filtered = payload_for(*p, mount);
         if (filtered == &kNothing) continue;  // none of its streams is selected
         const ByteView payload = filtered ? ByteView(*filtered) : p->wire();
         CursorStep::Data& d = step.data[step.data_count++];

@@ -9,16 +9,18 @@
 
 #include "asfcast/core/muxed.hpp"
 #include "asfcast/core/packet_ring.hpp"
+#include "payload_filter.hpp"
 #include "wmsp_responder.hpp"
 
 namespace asfcast::pull {
 
 // One ASF data packet in a mount's ring. The bytes are the muxer's wire form (no copy); variants
-// for clients that selected only some streams are made on first use and shared.
+// for clients that take only some payloads (a stream selection, thinning, a switch) are made on
+// first use and shared by every client with the same filter; a null variant: no payload is left.
 struct MountPacket {
     PacketPtr packet;
     std::uint32_t header_version = 0;
-    mutable std::vector<std::pair<StreamMask, std::shared_ptr<const Bytes>>> filtered;
+    mutable std::vector<std::pair<PayloadFilter, std::shared_ptr<const Bytes>>> filtered;
 
     ByteView wire() const { return packet->wire_form(); }
     std::uint32_t send_time_ms() const { return packet->send_time_ms; }

@@ -46,6 +46,9 @@ constexpr std::int64_t kHousekeepingUs = 500'000;
 // older packets are of use to no client, since one that far behind skips ahead anyway.
 constexpr std::uint32_t kRingMarginMs = 2000;
 constexpr int kMaxFlushRounds = 64;             // bounds the follow-up writes one wake makes
+// Responses waiting on a streaming connection (MS-WMSP 3.2.1 Pending-Responses): they are all sent
+// (3.2.4.1, 3.2.5.7, 3.2.5.10); a client with more than this many requests unanswered is closed.
+constexpr std::size_t kMaxPendingResponses = 32;
 
 }  // namespace
 
@@ -150,6 +153,15 @@ public:
     std::uint32_t client_id() const { return client_id_; }
     std::uint64_t bytes_sent() const { return bytes_sent_; }
     std::uint64_t lag_skips() const { return cursor_ ? cursor_->lag_skips() : 0; }
+    bool streaming() const { return mount_ != nullptr; }
+
+    // A SelectStream for this connection's session (MS-WMSP 3.2.5.7), from any connection: the
+    // cursor switches at the right payloads from the next packet on.
+    void select_streams(const StreamSelection& selection) {
+        if (!mount_ || !cursor_) return;
+        cursor_->select(selection, mount_->state);
+        spdlog::debug("pull: connection {} (client-id {}) switches streams", id_, client_id_);
+    }
 
     // Called by Impl::close only.
     void shut() {
@@ -166,6 +178,7 @@ public:
     bool deadline_due(std::int64_t now) const {
         if (closed_) return false;
         if (!mount_ && head_deadline_us_ && now > head_deadline_us_) return true;
+        if (change_hold_until_us_ && now >= change_hold_until_us_ && !writing_) return true;
         return writing_ && now - write_started_us_ > stall_us();
     }
     std::int64_t stall_us() const {
@@ -187,7 +200,9 @@ public:
         if (writing_ && now - write_started_us_ > stall_us()) {
             ++server_.stats.lag_disconnects;
             server_.close(*this, "client stopped reading");
+            return;
         }
+        if (change_hold_until_us_ && now >= change_hold_until_us_) pump();  // the held $C is due
     }
 
     // The mount has a new packet or ended: continue streaming if idle. What to write comes from
@@ -204,6 +219,7 @@ public:
             return;
         }
         if (!queued_.empty()) return write_control(false);
+        if (holding_stream_change()) return;
         for (;;) {
             cursor_->next(mount_->state, step_);
             if (step_.skipped) ++server_.stats.lag_skips;
@@ -215,6 +231,9 @@ public:
                     return server_.close(*this, step_.reason);
                 case CursorStep::Kind::finish:
                     queued_.insert(queued_.end(), step_.control.begin(), step_.control.end());
+                    // MS-WMSP 3.2.4.1: after the $E and the zero-length chunk, every pending
+                    // response. (Without chunking the body runs to the close: nothing can follow.)
+                    if (chunked_) take_pending_responses();
                     leave_mount();
                     return write_control(true);
                 case CursorStep::Kind::send:
@@ -342,8 +361,7 @@ public:
         // §3.2.5.10: a zero-length chunk ends the $D stream, then the waiting responses follow.
         const char* end = "0\r\n\r\n";
         queued_.insert(queued_.end(), end, end + 5);
-        queued_.insert(queued_.end(), pending_reply_.begin(), pending_reply_.end());
-        pending_reply_.clear();
+        take_pending_responses();
         waiting_reply_ = true;
         write_control(false);
     }
@@ -361,6 +379,43 @@ public:
     }
 
 private:
+    // MS-WMSP 3.2.4.2: the $C of a header change waits until 8 s after the session's most recent
+    // SelectStream, and by that SelectStream's client-lag (at most 15 s). Housekeeping wakes the
+    // connection when the wait is over; meanwhile the new header's packets gather in the ring.
+    bool holding_stream_change() {
+        if (!mount_->state.header || cursor_->header_version() == mount_->state.header_version) {
+            change_hold_until_us_ = 0;
+            return false;
+        }
+        const std::int64_t now = monotonic_us();
+        if (change_hold_until_us_ == 0) {
+            const std::int64_t delay = client_id_ ? server_.responder.stream_change_delay_us(client_id_, now) : 0;
+            if (delay <= 0) return false;
+            change_hold_until_us_ = now + delay;
+        }
+        if (now < change_hold_until_us_) return true;
+        change_hold_until_us_ = 0;
+        return false;
+    }
+
+    // Queues the Pending-Responses, oldest first (MS-WMSP 3.2.1), after what is queued already.
+    void take_pending_responses() {
+        queued_.insert(queued_.end(), pending_reply_.begin(), pending_reply_.end());
+        pending_reply_.clear();
+        pending_count_ = 0;
+    }
+
+    // A SelectStream on the data connection while it streams with chunked transfer coding
+    // (MS-WMSP 3.2.5.7, pipelined mode): a zero-length chunk ends the running response, the pending
+    // responses follow, then the SelectStream response, whose body the $D packets go on in.
+    void continue_after_select(const std::string& head) {
+        const char* end = "0\r\n\r\n";
+        queued_.insert(queued_.end(), end, end + 5);
+        take_pending_responses();
+        queued_.insert(queued_.end(), head.begin(), head.end());
+        write_control(false);
+    }
+
     // Writes a reply, $H, $C or $E. A write already running (a $D batch) finishes first.
     void write_control(bool close_after) {
         close_when_done_ = close_when_done_ || close_after;
@@ -475,16 +530,29 @@ private:
             auto it = server_.streaming_by_client.find(r.stop_streaming_of);
             if (it != server_.streaming_by_client.end() && it->second != this) it->second->stop_streaming();
         }
+        if (r.select_streams_of) {
+            // Sessions are keyed by client-id: the SelectStream usually arrives on a connection of
+            // its own (non-pipelined mode), and the data connection's cursor switches.
+            auto it = server_.streaming_by_client.find(r.select_streams_of);
+            if (it != server_.streaming_by_client.end()) it->second->select_streams(r.selection);
+        }
         if (mount_) {
             // Requests on the connection that is streaming (pipelined mode): their answers wait
-            // until the $D stream ends (§3.2.5.8 Pending-Responses); a Stop ends it now.
+            // until the $D stream ends (§3.2.5.8 Pending-Responses); a Stop ends it now, and a
+            // SelectStream ends the running response and goes on in its own (§3.2.5.7).
             if (r.stop_streaming_of == client_id_ && client_id_) {
-                pending_reply_ = r.head;
-                pending_reply_.append(r.body.begin(), r.body.end());
-                stop_streaming();
-            } else if (pending_reply_.size() < 8192) {
                 pending_reply_.append(r.head);
                 pending_reply_.append(r.body.begin(), r.body.end());
+                stop_streaming();
+            } else if (r.continues_stream && r.select_streams_of == client_id_ && client_id_ && chunked_) {
+                continue_after_select(r.head);
+            } else if (pending_count_ < kMaxPendingResponses) {
+                pending_reply_.append(r.head);
+                pending_reply_.append(r.body.begin(), r.body.end());
+                ++pending_count_;
+            } else {
+                server_.close(*this, "more than " + std::to_string(kMaxPendingResponses) +
+                                         " requests waiting for their responses on a streaming connection");
             }
             return;
         }
@@ -505,7 +573,8 @@ private:
         cc.max_lag_ms = server_.config.max_lag_ms;
         cc.disconnect_on_lag = server_.config.lag_policy == "disconnect";
         cc.chunked = chunked_;
-        cursor_.emplace(cc, m.state.header_version, r.all_selected, r.selected);
+        cc.predictive_selection = r.predictive_selection;
+        cursor_.emplace(cc, m.state.header_version, r.selection);
         ++server_.stats.streaming_now;
         // The head and the current $H go first; $D follow from the newest key frame.
         queued_.insert(queued_.end(), r.head.begin(), r.head.end());
@@ -532,6 +601,7 @@ private:
         if (!pending_reply_.empty()) {
             std::string text = std::move(pending_reply_);
             pending_reply_.clear();
+            pending_count_ = 0;
             return send_reply(text, {}, false);
         }
         head_deadline_us_ = monotonic_us() + std::int64_t{server_.config.header_timeout_ms} * 1000;
@@ -570,7 +640,9 @@ private:
     Bytes pending_in_;
     Bytes body_;
     std::size_t body_needed_ = 0;
-    std::string pending_reply_;
+    std::string pending_reply_;     // Pending-Responses (MS-WMSP 3.2.1), concatenated
+    std::size_t pending_count_ = 0;
+    std::int64_t change_hold_until_us_ = 0;  // a $C held back until then (3.2.4.2), 0 none
     Bytes control_;  // a reply, $H, $C, $E being written
     Bytes queued_;   // control bytes waiting for the running write
 
@@ -736,7 +808,13 @@ void PullServer::Impl::housekeeping() {
     for (auto& [id, c] : connections)
         if (c->deadline_due(now)) due.push_back(c);
     for (auto& c : due) c->check_deadlines(now);
-    responder.expire_sessions(now);
+    // MS-WMSP 3.2.6.2: a session's Idle-Timeout closes the connections still open to its client.
+    for (std::uint64_t id : responder.expire_sessions(now)) {
+        auto it = connections.find(id);
+        if (it == connections.end() || it->second->streaming()) continue;
+        auto keep = it->second;
+        close(*keep, "session idle timeout (MS-WMSP 3.2.6.2)");
+    }
     timer.expires_after(std::chrono::microseconds(kHousekeepingUs));
     timer.async_wait([this](const asio::error_code& e) {
         if (!e) housekeeping();
@@ -751,6 +829,7 @@ void PullServer::Impl::header_changed(Mount& m, HeaderPtr h) {
     st.ended = false;
     m.view.header_frames = &st.header_frames;
     m.view.streams = st.header->video_streams;
+    m.view.video_streams = st.header->video_streams;
     m.view.streams.insert(m.view.streams.end(), st.header->audio_streams.begin(), st.header->audio_streams.end());
     m.view.command_streams = st.header->command_streams;
     m.view.ended = false;

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include <map>
+#include <set>
 
 #include "../asfmux/test_util.hpp"
 #include "asfcast/asfmux/asfmux.hpp"
@@ -107,8 +108,9 @@ struct Sent {
 
 // A client: takes steps from the cursor and records what it would have written.
 struct Client {
-    explicit Client(const Broadcast& b, CursorConfig c = {}, bool all = true, StreamMask sel = {})
-        : cursor(c, b.mount.header_version, all, sel) {}
+    explicit Client(const Broadcast& b, CursorConfig c = {},
+                    StreamSelection sel = StreamSelection::everything())
+        : cursor(c, b.mount.header_version, sel) {}
 
     // Writes what the cursor gives, at most `max_packets` $D packets; the last step's kind.
     CursorStep::Kind read(const MountState& m, std::size_t max_packets = 1'000'000) {
@@ -292,23 +294,26 @@ TEST(ClientCursor, HeaderChangeSendsStreamChangeThenTheNewHeader) {
     EXPECT_EQ(c.sent[before].afflags, static_cast<std::uint8_t>(c.sent[before - 1].afflags + 1));
 }
 
+// A selection: stream number -> thinning level; the others off.
+StreamSelection pick(std::initializer_list<std::pair<int, Thinning>> levels) {
+    StreamSelection s;
+    for (const auto& [stream, level] : levels) s.thinning[static_cast<std::size_t>(stream)] = level;
+    return s;
+}
+
 TEST(ClientCursor, SelectionCutsStreamsAndANewVideoStreamStartsOnAKeyFrame) {
     Broadcast b(25, 2);  // MBR: video streams 1 and 2, audio 3
     b.advance(3.0);
-    StreamMask sel{};
-    sel[1] = sel[3] = true;
-    Client c(b, {}, false, sel);
+    Client c(b, {}, pick({{1, Thinning::all}, {3, Thinning::all}}));
     c.read(b.mount);
     ASSERT_FALSE(c.sent.empty());
     for (const auto& s : c.sent)
         for (const auto& p : asfmux::parse_wire_packet(s.payload, b.packet_size()).payloads) EXPECT_NE(p.stream, 2);
     EXPECT_TRUE(starts_with_key_frame(c.sent.front().payload, b.packet_size(), 1));
-    // Switch to rendition 2 mid-GOP: nothing of stream 2 until its next key frame, and stream 1
-    // stops at once.
+    // Stream 2 on and stream 1 off, not as its replacement: nothing of stream 2 until its next
+    // key frame, and stream 1 stops at once.
     b.advance(0.5);  // now mid-GOP
-    StreamMask sel2{};
-    sel2[2] = sel2[3] = true;
-    c.cursor.select(false, sel2, b.mount);
+    c.cursor.select(pick({{2, Thinning::all}, {3, Thinning::all}}), b.mount);
     const std::size_t from = c.sent.size();
     b.advance(2.0);
     c.read(b.mount);
@@ -354,6 +359,179 @@ TEST(ClientCursor, ChunkedFraming) {
     EXPECT_EQ(c.read(b.mount), CursorStep::Kind::finish);
     const std::string tail(c.step.control.end() - 5, c.step.control.end());
     EXPECT_EQ(tail, "0\r\n\r\n");  // the last chunk
+}
+
+// What the client got of each stream, packet by packet (the payloads of its $D in order).
+struct Seen {
+    std::size_t packet;  // index into Client::sent
+    asfmux::PayloadInfo payload;
+};
+std::vector<Seen> payloads_of(const Client& c, std::uint32_t packet_size, int stream, std::size_t from = 0) {
+    std::vector<Seen> out;
+    for (std::size_t i = from; i < c.sent.size(); ++i)
+        for (const auto& p : asfmux::parse_wire_packet(c.sent[i].payload, packet_size).payloads)
+            if (p.stream == stream) out.push_back({i, p});
+    return out;
+}
+
+// MS-WMSP 3.2.5.7: a rendition replaced by another (SelectStream "1:2:0") goes on until the new
+// one's first key-frame payload has been sent, in that very packet at the latest; the new one
+// starts on that payload, within one key-frame interval; the audio goes on untouched.
+TEST(ClientCursor, SwitchingRenditionsHappensAtTheNewRenditionsKeyFrame) {
+    Broadcast b(25, 2);  // key frames every second (25 frames at 25 fps) in streams 1 and 2, audio 3
+    b.advance(3.0);
+    Client c(b, {}, pick({{1, Thinning::all}, {3, Thinning::all}}));
+    c.read(b.mount);
+    b.advance(0.3);  // mid-GOP
+    c.read(b.mount);
+    const std::size_t from = c.sent.size();
+    const std::size_t audio_before = payloads_of(c, b.packet_size(), 3).size();
+    StreamSelection to2 = pick({{2, Thinning::all}, {3, Thinning::all}});
+    to2.replaces[2] = 1;
+    c.cursor.select(to2, b.mount);
+    EXPECT_TRUE(c.cursor.switching());
+    b.advance(3.0);
+    c.read(b.mount);
+    EXPECT_FALSE(c.cursor.switching());
+    expect_forward_only(c.sent);
+
+    const auto new_stream = payloads_of(c, b.packet_size(), 2, from);
+    const auto old_stream = payloads_of(c, b.packet_size(), 1, from);
+    ASSERT_FALSE(new_stream.empty());
+    const std::size_t switch_packet = new_stream.front().packet;
+    EXPECT_TRUE(new_stream.front().payload.keyframe);
+    EXPECT_EQ(new_stream.front().payload.offset, 0u);
+    // The old rendition went on until then (0.7 s of frames), and not a packet further.
+    ASSERT_FALSE(old_stream.empty());
+    EXPECT_GT(old_stream.size(), 10u);
+    EXPECT_LE(old_stream.back().packet, switch_packet);
+    // The new rendition's first frame is the first key frame after the request: 0.7 s later
+    // (presentation times include the 1000 ms preroll).
+    EXPECT_EQ(new_stream.front().payload.pts_ms, 1000u + 4000u);
+    // Every frame of stream 2 from then on: media object numbers without a gap, 4.0 s to 6.3 s.
+    std::set<std::uint32_t> objects;
+    for (const auto& s : new_stream) objects.insert(s.payload.object_number);
+    EXPECT_EQ(objects.size(), *objects.rbegin() - *objects.begin() + 1);
+    EXPECT_GE(objects.size(), 57u);
+    // The audio kept going: every audio object after the switch too.
+    EXPECT_GT(payloads_of(c, b.packet_size(), 3).size(), audio_before + 50);
+}
+
+// MS-WMSP 2.2.1.4.27 thinning level 1: only key-frame media objects of the stream, whole.
+TEST(ClientCursor, ThinningLevelOneSendsOnlyKeyFramePayloads) {
+    Broadcast b(25, 1);  // video 1, audio 2
+    b.advance(1.5);
+    Client c(b, {}, pick({{1, Thinning::key_frames}, {2, Thinning::all}}));
+    c.read(b.mount);
+    for (int i = 0; i < 40; ++i) {
+        b.advance(0.1);
+        c.read(b.mount);
+    }
+    const auto video = payloads_of(c, b.packet_size(), 1);
+    ASSERT_FALSE(video.empty());
+    std::map<std::uint32_t, std::uint32_t> bytes_per_object;
+    for (const auto& s : video) {
+        EXPECT_TRUE(s.payload.keyframe) << "object " << s.payload.object_number;
+        bytes_per_object[s.payload.object_number] += s.payload.length;
+    }
+    // One key frame a second from the start point on, each whole (3000 bytes): 5.5 s of media.
+    std::set<std::uint32_t> key_times;
+    for (const auto& s : video) key_times.insert(s.payload.pts_ms);
+    EXPECT_EQ(bytes_per_object.size(), key_times.size());
+    EXPECT_EQ(key_times.size(), (*key_times.rbegin() - *key_times.begin()) / 1000 + 1);
+    EXPECT_GE(key_times.size(), 5u);
+    for (const auto& [object, bytes] : bytes_per_object) EXPECT_EQ(bytes, 3000u) << "object " << object;
+    EXPECT_GT(payloads_of(c, b.packet_size(), 2).size(), 80u);  // the audio is whole
+
+    // Back to level 0: key frames only until the next one, then every frame.
+    const std::size_t from = c.sent.size();
+    c.cursor.select(pick({{1, Thinning::all}, {2, Thinning::all}}), b.mount);
+    b.advance(2.0);
+    c.read(b.mount);
+    const auto after = payloads_of(c, b.packet_size(), 1, from);
+    ASSERT_FALSE(after.empty());
+    EXPECT_TRUE(after.front().payload.keyframe);
+    EXPECT_EQ(after.front().payload.offset, 0u);
+    std::size_t delta_frames = 0;
+    for (const auto& s : after) delta_frames += !s.payload.keyframe;
+    EXPECT_GE(delta_frames, 24u);  // the 24 frames after the key frame at 6 s
+}
+
+// Thinning level 2 ("off") stops a stream at once; the others go on.
+TEST(ClientCursor, LevelTwoStopsAStream) {
+    Broadcast b(25, 2);  // video 1, 2; audio 3
+    b.advance(2.0);
+    Client c(b, {}, StreamSelection::everything());
+    c.read(b.mount);
+    const std::size_t from = c.sent.size();
+    // "ffff:1:2": stream 1 off; 2 and 3 as they were.
+    c.cursor.select(pick({{2, Thinning::all}, {3, Thinning::all}}), b.mount);
+    b.advance(2.0);
+    c.read(b.mount);
+    EXPECT_TRUE(payloads_of(c, b.packet_size(), 1, from).empty());
+    EXPECT_GT(payloads_of(c, b.packet_size(), 2, from).size(), 50u);
+    EXPECT_GT(payloads_of(c, b.packet_size(), 3, from).size(), 40u);
+    // The audio off too: only stream 2 is left.
+    const std::size_t from2 = c.sent.size();
+    c.cursor.select(pick({{2, Thinning::all}}), b.mount);
+    b.advance(1.0);
+    c.read(b.mount);
+    EXPECT_TRUE(payloads_of(c, b.packet_size(), 3, from2).empty());
+    EXPECT_GT(payloads_of(c, b.packet_size(), 2, from2).size(), 25u);
+    // The audio back on: from the next media object.
+    const std::size_t from3 = c.sent.size();
+    c.cursor.select(pick({{2, Thinning::all}, {3, Thinning::all}}), b.mount);
+    b.advance(1.0);
+    c.read(b.mount);
+    const auto audio = payloads_of(c, b.packet_size(), 3, from3);
+    ASSERT_GT(audio.size(), 15u);
+    EXPECT_EQ(audio.front().payload.offset, 0u);
+    expect_forward_only(c.sent);
+}
+
+// Clients with the same selection share each filtered packet: made once, not per client.
+TEST(ClientCursor, FilteredPacketsAreSharedBetweenClients) {
+    Broadcast b(25, 2);
+    b.advance(2.0);
+    Client one(b, {}, pick({{2, Thinning::all}, {3, Thinning::all}}));
+    Client two(b, {}, pick({{2, Thinning::all}, {3, Thinning::all}}));
+    one.cursor.next(b.mount, one.step);
+    two.cursor.next(b.mount, two.step);
+    ASSERT_GT(one.step.data_count, 0u);
+    ASSERT_EQ(one.step.data_count, two.step.data_count);
+    for (std::size_t i = 0; i < one.step.data_count; ++i)
+        EXPECT_EQ(one.step.data[i].payload.data(), two.step.data[i].payload.data());
+}
+
+// MS-WMSP 3.2.4.2: after a header change, a client without predstrm gets $C and the new $H, then
+// no $D until its SelectStream picks the new entry's streams (3.2.5.7); with predstrm its
+// selection goes on at once.
+TEST(ClientCursor, WithoutPredstrmTheClientWaitsForSelectStreamAfterAHeaderChange) {
+    for (bool predictive : {true, false}) {
+        Broadcast b(25);  // video 1, audio 2
+        b.advance(2.0);
+        CursorConfig cc;
+        cc.predictive_selection = predictive;
+        Client c(b, cc, pick({{1, Thinning::all}, {2, Thinning::all}}));
+        c.read(b.mount);
+        const std::size_t before = c.sent.size();
+        b.new_header(40);
+        b.advance(2.0);
+        c.read(b.mount);
+        ASSERT_EQ(c.control.size(), 1u);  // $C + $H
+        if (predictive) {
+            EXPECT_GT(c.sent.size(), before);
+            continue;
+        }
+        EXPECT_EQ(c.sent.size(), before) << "no $D before the SelectStream";
+        EXPECT_TRUE(c.cursor.waiting_for_selection());
+        c.cursor.select(pick({{1, Thinning::all}}), b.mount);  // the video only
+        EXPECT_FALSE(c.cursor.waiting_for_selection());
+        c.read(b.mount);
+        ASSERT_GT(c.sent.size(), before);
+        EXPECT_TRUE(starts_with_key_frame(c.sent[before].payload, b.packet_size()));
+        EXPECT_TRUE(payloads_of(c, b.packet_size(), 2, before).empty());
+    }
 }
 
 }  // namespace

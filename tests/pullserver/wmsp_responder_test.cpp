@@ -105,7 +105,7 @@ Parsed parse(const WmspReply& r) {
     EXPECT_EQ(out.head.status, r.status) << r.head;
     EXPECT_EQ(out.header("Server").rfind("Rex/", 0), 0u) << "a live encoder says Rex (§3.2.5.2)\n" << r.head;
     EXPECT_TRUE(out.pragmas.has("no-cache")) << r.head;
-    if (!r.start_streaming) {
+    if (!r.start_streaming && !r.continues_stream) {
         // A non-streaming reply is delimited by its Content-Length.
         EXPECT_EQ(out.head.content_length(), r.body.size()) << r.head;
         EXPECT_FALSE(out.head.chunked()) << r.head;
@@ -905,6 +905,274 @@ TEST_F(Responder, DocumentNeedsTheSameAuthenticationAsTheStream) {
                      {"Host: a", digest_authorization("alice", "s3cret pass", "asfcast", nonce, "GET", "/stream.nsc")}),
              2, kT0 + kSecond);
     EXPECT_EQ(r.status, 200) << r.head;
+}
+
+// ---------------------------------------------------------------------------------------------
+// SelectStream (§2.2.2.8, §3.2.5.7), GetContentInfo (§2.2.2.2, §3.2.5.3), Supported (§2.2.1.7),
+// the Idle-Timeout (§3.2.6.2)
+
+std::string select_post(std::uint32_t id, const std::string& entries, std::vector<std::string> extra = {}) {
+    std::vector<std::string> lines = {"Pragma: no-cache", "Pragma: stream-switch-count=2",
+                                      "Pragma: stream-switch-entry=" + entries};
+    lines.insert(lines.end(), extra.begin(), extra.end());
+    return post_text(id, lines);
+}
+
+std::string select_get(std::uint32_t id, const std::string& entries) {
+    return request("GET / HTTP/1.1", {"Accept: */*", kPlayer, "Host: 127.0.0.1", "Pragma: version11-enabled=1",
+                                      "Pragma: no-cache", "Pragma: client-id=" + std::to_string(id),
+                                      "Pragma: stream-switch-count=2", "Pragma: stream-switch-entry=" + entries});
+}
+
+TEST_F(Responder, ClassifiesBothFormsOfSelectStreamAndPipeline) {
+    // §2.2.2.8: POST (non-pipelined mode, empty body) and GET (pipelined mode).
+    EXPECT_EQ(kind(select_post(5, "ffff:2:0")), RequestKind::SelectStream);
+    EXPECT_EQ(kind(select_get(5, "ffff:2:0")), RequestKind::SelectStream);
+    EXPECT_EQ(kind(request("GET / HTTP/1.0", {kPlayer, "Pragma: switch-stream-entry=1:1:1"})), RequestKind::SelectStream);
+    // With xPlayStrm=1 the GET is a Play selecting streams, not a SelectStream.
+    EXPECT_EQ(kind(play_text(5, "ffff:1:0")), RequestKind::Play);
+    // §2.2.2.5: a Pipeline request is a GET with pipeline-request (the spec's example).
+    EXPECT_EQ(kind(request("GET /audio HTTP/1.1", {"Accept: */*", "User-Agent: NSPlayer/12.0.7680.0",
+                                                  "Host: SampleServer", "Pragma: no-cache",
+                                                  "Pragma: pipeline-request=1", "Pragma: client-id=297067864",
+                                                  "Connection: keep-alive"})),
+              RequestKind::Pipeline);
+    // A POST with pipeline-request is none of the request types.
+    EXPECT_EQ(kind(post_text(5, {"Pragma: pipeline-request=1"})), RequestKind::Unknown);
+    const WmspReply r = send(post_text(5, {"Pragma: pipeline-request=1"}));
+    EXPECT_EQ(r.status, 400);
+    parse(r);
+    // §2.2.2.2: GetContentInfo, as in the spec's example.
+    EXPECT_EQ(kind(request("POST /Test2 HTTP/1.1",
+                           {"User-Agent: WMCacheProxy/9.5.6001.1", "Pragma: xClientGUID={00000000-0000-0000-0000-000000000000}",
+                            "X-Accept-Authentication: Negotiate, NTLM, Digest",
+                            "Content-Type: application/x-wms-getcontentinfo", "Host: SampleServer", "Content-Length: 1",
+                            "Connection: Keep-Alive"})),
+              RequestKind::GetContentInfo);
+}
+
+TEST_F(Responder, GetContentInfoNeedsNoSession) {
+    const std::string gci = request("POST / HTTP/1.1", {"User-Agent: WMCacheProxy/9.5.6001.1", "Host: SampleServer",
+                                                        "Pragma: xClientGUID={00000000-0000-0000-0000-000000000000}",
+                                                        "Content-Type: application/x-wms-getcontentinfo",
+                                                        "Content-Length: 1", "Connection: Keep-Alive"});
+    // §3.2.5.3: without client-id this MUST NOT be an error; no session is made.
+    WmspReply r = send(gci, 1, kT0, "x");
+    ASSERT_EQ(r.status, 200) << r.head;
+    Parsed p = parse(r);
+    EXPECT_TRUE(r.body.empty());  // §2.2.2.2: the response has no body
+    EXPECT_EQ(p.head.content_length(), 0u);
+    EXPECT_NE(p.header("Cache-Control").find("no-cache"), std::string::npos);
+    EXPECT_EQ(p.header("Server"), WmspResponder::kServer);
+    EXPECT_FALSE(p.pragmas.has("client-id"));
+    EXPECT_FALSE(r.start_streaming);
+    EXPECT_TRUE(r.close_after);  // non-pipelined mode: the server SHOULD close (§3.2.5.3)
+    EXPECT_EQ(responder().session_count(), 0u);
+    EXPECT_EQ(stats_.bad_requests, 0u);
+
+    // With the client-id of a session: answered for it, the session unchanged.
+    const std::uint32_t id = describe(2);
+    r = send(request("POST / HTTP/1.1", {kPlayer, "Host: x", "Pragma: client-id=" + std::to_string(id),
+                                         "Content-Type: application/x-wms-getcontentinfo", "Content-Length: 1"}),
+             3, kT0, "x");
+    ASSERT_EQ(r.status, 200) << r.head;
+    EXPECT_EQ(parse(r).client_id(), id);
+    EXPECT_EQ(responder().session_count(), 1u);
+
+    // The URL is checked as for a Describe.
+    r = send(request("POST /nothing-here HTTP/1.1", {kPlayer, "Host: x", "Content-Type: application/x-wms-getcontentinfo",
+                                                     "Content-Length: 1"}),
+             4, kT0, "x");
+    EXPECT_EQ(r.status, 404);
+    view_.header_frames = nullptr;
+    r = send(gci, 5, kT0, "x");
+    EXPECT_EQ(r.status, 503);
+}
+
+TEST_F(Responder, SupportedListsOnlyWhatIsImplemented) {
+    WmspReply r = send(describe_text());
+    const std::string supported = parse(r).header("Supported");
+    EXPECT_NE(supported.find("com.microsoft.wm.sswitch"), std::string::npos) << supported;  // MUST (§3.2.5.2)
+    EXPECT_NE(supported.find("com.microsoft.wm.predstrm"), std::string::npos) << supported;
+    // No $P packets are sent, so no srvppair (§2.2.1.7.3); no Speed, no X-StartupProfile.
+    EXPECT_EQ(supported.find("srvppair"), std::string::npos) << supported;
+    EXPECT_EQ(supported.find("fastcache"), std::string::npos) << supported;
+    EXPECT_EQ(supported.find("startupprofile"), std::string::npos) << supported;
+    // §2.2.1.7: the header is defined for clients of version 9.0 and later only.
+    r = send(testreq::kRunInPlay, 2);  // NSPlayer/4.1
+    ASSERT_EQ(r.status, 200);
+    EXPECT_FALSE(parse(r).has("Supported")) << r.head;
+    r = send(testreq::kSpecDescribe, 3);  // NSServer/9.0
+    EXPECT_TRUE(parse(r).has("Supported")) << r.head;
+}
+
+TEST_F(Responder, TheClientsSupportedHeaderIsRead) {
+    // §3.2.3: predstrm and sswitch until the client says otherwise.
+    const std::uint32_t plain = describe(1);
+    ASSERT_TRUE(responder().client_features(plain));
+    EXPECT_TRUE(responder().client_features(plain)->predstrm);
+    EXPECT_TRUE(responder().client_features(plain)->sswitch);
+    // §3.2.5.1: the features on the header replace them, wrapped lines and all.
+    WmspReply r = send(testreq::kSpecDescribe, 2);
+    const std::uint32_t server = parse(r).client_id();
+    auto f = responder().client_features(server);
+    ASSERT_TRUE(f);
+    EXPECT_TRUE(f->srvppair && f->sswitch && f->predstrm);
+    EXPECT_FALSE(f->fastcache || f->startupprofile);
+    r = send(post_text(server, {"Pragma: xKeepAliveInPause=1", "Supported: com.microsoft.wm.sswitch"}), 3);
+    ASSERT_EQ(r.status, 200);
+    f = responder().client_features(server);
+    EXPECT_TRUE(f->sswitch);
+    EXPECT_FALSE(f->predstrm || f->srvppair);
+    EXPECT_FALSE(responder().client_features(12345));
+}
+
+TEST_F(Responder, PlayTellsTheEdgeWhetherTheClientTakesPredictiveSelection) {
+    // The spec's SelectStream example lists no predstrm: after a header change that client waits
+    // with its own SelectStream (§3.2.4.2); without a Supported header, predstrm is assumed (§3.2.3).
+    WmspReply r = send(play_text(std::nullopt, "ffff:1:0 ffff:2:0", "HTTP/1.0",
+                                 {"Supported: com.microsoft.wm.srvppair, com.microsoft.wm.sswitch, "
+                                  "com.microsoft.wm.startupprofile"}));
+    ASSERT_EQ(r.status, 200) << r.head;
+    EXPECT_FALSE(r.predictive_selection);
+    r = send(play_text(std::nullopt), 2);
+    ASSERT_EQ(r.status, 200) << r.head;
+    EXPECT_TRUE(r.predictive_selection);
+}
+
+TEST_F(Responder, IdleTimeoutClosesTheSessionsConnections) {
+    const std::int64_t idle = std::int64_t{config_.idle_timeout_ms} * 1000;
+    const std::uint32_t id = describe(11, kT0);
+    ASSERT_EQ(send(post_text(id, {"Pragma: xKeepAliveInPause=1"}), 12, kT0 + kSecond).status, 200);
+    ASSERT_EQ(send(post_text(id, {"Pragma: xKeepAliveInPause=1"}), 12, kT0 + 2 * kSecond).status, 200);
+    const std::uint32_t other = describe(21, kT0 + 2 * kSecond);
+    ASSERT_EQ(send(play_text(other), 22, kT0 + 2 * kSecond).status, 200);
+    EXPECT_TRUE(responder().expire_sessions(kT0 + 2 * kSecond + idle).empty());  // not yet
+    // §3.2.6.2: the connections that carried the idle session's requests, each once; the
+    // streaming session and its connections stay.
+    std::vector<std::uint64_t> closed = responder().expire_sessions(kT0 + 2 * kSecond + idle + 1);
+    std::sort(closed.begin(), closed.end());
+    EXPECT_EQ(closed, (std::vector<std::uint64_t>{11, 12}));
+    EXPECT_EQ(responder().session_count(), 1u);
+    EXPECT_FALSE(responder().client_features(id));
+    // Once its stream ends, the other one's connections go too after the Idle-Timeout.
+    responder().streaming_ended(other, kT0 + 3 * kSecond);
+    closed = responder().expire_sessions(kT0 + 3 * kSecond + idle + 1);
+    std::sort(closed.begin(), closed.end());
+    EXPECT_EQ(closed, (std::vector<std::uint64_t>{21, 22}));
+    EXPECT_EQ(responder().session_count(), 0u);
+}
+
+class SelectStreamResponder : public Responder {
+protected:
+    SelectStreamResponder() {
+        // MBR: three video renditions 1..3, audio 4.
+        view_.streams = {1, 2, 3, 4};
+        view_.video_streams = {1, 2, 3};
+    }
+    // Describe on connection 1, Play of rendition 3 + audio on connection 2.
+    std::uint32_t play_rendition_3(const std::string& version = "HTTP/1.0", std::vector<std::string> extra = {}) {
+        const std::uint32_t id = describe(1);
+        const WmspReply r = send(play_text(id, "ffff:1:2 ffff:2:2 ffff:3:0 ffff:4:0", version, extra), 2);
+        EXPECT_EQ(r.status, 200) << r.head;
+        EXPECT_EQ(r.selection.level(3), Thinning::all);
+        EXPECT_EQ(r.selection.level(1), Thinning::off);
+        return id;
+    }
+};
+
+TEST_F(SelectStreamResponder, AnotherRenditionReplacesThePlayingOne) {
+    const std::uint32_t id = play_rendition_3();
+    // On a connection of its own (non-pipelined): "ffff:3:2 ffff:2:0", as a player switching.
+    WmspReply r = send(select_post(id, "ffff:3:2 ffff:2:0"), 3, kT0 + kSecond);
+    ASSERT_EQ(r.status, 200) << r.head;
+    Parsed p = parse(r);
+    EXPECT_EQ(p.head.content_length(), 0u);
+    EXPECT_EQ(p.client_id(), id);
+    EXPECT_EQ(r.select_streams_of, id);  // the edge switches the data connection's cursor
+    EXPECT_FALSE(r.continues_stream);
+    EXPECT_FALSE(r.start_streaming);
+    EXPECT_EQ(r.selection.level(2), Thinning::all);
+    EXPECT_EQ(r.selection.level(3), Thinning::off);
+    EXPECT_EQ(r.selection.level(1), Thinning::off);
+    EXPECT_EQ(r.selection.level(4), Thinning::all);  // the audio, not named, stays as it was
+    EXPECT_EQ(r.selection.replaces[2], 3);           // 3 goes on until 2's first key frame
+    EXPECT_FALSE(r.selection.all);
+
+    // "2:1:0": from 2 to 1, by name.
+    r = send(select_post(id, "2:1:0"), 4, kT0 + 2 * kSecond);
+    ASSERT_EQ(r.status, 200) << r.head;
+    EXPECT_EQ(r.selection.level(1), Thinning::all);
+    EXPECT_EQ(r.selection.level(2), Thinning::off);
+    EXPECT_EQ(r.selection.replaces[1], 2);
+
+    // Thinning: "1:1:1" keeps stream 1 at key frames only; nothing is replaced.
+    r = send(select_post(id, "1:1:1"), 5, kT0 + 3 * kSecond);
+    ASSERT_EQ(r.status, 200) << r.head;
+    EXPECT_EQ(r.selection.level(1), Thinning::key_frames);
+    EXPECT_EQ(r.selection.replaces[1], 0);
+    EXPECT_TRUE(r.selected[1]);
+
+    // Everything on: "all", the wire form unfiltered.
+    r = send(select_post(id, "ffff:1:0 ffff:2:0 ffff:3:0"), 6, kT0 + 4 * kSecond);
+    ASSERT_EQ(r.status, 200) << r.head;
+    EXPECT_TRUE(r.selection.all);
+
+    // Nothing of the audio and video left: refused, the selection unchanged.
+    r = send(select_post(id, "ffff:1:2 ffff:2:2 ffff:3:2 ffff:4:2"), 7, kT0 + 5 * kSecond);
+    EXPECT_EQ(r.status, 400);
+    EXPECT_EQ(r.select_streams_of, 0u);
+    parse(r);
+}
+
+TEST_F(SelectStreamResponder, GetOnTheChunkedDataConnectionContinuesTheStream) {
+    const std::uint32_t id = play_rendition_3("HTTP/1.1", {"Pragma: version11-enabled=1"});
+    // §3.2.5.7, pipelined mode: on the data connection itself (2).
+    const WmspReply r = send(select_get(id, "ffff:3:2 ffff:2:0"), 2, kT0 + kSecond);
+    ASSERT_EQ(r.status, 200) << r.head;
+    EXPECT_EQ(r.select_streams_of, id);
+    EXPECT_TRUE(r.continues_stream);
+    EXPECT_FALSE(r.close_after);
+    const Parsed p = parse(r);
+    EXPECT_EQ(p.head.version, "HTTP/1.1");
+    EXPECT_TRUE(p.head.chunked());  // the $D packets go on in this response
+    EXPECT_EQ(p.header("Content-Type"), "application/x-mms-framed");
+    EXPECT_EQ(r.selection.replaces[2], 3);
+    // The same GET on another connection is answered there, with no body.
+    const WmspReply other = send(select_get(id, "ffff:2:2 ffff:1:0"), 9, kT0 + 2 * kSecond);
+    ASSERT_EQ(other.status, 200);
+    EXPECT_FALSE(other.continues_stream);
+    EXPECT_EQ(parse(other).head.content_length(), 0u);
+}
+
+TEST_F(SelectStreamResponder, SelectStreamNeedsASession) {
+    WmspReply r = send(request("POST / HTTP/1.1", {kPlayer, "Host: x", "Pragma: stream-switch-entry=ffff:2:0"}), 1);
+    EXPECT_EQ(r.status, 400);
+    parse(r);
+    r = send(select_post(424242, "ffff:2:0"), 2);
+    EXPECT_EQ(r.status, 404);
+    parse(r);
+    // A session that is not streaming: the selection is kept, nothing for the edge to switch.
+    const std::uint32_t id = describe(3);
+    r = send(select_post(id, "ffff:2:0 ffff:4:0"), 4);
+    EXPECT_EQ(r.status, 200) << r.head;
+    EXPECT_EQ(r.select_streams_of, 0u);
+}
+
+TEST_F(SelectStreamResponder, StreamChangeWaitsForSelectStreamTimeAndClientLag) {
+    const std::uint32_t id = play_rendition_3();
+    EXPECT_EQ(responder().stream_change_delay_us(id, kT0 + kSecond), 0);  // no SelectStream yet
+    ASSERT_EQ(send(select_post(id, "ffff:3:2 ffff:2:0"), 3, kT0 + 10 * kSecond).status, 200);
+    // §3.2.4.2: until 8 s after the SelectStream.
+    EXPECT_EQ(responder().stream_change_delay_us(id, kT0 + 13 * kSecond), 5 * kSecond);
+    EXPECT_EQ(responder().stream_change_delay_us(id, kT0 + 18 * kSecond), 0);
+    // client-lag: its value, at most 15 s.
+    ASSERT_EQ(send(select_post(id, "ffff:2:2 ffff:1:0", {"Pragma: client-lag=20000"}), 4, kT0 + 30 * kSecond).status,
+              200);
+    EXPECT_EQ(responder().stream_change_delay_us(id, kT0 + 31 * kSecond), 15 * kSecond);
+    ASSERT_EQ(send(select_post(id, "ffff:1:2 ffff:3:0", {"Pragma: client-lag=250"}), 5, kT0 + 60 * kSecond).status,
+              200);
+    EXPECT_EQ(responder().stream_change_delay_us(id, kT0 + 69 * kSecond), 250'000);
 }
 
 }  // namespace
