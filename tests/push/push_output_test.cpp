@@ -69,7 +69,10 @@ TEST(PushOutput, TwoTargetsOneDeadTheOtherGetsEveryPacket) {
     EXPECT_EQ(st[0].error, TargetError::network);
     EXPECT_GT(st[0].reconnects, 0u);
     EXPECT_NE(st[0].last_error.find("cannot connect"), std::string::npos) << st[0].last_error;
-    EXPECT_LT(worst, 20ms) << "on_packet blocked";
+    // Not a speed test: publishing never waits for a target (core's OutputFeed tests show it
+    // without a clock). Waiting for the dead one would take its connect attempts (seconds); the
+    // bound only has to stay above a loaded machine's scheduling delays.
+    EXPECT_LT(worst, 500ms) << "publish_packet waited for a target";
 
     ASSERT_TRUE(rx.wait_for([&](const auto& p) { return p.ended; }, 3000ms));
     const auto v = rx.view();
