@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # asfcast repair (issue 14, point 4): archives left by kill -9 at 20 random moments of a live
-# broadcast (seeded), some also cut inside a packet (a write the disk took in part) or followed by
+# broadcast (seeded; 0 to 3.5 s after its first packet reached the disk), some also cut inside a packet (a write the disk took in part) or followed by
 # zeroed blocks (what a power loss leaves of unwritten data). Each repaired file:
 #  - is finalized: Seekable, not Broadcast, its packet count = the whole packets the kill left,
 #    sizes and counts consistent (asfcast inspect reports no problem), a Simple Index Object;
@@ -30,20 +30,31 @@ import struct, sys
 data = open(sys.argv[1], "rb").read(1 << 16)
 hs = struct.unpack_from("<Q", data, 16)[0]
 fp = data.find(bytes.fromhex("A1DCAB8C47A9CF118EE400C00C205365"))
+if fp < 0 or len(data) < hs:
+    sys.exit(1)  # the header is not all there yet
 print(hs, struct.unpack_from("<I", data, fp + 96)[0])' "$1"
 }
 total_frames=0
 for i in $(seq 1 20); do
     f=$d/killed-$i.wmv
-    # kill -9 between 1.0 and 5.0 s after the start.
-    ms=$((1000 + RANDOM % 4000))
+    # kill -9 at a random moment 0 to 3.5 s after the first whole packet is on disk (how long the
+    # pipeline takes to start varies with the machine's load).
+    ms=$((RANDOM % 3500))
     "$ASFCAST" --log-level warn run --preset "$d/preset.yaml" --archive "$f" > "$d/run-$i.log" 2>&1 &
     pid=$!
+    hs="" ps=""
+    for _ in $(seq 1 300); do
+        if [ -s "$f" ] && read -r hs ps < <(sizes_of "$f" 2>/dev/null) && [ -n "$ps" ] &&
+            [ "$(stat -c %s "$f")" -ge $((hs + 50 + ps)) ]; then
+            break
+        fi
+        hs="" ps=""
+        sleep 0.05
+    done
+    [ -n "$ps" ] || { kill -9 "$pid"; cat "$d/run-$i.log" >&2; fail "run $i: no whole packet written within 15 s"; }
     sleep "$(awk -v m="$ms" 'BEGIN { printf "%.3f", m / 1000 }')"
     kill -9 "$pid"
     wait "$pid" 2>/dev/null || true
-    [ -s "$f" ] || fail "run $i: nothing written before the kill at $ms ms"
-    read -r hs ps < <(sizes_of "$f")
     size=$(stat -c %s "$f")
     damage="kill only"
     case $((i % 4)) in
@@ -92,7 +103,7 @@ print(j["flags"]["broadcast"], j["flags"]["seekable"], j["packets"]["count"], "|
     err=$(timeout 60 ffmpeg -nostdin -v error -xerror -ss "$mid" -i "$f" -t 0.4 -f null - 2>&1) || fail "run $i: seek to $mid s: exit $?: $err"
     [ -z "$err" ] || fail "run $i: seeking to $mid s: $err"
     total_frames=$((total_frames + frames))
-    note "run $i: killed at $ms ms, $damage: $(sed "s|$d/||" <<<"$out"); $frames video frames, $dur s; seek to $mid s lands on the key frame at ${first%%,*} s; second repair: no change"
+    note "run $i: killed $ms ms after the first packet, $damage: $(sed "s|$d/||" <<<"$out"); $frames video frames, $dur s; seek to $mid s lands on the key frame at ${first%%,*} s; second repair: no change"
 done
 note "20 killed archives repaired: $total_frames video frames in all"
 
