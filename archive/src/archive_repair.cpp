@@ -207,12 +207,13 @@ RepairReport repair_archive(const std::string& path, RepairOptions options) {
 
     if (::pwrite(out->fd(), header.data(), header.size(), 0) != static_cast<ssize_t>(header.size()))
         throw ArchiveError(tmp_path + ": cannot write the final header: " + std::strerror(errno));
-    if (::fsync(out->fd()) != 0) throw ArchiveError(tmp_path + ": fsync failed: " + std::strerror(errno));
+    if (options.durable && ::fsync(out->fd()) != 0) throw ArchiveError(tmp_path + ": fsync failed: " + std::strerror(errno));
     if (::rename(tmp_path.c_str(), path.c_str()) != 0)
         throw ArchiveError("cannot rename " + tmp_path + " over " + path + ": " + std::strerror(errno));
     remover.keep = true;
     // The rename itself survives a power loss once the directory is synced.
     const std::string dir = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/') + 1);
+    if (!options.durable) return report;
     if (File dfd(dir, O_RDONLY | O_DIRECTORY); dfd.ok()) ::fsync(dfd.fd());
     return report;
 }

@@ -26,6 +26,9 @@ struct RepairReport {
 
 struct RepairOptions {
     bool dry_run = false;  // report what repair would do; write nothing
+    // fsync the repaired copy before the rename and the folder after it, so that a power loss
+    // leaves the old file or the new one. Off only where nothing must survive (fuzzing).
+    bool durable = true;
 };
 
 // Throws ArchiveError naming the file and the reason: not an ASF file, not written by asfcast
