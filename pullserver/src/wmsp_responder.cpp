@@ -400,8 +400,12 @@ WmspReply WmspResponder::respond(const http::HttpHead& req, ByteView body, const
                 if (session->state == SessionState::Streaming) r.stop_streaming_of = id;
                 session->state = SessionState::Idle;
             }
-            // §3.2.5.8: in non-pipelined mode the server SHOULD close after a KeepAlive response.
-            r.close_after = !req.keep_alive() || kind == RequestKind::KeepAlive;
+            // §3.2.5.8: in non-pipelined mode the server SHOULD close after a KeepAlive response. One
+            // on the data connection of a streaming session (pipelined mode) is a pending response:
+            // the connection goes on.
+            const bool on_data_connection = session && session->state == SessionState::Streaming &&
+                                            session->data_connection == request_connection_;
+            r.close_after = !req.keep_alive() || (kind == RequestKind::KeepAlive && !on_data_connection);
             r.head = std::string(http_version(req)) + " 200 OK\r\n" + common_headers(session ? id : 0) +
                      "Content-Length: 0\r\n" + (r.close_after ? "Connection: close\r\n" : "Connection: Keep-Alive\r\n") +
                      "\r\n";

@@ -5,7 +5,8 @@
 # rendition (stream 2) and later thinning it to key frames (level 1):
 #  - POST form (non-pipelined, MS-WMSP 2.2.2.8): each SelectStream on a connection of its own;
 #  - GET form (pipelined): each SelectStream on the data connection, whose Play response ends with
-#    a zero-length chunk and whose $D packets go on in the SelectStream response (3.2.5.7).
+#    a zero-length chunk, then the pending response of a pipelined KeepAlive sent before, and whose
+#    $D packets go on in the SelectStream response (3.2.5.7).
 # The client checks the counts (new rendition from a key-frame payload within one key-frame
 # interval, old one stopped, audio unbroken, key frames only when thinned); here the captured
 # $H + $D are turned into ASF files that ffmpeg decodes without an error, frame counts checked.

@@ -12,7 +12,8 @@ specification (3.1-3.4 header objects, 5.2 data packets). It shares no code with
 3. After --switch-after seconds of data, SelectStream to the middle rendition: in the POST mode a
    POST with an empty body on a connection of its own; in the GET mode a GET on the data
    connection, whose response ends the Play response with a zero-length chunk, then carries the $D
-   packets in a chunked body of its own (3.2.5.7).
+   packets in a chunked body of its own (3.2.5.7). Before it, a pipelined KeepAlive (OPTIONS) on the
+   data connection: its response is pending and must come right after that zero-length chunk.
 4. After --thin-after more seconds, SelectStream thinning that rendition to key frames (level 1).
 5. After --thin-for more seconds, closes.
 
@@ -319,6 +320,7 @@ class Player:
         self.phase = 0                  # 0 playing, 1 switch sent, 2 thinning sent
         self.events = {}
         self.responses = []             # SelectStream responses seen in the data connection (GET mode)
+        self.pending = []               # other responses seen there (the pipelined KeepAlive)
 
     def entries(self, pairs):
         return ["Pragma: stream-switch-count=%d" % len(pairs),
@@ -363,7 +365,16 @@ class Player:
         c.sock.close()  # 3.1.5.17: non-pipelined, the client closes
 
     def schedule(self):
-        time.sleep(self.args.switch_after)
+        if self.args.mode == "get":
+            # 2.2.2.3.2: a pipelined KeepAlive (OPTIONS) on the data connection; its response is
+            # pending until the next zero-length chunk, then comes before the SelectStream's
+            # (3.2.5.7: pending responses first).
+            time.sleep(self.args.switch_after / 2)
+            self.conn.send(request("OPTIONS * HTTP/1.1", ["User-Agent: " + UA, "Host: 127.0.0.1",
+                                                          "Pragma: client-id=%d" % self.client_id]))
+            time.sleep(self.args.switch_after / 2)
+        else:
+            time.sleep(self.args.switch_after)
         self.phase = 1
         switch = [(self.old, self.new, 0)] if self.args.mode == "get" else [(0xFFFF, self.old, 2), (0xFFFF, self.new, 0)]
         self.select(switch, "switch")
@@ -390,6 +401,14 @@ class Player:
                 # 3.2.5.7: the zero-length chunk ends the running response; pending responses and
                 # the SelectStream response follow, whose chunked body carries the $D packets.
                 r = Response(self.conn)
+                while (r.header("transfer-encoding") or "").lower() != "chunked":
+                    # A pending response (the KeepAlive): delimited by its Content-Length, and the
+                    # connection must stay open (pipelined mode).
+                    check(r.header("content-length") is not None, "pending response without Content-Length")
+                    self.conn.exact(int(r.header("content-length")))
+                    check((r.header("connection") or "").lower() != "close", "pending response closes the connection")
+                    self.pending.append(r.status)
+                    r = Response(self.conn)
                 check(r.status == 200, "SelectStream in the data connection: status %d" % r.status)
                 check((r.header("transfer-encoding") or "").lower() == "chunked",
                       "SelectStream response in the data connection is not chunked")
@@ -519,7 +538,9 @@ class Player:
             return sum(1 for n, size in got.values() if n == size)
         r["new_whole_objects_switch_body"] = whole_objects([d for d in self.data if d[1] < 2])
         r["new_whole_objects_full_body"] = whole_objects(self.data)
+        r["pending_responses"] = self.pending
         if a.mode == "get":
+            check(self.pending == [200], "pending responses in the data connection: %r (the KeepAlive's expected)" % self.pending)
             check(len(self.responses) == 2, "%d SelectStream responses in the data connection" % len(self.responses))
         return r
 

@@ -1145,6 +1145,23 @@ TEST_F(SelectStreamResponder, GetOnTheChunkedDataConnectionContinuesTheStream) {
     EXPECT_EQ(parse(other).head.content_length(), 0u);
 }
 
+TEST_F(SelectStreamResponder, KeepAliveOnTheDataConnectionKeepsItOpen) {
+    const std::uint32_t id = play_rendition_3("HTTP/1.1", {"Pragma: version11-enabled=1"});
+    // §2.2.2.3.2, pipelined mode: OPTIONS on the data connection; its response waits among the
+    // Pending-Responses (§3.2.5.8) and must not announce a close.
+    WmspReply r = send(request("OPTIONS * HTTP/1.1", {kPlayer, "Host: x", "Pragma: client-id=" + std::to_string(id)}),
+                       2, kT0 + kSecond);
+    ASSERT_EQ(r.status, 200) << r.head;
+    EXPECT_FALSE(r.close_after);
+    EXPECT_EQ(parse(r).header("Connection"), "Keep-Alive");
+    // Elsewhere (non-pipelined mode) the server closes after it (§3.2.5.8 SHOULD).
+    r = send(request("OPTIONS * HTTP/1.1", {kPlayer, "Host: x", "Pragma: client-id=" + std::to_string(id)}), 3,
+             kT0 + kSecond);
+    ASSERT_EQ(r.status, 200) << r.head;
+    EXPECT_TRUE(r.close_after);
+    parse(r);
+}
+
 TEST_F(SelectStreamResponder, SelectStreamNeedsASession) {
     WmspReply r = send(request("POST / HTTP/1.1", {kPlayer, "Host: x", "Pragma: stream-switch-entry=ffff:2:0"}), 1);
     EXPECT_EQ(r.status, 400);
