@@ -1,6 +1,7 @@
 // The reference PlayReady packager (playready.hpp). Section numbers: PlayReady Header
 // Specification (MicrosoftDocs/PlayReady playready-header-specification.md) unless said otherwise.
 #include "asfcast/drm/playready.hpp"
+#include "asfcast/core/text.hpp"
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -45,21 +46,6 @@ void sha256(std::initializer_list<std::span<const std::uint8_t>> parts, std::uin
     for (auto p : parts)
         if (EVP_DigestUpdate(ctx.get(), p.data(), p.size()) != 1) throw std::runtime_error("SHA-256: libcrypto failed");
     if (EVP_DigestFinal_ex(ctx.get(), out, &len) != 1 || len != 32) throw std::runtime_error("SHA-256: libcrypto failed");
-}
-
-std::string xml_escape(std::string_view s) {
-    std::string out;
-    for (char c : s) {
-        switch (c) {
-            case '&': out += "&amp;"; break;
-            case '<': out += "&lt;"; break;
-            case '>': out += "&gt;"; break;
-            case '"': out += "&quot;"; break;
-            case '\'': out += "&apos;"; break;
-            default: out += c;
-        }
-    }
-    return out;
 }
 
 void put_be64(std::uint8_t* p, std::uint64_t v) {

@@ -1,4 +1,5 @@
 #include "asfcast/multicast/nsc.hpp"
+#include "asfcast/core/text.hpp"
 
 #include <algorithm>
 #include <array>
@@ -60,22 +61,6 @@ std::string string_value(std::string_view s, NscStrings strings) {
 
 // MS-MSB 2.2.1.1: integer = "0x" 8HEXDIG.
 std::string integer_value(std::uint32_t v) { return fmt::format("0x{:08X}", v); }
-
-// The ASX text escape for attribute values and element text.
-std::string xml_escape(std::string_view s) {
-    std::string out;
-    for (char c : s) {
-        switch (c) {
-            case '&': out += "&amp;"; break;
-            case '<': out += "&lt;"; break;
-            case '>': out += "&gt;"; break;
-            case '"': out += "&quot;"; break;
-            case '\'': out += "&apos;"; break;
-            default: out += c;
-        }
-    }
-    return out;
-}
 
 }  // namespace
 
