@@ -65,10 +65,17 @@ void WmhttpSession::on_header(HeaderPtr header, TimePoint now) {
     if (!header || phase_ == Phase::finished) return;
     if (phase_ == Phase::failed && error_ == TargetError::config) return;
     const std::size_t max_chunk = std::min(cfg_.tuning.max_chunk, kMaxFrameLength);
-    if (header->bytes.size() > max_chunk || header->packet_size > max_chunk) {
+    // The first header goes out in $H (its PacketLength is the header's size, at most 65,531
+    // bytes: MS-WMHTTP 2.2.3.6); a later one in $C, after a 4-byte Reason (at most 65,527 bytes:
+    // 2.2.3.2). Either way within the chunk limit; a $D carries a whole packet (2.2.3.3).
+    const bool in_c = header_ != nullptr;
+    const std::size_t max_header =
+        in_c ? std::min(max_chunk - 4, kMaxStreamChangeHeader) : std::min(max_chunk, kMaxHeaderPacket);
+    if (header->bytes.size() > max_header || header->packet_size > max_chunk) {
         fail_permanent(TargetError::config,
-                       fmt::format("ASF header ({} bytes) or packet size ({} bytes) exceeds the {}-byte chunk limit",
-                                   header->bytes.size(), header->packet_size, max_chunk),
+                       fmt::format("ASF header ({} bytes, at most {} in a {}) or packet size ({} bytes) exceeds the "
+                                   "{}-byte chunk limit",
+                                   header->bytes.size(), max_header, in_c ? "$C" : "$H", header->packet_size, max_chunk),
                        now, true);
         return;
     }
@@ -455,6 +462,7 @@ void WmhttpSession::send_setup(TimePoint now) {
     phase_ = Phase::setup_sent;
     reply_deadline_ = now + cfg_.tuning.response_timeout;
     need_header_ = true;  // a session's first PushStart begins with $H
+    entry_ended_ = false;  // a new server session: its first entry begins with $H
     spdlog::debug("push[{}] {}: PushSetup sent (push-id {})", cfg_.index, display_, push_id_);
 }
 
@@ -468,7 +476,8 @@ std::uint64_t WmhttpSession::effective_budget() const {
         ps = std::max<std::uint64_t>(ps, hp->packet_size);
         rate = std::max<std::uint64_t>(rate, hp->max_bitrate);
     }
-    const std::uint64_t minimum = std::max({3 * (kFrameHeaderBytes + ps) + 8, (8 + h) + (4 + h) + 8, (4 + h) + 8});
+    // A header change takes $E(1) (8 bytes) + $C (8 + header) + 4 (3.1.4.5), all in one PushStart.
+    const std::uint64_t minimum = std::max({3 * (kFrameHeaderBytes + ps) + 8, 8 + (8 + h) + 4 + 8, (4 + h) + 8});
     std::uint64_t budget = cfg_.tuning.post_budget;
     if (using_proxy_ && rate > 0) budget = std::min<std::uint64_t>(budget, rate / 8 * 60);  // ~60 s through a proxy
     return std::clamp<std::uint64_t>(budget, std::min(minimum, kMaxBudget), kMaxBudget);
@@ -509,7 +518,6 @@ void WmhttpSession::send_filler_and_wait(TimePoint now) {
 }
 
 void WmhttpSession::fill(TimePoint now) {
-    const std::size_t max_chunk = std::min(cfg_.tuning.max_chunk, kMaxFrameLength);
     while (phase_ == Phase::streaming && out_.size() < kOutputWatermark && !queue_.empty()) {
         Item& item = queue_.front();
         switch (item.kind) {
@@ -532,25 +540,44 @@ void WmhttpSession::fill(TimePoint now) {
             }
             case Item::Kind::header: {
                 const HeaderPtr h = item.header;
-                if (header_ && header_->bytes == h->bytes) {
+                if (header_ && header_->bytes == h->bytes && !entry_ended_) {
                     queue_.pop_front();
                     continue;
                 }
-                // $C carries the new header (2.2.3.2); the $H after it serves receivers that
-                // ignore $C. A $C over the chunk limit is left out.
-                const bool with_c = h->bytes.size() + 4 <= max_chunk;
-                const std::uint64_t need =
-                    (with_c ? kFrameHeaderBytes + 4 + h->bytes.size() : 0) + kFrameHeaderBytes + h->bytes.size();
-                if (remaining_ >= need + kFrameHeaderBytes) {
-                    if (with_c) append_stream_change(out_, h->bytes);
-                    append_frame(out_, 'H', h->bytes);
-                    remaining_ -= need;
-                    header_ = h;
-                    queue_.pop_front();
-                    spdlog::info("push[{}] {}: header changed ($C + $H)", cfg_.index, display_);
-                } else {
-                    send_filler_and_wait(now);
+                // A new playlist entry (MS-WMHTTP 2.2.2.2: Playlist-Entry = *$D (1*$E / 1*$F), and
+                // entries are separated by $C): first the current entry ends with $E, Reason
+                // S_FALSE (1): "other playlist entries still remain to be streamed" (2.2.3.4,
+                // 3.1.4.4); then $C carries the new header (2.2.3.2, 3.1.4.5); then its $D. The
+                // server expects $D, $E or $F after $C (3.2.5.6), never $H.
+                if (!entry_ended_) {
+                    // 3.1.4.4: $E needs 8 bytes of Length-Remaining; with fewer, the rest is
+                    // filled and $E goes first in the next PushStart. Also with 9 to 11: the 1 to 3
+                    // bytes an $E would leave could be used up by nothing (an $F is 4 bytes at least,
+                    // 2.2.3.5), and the $C that follows needs more anyway (3.1.4.5).
+                    if (remaining_ < 8 || (remaining_ > 8 && remaining_ < 8 + kFrameHeaderBytes)) {
+                        send_filler_and_wait(now);
+                        break;
+                    }
+                    append_end(out_, 1);
+                    remaining_ -= 8;
+                    entry_ended_ = true;
                 }
+                // 3.1.4.5: "If the size of the $C packet, in bytes, plus 4, is larger than the
+                // value of the Length-Remaining variable", $F uses up the budget and the next
+                // PushStart begins with $C (2.2.2.2: "Subsequent PushStart requests can start with
+                // either a $C ... or a $D packet").
+                const std::uint64_t c = kFrameHeaderBytes + 4 + h->bytes.size();
+                if (c + 4 > remaining_) {
+                    send_filler_and_wait(now);
+                    break;
+                }
+                append_stream_change(out_, h->bytes);
+                remaining_ -= c;
+                header_ = h;
+                entry_ended_ = false;
+                queue_.pop_front();
+                ++counters_.header_changes;
+                spdlog::info("push[{}] {}: header changed ($E reason 1, $C)", cfg_.index, display_);
                 break;
             }
             case Item::Kind::end: {

@@ -220,7 +220,8 @@ void append_frame(Bytes& out, char id, ByteView payload) {
 }
 
 void append_stream_change(Bytes& out, ByteView header) {
-    if (header.size() + 4 > kMaxFrameLength) throw std::length_error("WMHTTP $C payload over 65531 bytes");
+    // MS-WMHTTP 2.2.3.2: framing header, Reason 0, the ASF file header (at most 65,527 bytes).
+    if (header.size() > kMaxStreamChangeHeader) throw std::length_error("WMHTTP $C header over 65527 bytes");
     ByteWriter w(out);
     w.u8('$');
     w.u8('C');

@@ -130,7 +130,16 @@ TEST(PushOutput, HeaderChangeAndTemplate) {
     ASSERT_TRUE(rx.wait_for([&](const auto& p) { return p.ended; }, 3000ms));
     const auto v = rx.view();
     EXPECT_EQ(v.header, h2->bytes);
+    // One session, two playlist entries: the first ended by $E(1), the second begun by $C.
+    EXPECT_EQ(v.sessions_started, 1);
     EXPECT_EQ(v.header_changes, 1);
+    EXPECT_EQ(v.entries_ended, 1);
+    ASSERT_EQ(v.entries.size(), 2u);
+    EXPECT_EQ(v.entries[0].header, h1->bytes);
+    EXPECT_EQ(v.entries[0].packets, payloads(p1, *h1));
+    EXPECT_TRUE(v.entries[0].ended);
+    EXPECT_EQ(v.entries[1].header, h2->bytes);
+    EXPECT_EQ(v.entries[1].packets, payloads(p2, *h2));
     auto expected = payloads(p1, *h1);
     for (auto& b : payloads(p2, *h2)) expected.push_back(b);
     EXPECT_EQ(v.packets, expected);

@@ -566,7 +566,7 @@ TEST(Session, ReconnectStartsANewSessionWithHeaderAndKeyFrame) {
     EXPECT_EQ(h.status().reconnects, 1u);
 }
 
-TEST(Session, HeaderChangeSendsStreamChangeThenHeader) {
+TEST(Session, HeaderChangeEndsTheEntryThenSendsTheHeaderInStreamChange) {
     Harness h(base_config());
     TestStream ts(1400, 10);
     TestStream ts2(1400, 10, 40);  // a different header (longer title)
@@ -580,21 +580,109 @@ TEST(Session, HeaderChangeSendsStreamChangeThenHeader) {
     auto reqs = h.requests();
     ASSERT_EQ(reqs.size(), 2u);
     const auto& f = reqs[1].frames;
-    ASSERT_EQ(f.size(), 1u + 3 + 2 + 5);
-    EXPECT_EQ(f[4].id, 'C');
-    EXPECT_EQ(f[4].reason, 0u);
-    EXPECT_EQ(f[4].payload, hdr2->bytes);
-    EXPECT_EQ(f[5].id, 'H');
+    // MS-WMHTTP 2.2.2.2: $H, the first entry's $D, $E (Reason 1: S_FALSE, 2.2.3.4), then $C with
+    // Reason 0 carrying the new header (2.2.3.2), then the new entry's $D (3.2.5.6); no $H.
+    ASSERT_EQ(f.size(), 1u + 3 + 1 + 1 + 5);
+    EXPECT_EQ(f[0].id, 'H');
+    for (std::size_t i = 1; i <= 3; ++i) EXPECT_EQ(f[i].id, 'D');
+    EXPECT_EQ(f[4].id, 'E');
+    EXPECT_EQ(f[4].reason, 1u);
+    EXPECT_EQ(f[4].payload.size(), 0u);
+    EXPECT_EQ(f[5].id, 'C');
+    EXPECT_EQ(f[5].reason, 0u);
     EXPECT_EQ(f[5].payload, hdr2->bytes);
-    EXPECT_EQ(f[6].id, 'D');
-    // A reconnect now sends the new header.
+    for (std::size_t i = 6; i < f.size(); ++i) EXPECT_EQ(f[i].id, 'D');
+    std::size_t hs = 0;
+    for (const auto& fr : f) hs += fr.id == 'H';
+    EXPECT_EQ(hs, 1u);
+    EXPECT_EQ(h.status().header_changes, 1u);
+    EXPECT_EQ(h.status().packets_sent, 8u);
+    // A reconnect is a new server session: it begins with $H carrying the new header.
     h.s.on_peer_closed(h.now);
     h.advance(2000ms);
     h.connect_ok();
     h.reply(k204);
     reqs = h.requests();
     ASSERT_EQ(reqs.size(), 2u);
+    EXPECT_EQ(reqs[1].frames[0].id, 'H');
     EXPECT_EQ(reqs[1].frames[0].payload, hdr2->bytes);
+}
+
+// The Content-Length budget across a header change (MS-WMHTTP 3.1.4.4, 3.1.4.5): $E(1) needs 8
+// bytes, $C its size + 4; what does not fit is filled with $F and goes first in the next PushStart.
+// Tried with every budget left over at the change, from 8 bytes short of the $E to plenty.
+TEST(Session, HeaderChangeBudgetRulesAtEveryRemainder) {
+    const TestStream probe(1400, 10);
+    const TestStream probe2(1400, 10, 40);
+    const std::size_t h1 = probe.header(0)->bytes.size(), h2 = probe2.header(1)->bytes.size();
+    const std::size_t c = 4 + 4 + h2;
+    int split_e = 0, split_c = 0, together = 0;
+    for (std::size_t left = 5; left <= 8 + c + 4 + 40; ++left) {
+        SCOPED_TRACE("budget left at the change: " + std::to_string(left));
+        TestStream ts(1400, 10);
+        TestStream ts2(1400, 10, 40);
+        auto hdr = ts.header(0);
+        auto hdr2 = ts2.header(1);
+        const auto first = ts.packets(6);
+        std::size_t data = 0;
+        for (const auto& p : first) data += 4 + p->wire_form().size();
+        auto cfg = base_config();
+        // $H and six $D, then the change with `left` bytes of the first PushStart left over.
+        cfg.tuning.post_budget = static_cast<std::uint32_t>(4 + h1 + data + left);
+        Harness h(cfg);
+        setup_and_start(h, ts, hdr);
+        ASSERT_EQ(h.requests()[1].content_length, cfg.tuning.post_budget);  // not raised to the minimum
+        h.packets(first, *hdr);
+        h.header(hdr2);
+        h.packets(ts2.packets(3), *hdr2);
+        for (int i = 0; i < 6 && h.requests().back().body.size() == h.requests().back().content_length; ++i)
+            h.reply("HTTP/1.1 204 No Content\r\nServer: Cougar/9.5\r\nContent-Length: 0\r\n\r\n");
+        // Every body is used up exactly; across the bodies: $H, $D x6, $E(1), $C, $D x3, only $F between.
+        std::vector<Frame> seq;
+        std::vector<int> body_of;
+        const auto reqs = h.requests();
+        for (std::size_t i = 1; i < reqs.size(); ++i) {
+            if (i + 1 < reqs.size()) {
+                EXPECT_EQ(framed_size(reqs[i]), reqs[i].content_length);
+            }
+            std::uint64_t used = 0;
+            for (const auto& fr : reqs[i].frames) {
+                used += 4 + fr.payload.size() + ((fr.id == 'C' || fr.id == 'E') ? 4 : 0);
+                if (fr.id == 'C') {
+                    EXPECT_GE(reqs[i].content_length - used, 4u) << "3.1.4.5: $C + 4 must fit";
+                }
+                if (fr.id != 'F') {
+                    seq.push_back(fr);
+                    body_of.push_back(static_cast<int>(i));
+                }
+            }
+        }
+        ASSERT_EQ(seq.size(), 12u);
+        EXPECT_EQ(seq[0].id, 'H');
+        for (std::size_t i = 1; i <= 6; ++i) EXPECT_EQ(seq[i].id, 'D');
+        EXPECT_EQ(seq[7].id, 'E');
+        EXPECT_EQ(seq[7].reason, 1u);
+        EXPECT_EQ(seq[8].id, 'C');
+        EXPECT_EQ(seq[8].payload, hdr2->bytes);
+        for (std::size_t i = 9; i < 12; ++i) EXPECT_EQ(seq[i].id, 'D');
+        EXPECT_EQ(body_of[6], body_of[0]);  // the six $D fit the first PushStart exactly
+        if (left < 8 || (left > 8 && left < 12)) {  // an $E would leave 1 to 3 bytes no $F can fill
+            EXPECT_NE(body_of[7], body_of[6]);  // $E went to the next PushStart
+            ++split_e;
+        } else if (left - 8 < c + 4) {
+            EXPECT_EQ(body_of[7], body_of[6]);
+            EXPECT_NE(body_of[8], body_of[7]);  // $C begins the next PushStart
+            const auto& next = reqs[static_cast<std::size_t>(body_of[8])].frames;
+            EXPECT_EQ(next.front().id, 'C');
+            ++split_c;
+        } else {
+            EXPECT_EQ(body_of[8], body_of[7]);
+            ++together;
+        }
+    }
+    EXPECT_GT(split_e, 0);
+    EXPECT_GT(split_c, 0);
+    EXPECT_GT(together, 0);
 }
 
 TEST(Session, EndSendsEofAndCloses) {

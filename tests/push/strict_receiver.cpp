@@ -688,8 +688,6 @@ void StrictReceiver::serve(std::shared_ptr<Conn> conn) {
         std::uint64_t remaining = *cl;
         std::uint64_t consumed = 0;
         bool first_frame = true;
-        std::string pending_c;
-        bool have_pending_c = false;
         bool ended = false;
         auto read_body = [&](std::size_t n, std::string& out) -> int {  // 0 ok, 1 closed, 2 faulted
             if (reset && consumed + n >= reset_at) {
@@ -737,52 +735,86 @@ void StrictReceiver::serve(std::shared_ptr<Conn> conn) {
                 continue;
             }
             if (starts_session) pp.active_session = session_id;
-            // Grammar (MS-WMHTTP 2.2.2.2, 4.6.1, 4.7.1); $C is followed by $H carrying the same header.
-            const char last = s.last;
+            // Sequencing, from the server rules of MS-WMHTTP 3.2.5 (the body grammar of 2.2.2.2,
+            // "Playlist-Entry = *$D (1*$E / 1*$F)" and "*( $C Playlist-Entry )", says the same in
+            // short, and 2.2.2.2: "Subsequent PushStart requests can start with either a $C ... or
+            // a $D packet"):
+            // - the first packet of a session's first PushStart MUST be $H (3.2.5.2); $H is only
+            //   ever "used to send the first ASF file header" (2.2.3.6): after $H, $D, $C and $F
+            //   the server waits for "$D, $E, or $F" / "$C, $D, $E, or $F" (3.2.5.3, 3.2.5.4,
+            //   3.2.5.6, 3.2.5.7), never for $H;
+            // - $C only after the entry was ended by $E with Reason 1: after that $E the server
+            //   waits "for a $C, $E, or $F packet" (3.2.5.5), and a client sends $C only once it
+            //   "has sent an $E packet" for the previous entry (3.1.4.5);
+            // - $D only while an entry is open (after $H or $C, not after $E(1) before the $C);
+            // - nothing after $E with another Reason: the session is over (3.2.5.5).
             bool ok = true;
+            std::string rule;
             if (s.ended) {
                 ok = false;
-            } else if (have_pending_c) {
-                ok = id == 'H';
+                rule = "the session ended with $E(0)";
             } else if (!s.first_post_done && first_frame) {
                 ok = id == 'H';
-            } else if (first_frame) {
-                ok = id == 'C' || id == 'D' || id == 'E' || id == 'F';
-            } else if (last == 'H' || last == 'D') {
-                ok = id == 'D' || id == 'E' || id == 'F' || id == 'C';
-            } else if (last == 'F') {
-                ok = id == 'C' || id == 'D' || id == 'E' || id == 'F';
-            } else if (last == '1') {
-                ok = id == 'C' || id == 'E' || id == 'F';
+                rule = "a session's first PushStart begins with $H (3.2.5.2)";
+            } else if (id == 'H') {
+                ok = false;
+                rule = "$H only begins a session; a new header comes in $C (2.2.3.6, 3.2.5.3-3.2.5.7)";
+            } else if (id == 'C') {
+                ok = s.entry_ended;
+                rule = "$C only after $E with Reason 1 (3.2.5.5, 3.1.4.5)";
+            } else if (id == 'D') {
+                ok = !s.entry_ended;
+                rule = "$D after $E(1) needs a $C first (3.2.5.5)";
             }
-            if (!ok) violation(fmt::format("${} after ${} (first frame of POST: {}, session's first POST: {})", id,
-                                           last ? last : '-', first_frame, !s.first_post_done));
+            if (!ok) {
+                const std::string prev = s.last == '1' ? "$E(1)" : s.last ? std::string("$") + s.last : "nothing";
+                violation(fmt::format("${} after {} (first frame of POST: {}, session's first POST: {}): {}", id, prev,
+                                      first_frame, !s.first_post_done, rule));
+            }
             first_frame = false;
             s.first_post_done = true;
             switch (id) {
                 case 'H': {
+                    // 2.2.3.6: the ASF file header, at most 65,531 bytes.
+                    if (payload.size() > 65531) violation(fmt::format("$H header of {} bytes (at most 65531)", payload.size()));
                     try {
                         auto info = asfmux::parse_header(ByteView(reinterpret_cast<const std::uint8_t*>(payload.data()), payload.size()));
-                        if (have_pending_c) {
-                            if (payload != pending_c) violation("$H after $C carries a different header");
-                            ++pp.header_changes;
-                        } else {
-                            ++pp.sessions_started;
-                        }
+                        ++pp.sessions_started;
                         pp.header.assign(payload.begin(), payload.end());
                         pp.packet_size = info.max_packet_size;
+                        pp.entries.push_back(Entry{pp.header, {}, false});
+                        // 3.1.4.2.1: Length-Remaining at least three maximum-size $D packets and
+                        // the $H + 4.
                         if (*cl < 3ull * (4 + info.max_packet_size) || *cl < payload.size() + 8)
                             violation(fmt::format("Content-Length {} below the minimum for {}-byte packets", *cl, info.max_packet_size));
                     } catch (const std::exception& e) {
                         violation(std::string("$H is not an ASF header: ") + e.what());
                     }
-                    have_pending_c = false;
+                    s.entry_ended = false;
                     break;
                 }
                 case 'C': {
+                    // 2.2.3.2: Reason MUST be 0, then the new ASF file header (at most 65,527 bytes).
                     if (len < 4 || payload.compare(0, 4, std::string(4, '\0')) != 0) violation("$C reason not 0");
-                    pending_c = payload.size() >= 4 ? payload.substr(4) : "";
-                    have_pending_c = true;
+                    const std::string header = payload.size() >= 4 ? payload.substr(4) : "";
+                    if (header.size() > 65527) violation(fmt::format("$C header of {} bytes (at most 65527)", header.size()));
+                    // 3.1.4.5: the client sends $C only if its size plus 4 fits Length-Remaining;
+                    // 3.1.4.2.1: Content-Length at least the largest $C + 4.
+                    if (remaining < 4)
+                        violation(fmt::format("$C of {} bytes left {} bytes of the Content-Length budget (3.1.4.5: "
+                                              "$C + 4 must fit, else $F)", 4 + len, remaining));
+                    if (*cl < 4ull + len + 4)
+                        violation(fmt::format("Content-Length {} below the $C of {} bytes + 4", *cl, 4 + len));
+                    try {
+                        auto info = asfmux::parse_header(ByteView(reinterpret_cast<const std::uint8_t*>(header.data()), header.size()));
+                        ++pp.header_changes;
+                        pp.header.assign(header.begin(), header.end());
+                        pp.packet_size = info.max_packet_size;
+                        pp.entries.push_back(Entry{pp.header, {}, false});
+                    } catch (const std::exception& e) {
+                        violation(std::string("$C does not carry an ASF header: ") + e.what());
+                    }
+                    s.entry_ended = false;
                     break;
                 }
                 case 'D': {
@@ -820,6 +852,7 @@ void StrictReceiver::serve(std::shared_ptr<Conn> conn) {
                         last_st = info.send_time_ms;
                         pp.send_times.push_back(info.send_time_ms);
                         pp.packets.emplace_back(payload.begin(), payload.end());
+                        if (!pp.entries.empty()) pp.entries.back().packets.push_back(pp.packets.back());
                     } catch (const std::exception& e) {
                         violation(std::string("$D is not an ASF data packet: ") + e.what());
                     }
@@ -833,11 +866,16 @@ void StrictReceiver::serve(std::shared_ptr<Conn> conn) {
                     const std::uint32_t reason = static_cast<std::uint8_t>(payload[0]) | static_cast<std::uint8_t>(payload[1]) << 8 |
                                                  static_cast<std::uint8_t>(payload[2]) << 16 |
                                                  static_cast<std::uint32_t>(static_cast<std::uint8_t>(payload[3])) << 24;
+                    // 2.2.3.4: S_OK (0) the end, S_FALSE (1) the end of this playlist entry.
                     if (reason == 0) {
                         s.ended = true;
                         pp.ended = true;
                         ended = true;
-                    } else if (reason != 1) {
+                    } else if (reason == 1) {
+                        if (!s.entry_ended) ++pp.entries_ended;
+                        s.entry_ended = true;
+                        if (!pp.entries.empty()) pp.entries.back().ended = true;
+                    } else {
                         violation(fmt::format("$E reason 0x{:08X}", reason));
                     }
                     s.last = reason == 1 ? '1' : 'E';
@@ -850,7 +888,7 @@ void StrictReceiver::serve(std::shared_ptr<Conn> conn) {
                     violation(fmt::format("unknown frame ${} (0x{:02X})", id, static_cast<unsigned char>(id)));
                     break;
             }
-            if (id != 'E') s.last = id == 'C' ? 'C' : id;
+            if (id != 'E') s.last = id;
             if (id == 'D' || id == 'H') pp.ended = false;
             cv_.notify_all();
             if (ended) break;
@@ -878,7 +916,6 @@ void StrictReceiver::serve(std::shared_ptr<Conn> conn) {
         if (remaining > 0) return finish(false);  // a violation stopped parsing
         {
             std::lock_guard lk(m_);
-            if (have_pending_c) violation("POST ended between $C and $H");
             ++pubpoints_[path].posts_completed;
             cv_.notify_all();
         }

@@ -1,9 +1,11 @@
 // A strict MS-WMHTTP receiver (server role, MS-WMHTTP 3.2) written from the spec for the push
 // tests. It listens on 127.0.0.1 (ephemeral port), serves publishing points, records what it
 // receives and notes every deviation from the spec and from what real receivers check:
-// content types, lengths, framing (B bit, ids, lengths, chunk limit), the PushStart body
-// grammar and Content-Length budget, the push-id cookie, PushStart on the PushSetup
-// connection, User-Agent, send times that never go backwards across sessions, $E at the end.
+// content types, lengths, framing (B bit, ids, lengths, chunk limit), the order of the PushStart
+// body's packets (3.2.5: $H first; a new header only in $C, after $E with Reason 1; $D only in an
+// open entry) and its Content-Length budget (3.1.4.2.1, 3.1.4.5), the push-id cookie, PushStart on
+// the PushSetup connection, User-Agent, send times that never go backwards across sessions, $E at
+// the end.
 // It can require Basic, Digest or NTLM (NTLMv2, the connection authenticated by the PushSetup
 // handshake) and be told to fail, stall, reset or restart.
 #pragma once
@@ -44,6 +46,13 @@ public:
         std::uint16_t port = 0;              // 0: ephemeral
     };
 
+    // One playlist entry as received: the header that began it ($H or $C) and its $D payloads.
+    struct Entry {
+        Bytes header;
+        std::vector<Bytes> packets;
+        bool ended = false;  // closed by $E with Reason 1 (MS-WMHTTP 2.2.3.4)
+    };
+
     // What a publishing point received, across sessions and restarts.
     struct Pubpoint {
         Bytes header;                        // the latest ASF header
@@ -54,7 +63,9 @@ public:
         int posts = 0;                       // PushStart requests accepted
         int posts_completed = 0;             // PushStart bodies received in full
         int sessions_started = 0;            // sessions whose $H arrived
-        int header_changes = 0;              // $C + $H pairs
+        int header_changes = 0;              // $C packets (a new header after $E(1))
+        int entries_ended = 0;               // $E packets with Reason 1 (S_FALSE)
+        std::vector<Entry> entries;          // in order, across sessions
         int challenges = 0;                  // 401s sent
         std::uint64_t filler_bytes = 0;
         bool ended = false;                  // the latest session ended with $E(0)
@@ -100,6 +111,7 @@ private:
         bool first_post_done = false;   // a PushStart of this session has carried frames
         char last = 0;                  // last frame id ('1' for $E reason 1)
         bool ended = false;
+        bool entry_ended = false;       // $E(1) received, no $C yet
     };
 
     void listen_on(std::uint16_t port);

@@ -95,6 +95,7 @@ struct TargetStatus {
     std::uint64_t bytes_sent = 0;       // PushStart body bytes, $F included
     std::uint64_t reconnects = 0;       // connection attempts after a failure or a server close
     std::uint64_t posts = 0;            // PushStart requests sent
+    std::uint64_t header_changes = 0;   // new headers sent in $C (each after an $E with reason 1)
 
     // "streaming", "retrying in 4 s", "failed: no such publishing point (404)", ...
     std::string describe() const;

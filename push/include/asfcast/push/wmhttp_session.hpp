@@ -5,7 +5,8 @@
 //
 // One session = one target. Per connection: PushSetup (with credentials after a 401), 204, then
 // PushStart on the same connection with a Content-Length budget: $H, $D..., $F filler using up
-// the budget exactly, a new PushStart when the server answers; $C + $H when the header changes;
+// the budget exactly, a new PushStart when the server answers; $E (reason 1) then $C carrying the
+// new header when the header changes (a new playlist entry, MS-WMHTTP 2.2.2.2, 3.1.4.4, 3.1.4.5);
 // $E (reason 0) at the end. Failures reconnect after an exponential back-off with jitter,
 // starting a new server session (push-id 0) with PushSetup and $H; send times are the muxer's.
 #pragma once
@@ -179,6 +180,7 @@ private:
     std::uint64_t remaining_ = 0;  // Length-Remaining
     bool need_header_ = true;      // the next PushStart starts the session: $H first
     bool need_start_ = false;      // waiting for start_from()
+    bool entry_ended_ = false;     // $E(1) sent for a header change whose $C is not sent yet
     std::optional<std::uint64_t> last_sent_number_;  // the muxer's number of the last $D sent
     std::optional<std::uint64_t> first_offered_number_;  // of the first packet offered
     std::optional<std::uint64_t> next_unaccounted_;      // packets before it were sent or counted skipped

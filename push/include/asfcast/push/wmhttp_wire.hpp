@@ -41,10 +41,12 @@ std::string pushsetup_body(std::string_view template_path, bool auto_destroy);
 // ---- Framing (2.2.3.1.1): '$', packet id, 16-bit little-endian length, B bit 0. ----
 inline constexpr std::size_t kFrameHeaderBytes = 4;
 inline constexpr std::size_t kMaxFrameLength = 65535;  // PacketLength is 16 bits
+inline constexpr std::size_t kMaxHeaderPacket = 65531;        // the ASF header in $H (2.2.3.6)
+inline constexpr std::size_t kMaxStreamChangeHeader = 65527;  // the ASF header in $C (2.2.3.2)
 
 // $H or $D: framing header + payload. payload.size() must be <= 65535.
 void append_frame(Bytes& out, char id, ByteView payload);
-// $C (2.2.3.2): framing header, Reason 0, the new ASF header.
+// $C (2.2.3.2): framing header, Reason 0, the new ASF header (at most kMaxStreamChangeHeader).
 void append_stream_change(Bytes& out, ByteView header);
 // $E (2.2.3.4): framing header and Reason.
 void append_end(Bytes& out, std::uint32_t reason);
