@@ -275,6 +275,9 @@ int main(int argc, char** argv) {
             }
             options.preset.script_commands.captions = file;
         }
+        // The command line may have added outputs (--push, --pull, --msbd, --multicast): the packet
+        // size must fit them too (issue 11).
+        asfcast::presets::check_packet_size_for_outputs(options.preset, options.preset.origin);
         if (duration > 0) options.duration_s = duration;
         options.fast = fast;
         options.media_clock_file = media_clock_file;

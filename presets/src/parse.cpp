@@ -1045,9 +1045,6 @@ private:
                                                " (add at least one {name, password})");
         const MsbdPreset& msbd = p.outputs.msbd;
         if (msbd.enabled) {
-            // One ASF packet per MSB_MSG_IND_PACKET, at most 0xFFEF - 8 bytes (MS-MSBD 2.2.10).
-            if (p.asf.packet_size > 65511)
-                out_of_range("asf.packet_size", std::to_string(p.asf.packet_size), "..65511 with outputs.msbd");
             if (pull.enabled && msbd.port == pull.port &&
                 (msbd.address == pull.address || msbd.address == "0.0.0.0" || pull.address == "0.0.0.0" ||
                  pull.address == "::"))
@@ -1057,10 +1054,7 @@ private:
         const MulticastPreset& mc = p.outputs.multicast;
         if (mc.enabled() && mc.port == 0)
             fail_key("outputs.multicast.port", "is required with outputs.multicast.group (1..65535)");
-        // One MSB packet per UDP datagram: the ASF packet and 11 bytes of MSB header and error
-        // correction fields in at most 65507 bytes (MS-MSB 2.2.4).
-        if (mc.enabled() && p.asf.packet_size > 65496)
-            out_of_range("asf.packet_size", std::to_string(p.asf.packet_size), "..65496 with outputs.multicast");
+        check_packet_size_for_outputs(p, origin_);
     }
 
     const std::string& origin_;
@@ -1096,6 +1090,49 @@ bool more_than_one_document(const std::string& text) {
 }
 
 }  // namespace
+
+}  // namespace asfcast::presets::detail
+
+namespace asfcast::presets {
+
+// Every output sends each ASF packet whole in one unit of its protocol; the packet size must fit
+// the smallest of the enabled outputs' units. The limit that binds first is named.
+void check_packet_size_for_outputs(const Preset& p, const std::string& origin) {
+    struct Limit {
+        bool enabled;
+        std::uint32_t max;
+        const char* output;
+        const char* why;
+    };
+    const Limit limits[] = {
+        // A push $D carries one complete ASF data packet (MS-WMHTTP 2.2.3.3), and its PacketLength
+        // is 16 bits (2.2.3.1.1; MS-WMSP 2.2.3.1.1): 65,535 bytes by the protocol. The push output
+        // keeps every chunk within 8192 bytes (push::PushConfig::max_chunk), since a receiver
+        // refuses larger ones; the padding is not sent, but a packet its payloads fill has none.
+        {!p.outputs.push.targets.empty(), kPushMaxPacketSize, "outputs.push",
+         "a push chunk ($D) carries one whole packet and is at most 8192 bytes"},
+        // One MSB packet per UDP datagram: the ASF packet and 11 bytes of MSB header and error
+        // correction fields in at most 65,507 bytes (MS-MSB 2.2.4).
+        {p.outputs.multicast.enabled(), 65496, "outputs.multicast",
+         "an MSB datagram carries one packet and 11 bytes of its own in 65,507 (MS-MSB 2.2.4)"},
+        // One ASF packet per MSB_MSG_IND_PACKET, at most 0xFFEF - 8 bytes (MS-MSBD 2.2.10).
+        {p.outputs.msbd.enabled, 65511, "outputs.msbd",
+         "an MSB_MSG_IND_PACKET carries one packet in at most 65,511 bytes (MS-MSBD 2.2.10)"},
+        // A pull $D is an MMS data packet of at most 65,535 bytes: 8 bytes of LocationId,
+        // Incarnation, AFFlags and PacketSize, then the ASF packet (MS-WMSP 2.2.3.1.2, 2.2.3.3).
+        {p.outputs.pull.enabled, 65527, "outputs.pull",
+         "a pull $D carries one packet after 8 bytes of its own in at most 65,535 (MS-WMSP 2.2.3.1.2)"},
+    };
+    for (const Limit& l : limits)
+        if (l.enabled && p.asf.packet_size > l.max)
+            throw PresetError(origin + ": asf.packet_size: " + std::to_string(p.asf.packet_size) +
+                              " is out of range (allowed .." + std::to_string(l.max) + " with " + l.output + ": " +
+                              l.why + ")");
+}
+
+}  // namespace asfcast::presets
+
+namespace asfcast::presets::detail {
 
 Preset parse_preset_with(const std::string& text, const std::string& origin, const BaseLookup& lookup,
                          std::vector<std::string>& chain) {

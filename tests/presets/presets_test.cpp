@@ -911,7 +911,41 @@ TEST(Msbd, ErrorsNameTheKey) {
                 HasSubstr("outputs.msbd.port: 8080 is also outputs.pull.port on 127.0.0.1"));
     EXPECT_NO_THROW(parse_preset(kMinimal + "outputs: {pull: off, msbd: {port: 8080}}\n", "x.yaml"));
     EXPECT_THAT(error_of(kMinimal + "asf: {packet_size: 65535}\noutputs: {msbd: on}\n"),
-                HasSubstr("asf.packet_size: 65535 is out of range (allowed ..65511 with outputs.msbd)"));
+                HasSubstr("asf.packet_size: 65535 is out of range (allowed ..65511 with outputs.msbd: "));
+}
+
+// Issue 11: a packet size an enabled output cannot carry is refused at validation, naming the key
+// and the output whose limit binds first (push 8192, multicast 65496, MSBD 65511, pull 65527).
+TEST(Presets, PacketSizeMustFitEveryEnabledOutput) {
+    const std::string push = "outputs: {push: [{url: 'http://wms.example/live'}]}\n";
+    EXPECT_THAT(error_of(kMinimal + "asf: {packet_size: 8193}\n" + push),
+                HasSubstr("test.yaml: asf.packet_size: 8193 is out of range (allowed ..8192 with outputs.push: a push "
+                          "chunk ($D) carries one whole packet and is at most 8192 bytes)"));
+    EXPECT_NO_THROW(parse_preset(kMinimal + "asf: {packet_size: 8192}\n" + push, "x.yaml"));
+    EXPECT_NO_THROW(parse_preset(kMinimal + "asf: {packet_size: 16000}\n", "x.yaml"));  // no push target
+    EXPECT_THAT(error_of(kMinimal + "asf: {packet_size: 65528}\n"),
+                HasSubstr("asf.packet_size: 65528 is out of range (allowed ..65527 with outputs.pull: a pull $D "
+                          "carries one packet after 8 bytes of its own in at most 65,535 (MS-WMSP 2.2.3.1.2))"));
+    EXPECT_NO_THROW(parse_preset(kMinimal + "asf: {packet_size: 65527}\n", "x.yaml"));
+    EXPECT_NO_THROW(parse_preset(kMinimal + "asf: {packet_size: 65535}\noutputs: {pull: off}\n", "x.yaml"));
+    EXPECT_THAT(error_of(kMinimal + "asf: {packet_size: 65500}\noutputs: {multicast: {group: 239.1.2.3, port: 1234}}\n"),
+                HasSubstr("asf.packet_size: 65500 is out of range (allowed ..65496 with outputs.multicast: "));
+    // The command line adds outputs after parsing: the same check, run again.
+    Preset p = parse_preset(kMinimal + "asf: {packet_size: 9000}\n", "x.yaml");
+    EXPECT_NO_THROW(check_packet_size_for_outputs(p, "x.yaml"));
+    p.outputs.push.targets.push_back({});
+    try {
+        check_packet_size_for_outputs(p, "x.yaml");
+        ADD_FAILURE() << "9000-byte packets accepted with a push target";
+    } catch (const PresetError& e) {
+        EXPECT_THAT(e.what(), HasSubstr("x.yaml: asf.packet_size: 9000 is out of range (allowed ..8192 with outputs.push"));
+    }
+    // Every built-in preset fits every output it enables (and push, which the command line may add).
+    for (const auto& [name, description] : builtin_presets()) {
+        Preset b = builtin_preset(name);
+        b.outputs.push.targets.push_back({});
+        EXPECT_NO_THROW(check_packet_size_for_outputs(b, name)) << name;
+    }
 }
 
 // --- video.codec wmv2 ---------------------------------------------------------------------------

@@ -227,6 +227,12 @@ struct Preset {
 
 // Parses and validates YAML text; `origin` names it in errors (a path or "built-in:NAME").
 Preset parse_preset(const std::string& yaml_text, const std::string& origin);
+// The largest ASF packet the push output carries: its chunk limit (push::PushConfig::max_chunk).
+inline constexpr std::uint32_t kPushMaxPacketSize = 8192;
+// Throws PresetError naming asf.packet_size and the output when an enabled output cannot carry
+// packets of the preset's size (push 8192, multicast 65,496, MSBD 65,511, pull 65,527 bytes).
+// parse_preset checks it; `asfcast run` checks it again once its command line has added outputs.
+void check_packet_size_for_outputs(const Preset& preset, const std::string& origin);
 // Reads a file; errors name the path.
 Preset load_preset_file(const std::string& path);
 // Built-in presets compiled into the binary (from presets/builtin/*.yaml).
