@@ -258,12 +258,13 @@ void write_header_extension(ByteWriter& w, const std::vector<StreamRef>& streams
     end_object(w, at);
 }
 
-void write_stream_bitrate_properties(ByteWriter& w, const std::vector<StreamRef>& streams) {
+void write_stream_bitrate_properties(ByteWriter& w, const std::vector<StreamRef>& streams,
+                                     const std::vector<std::uint32_t>& bitrates) {
     const std::size_t at = begin_object(w, guids::stream_bitrate_properties);  // ASF-notes §9
     w.u16(static_cast<std::uint16_t>(streams.size()));  // Bitrate Records Count
-    for (const auto& s : streams) {
-        w.u16(static_cast<std::uint16_t>(s.number));  // Flags: stream number
-        w.u32(s.video ? s.video->bitrate : s.audio ? audio_bitrate(*s.audio) : s.command->bitrate);  // Average Bitrate
+    for (std::size_t i = 0; i < streams.size(); ++i) {
+        w.u16(static_cast<std::uint16_t>(streams[i].number));  // Flags: stream number
+        w.u32(i < bitrates.size() ? bitrates[i] : 0);            // Average Bitrate, overhead included
     }
     end_object(w, at);
 }
@@ -430,34 +431,138 @@ void write_data_object_start(ByteWriter& w, const Guid& file_id, std::uint64_t o
 
 }  // namespace detail
 
-std::uint32_t StreamSet::total_bitrate(std::uint32_t packet_size, std::size_t extension_bytes) const {
-    // Media bits plus 17 bytes of payload header per media object (and one extra per packet for
-    // a continued fragment), carried in packets of packet_size with a 14-byte header, rounded up to
-    // whole packets per second. Never 0: at least one packet per second. `extension_bytes`:
-    // payload extension data every payload carries (a packager's sample IDs).
-    namespace pkt = detail::pkt;
-    double media_bytes = 0, objects = 0;
-    for (const auto& v : video) {
-        media_bytes += std::max(v.bitrate, v.max_bitrate) / 8.0;
-        objects += v.frame_rate > 0.0 && std::isfinite(v.frame_rate) ? std::ceil(v.frame_rate) : 30.0;
+namespace {
+
+// Audio and command objects are never split across packets (packetizer.cpp): what matters for
+// their packets is how many objects a second and the largest one.
+struct UnsplitObjects {
+    double per_second = 0;
+    double max_bytes = 0;
+    double bytes_per_second = 0;
+};
+
+UnsplitObjects audio_objects(const AudioStreamFormat& a) {
+    UnsplitObjects o;
+    o.bytes_per_second = detail::audio_bitrate(a) / 8.0;
+    if (a.format_tag == 0x0055 && a.sample_rate > 0) {
+        // MPEG audio layer III: 1152 samples per frame (MPEG-1, 32 kHz and up), 576 below (MPEG-2
+        // and 2.5); a frame is 144 (72) x bitrate / sample rate bytes, one more with its padding slot.
+        const bool mpeg1 = a.sample_rate >= 32000;
+        o.per_second = a.sample_rate / (mpeg1 ? 1152.0 : 576.0);
+        o.max_bytes = std::floor((mpeg1 ? 144.0 : 72.0) * detail::audio_bitrate(a) / a.sample_rate) + 1;
+    } else if (a.block_align > 1 && a.avg_bytes_per_sec > 0) {
+        // Block codecs (WMA): one block of nBlockAlign bytes per object.
+        o.per_second = double(a.avg_bytes_per_sec) / a.block_align;
+        o.max_bytes = a.block_align;
+    } else {
+        o.per_second = 50;  // unknown framing: 20 ms objects
+        o.max_bytes = std::ceil(o.bytes_per_second / 50);
     }
+    o.max_bytes = std::max(o.max_bytes, std::ceil(o.bytes_per_second / std::max(o.per_second, 1.0)));
+    return o;
+}
+
+// Video bytes in the worst second. An encoder with a VBV (max_bitrate, buffer_ms) keeps its output
+// within a leaky bucket: over any second it sends at most max_bitrate plus the buffer's size (a
+// full buffer drained at once, e.g. the first key frame: x264 starts it 90% full). Without a VBV
+// nothing bounds a second; we assume a buffer of one second at the average rate, which is what
+// x264's ABR and libavcodec's default rate control keep to in practice (tests/interop
+// bitrate_truth measures the built-in presets, which all set a VBV or carry no video).
+double video_window_bytes(const VideoStreamFormat& v) {
+    const double peak = std::max(v.bitrate, v.max_bitrate);
+    const double buffer_bits = v.max_bitrate > 0 && v.buffer_ms > 0 ? peak * v.buffer_ms / 1000.0 : peak;
+    return (peak + buffer_bits) / 8.0;
+}
+
+}  // namespace
+
+// The rates a header declares, packetization overhead included (ASF-notes §5: the Maximum Bitrate
+// is the sum of the streams' bit rates, which count the ASF packet and payload overhead), and at
+// least what the Packetizer (packetizer.cpp) can send in any one second of send time. In packets of
+// P bytes, each with a 14-byte header (H) and a 17-byte payload header (+ extension data, h) per
+// payload:
+//  - Without video, the objects are never split: a packet holds k = floor((P - H) / (h + S))
+//    objects of the largest size S (at most 63), or fewer when the packet's deadline comes first
+//    (max_packet_delay_ms after its first object, objects arriving evenly), so R objects a second
+//    take R / k packets; (R + 1) / k for the start (below).
+//  - With video, packets fill up with video fragments around the other objects: the payload bytes
+//    (media plus a payload header per video fragment, one more per frame, and one per object) in
+//    packets of P - H - h usable bytes (a packet closes when a payload header no longer fits),
+//    plus what can be left empty: before every audio or command object that does not fit (h + S
+//    at most), a packet closed early for a key frame (one per video stream and second), and, when
+//    frames come further apart than the deadline, a packet closed by it after every frame or
+//    object (at most one per max_packet_delay_ms).
+// Each stream's share is in proportion to its payload bytes; a window holds whole packets, so each
+// stream gets a whole number of packets a second, and the Maximum Bitrate is their sum.
+std::vector<std::uint32_t> StreamSet::stream_bitrates(const MuxConfig& config, std::size_t extension_bytes) const {
+    namespace pkt = detail::pkt;
+    const double P = config.packet_size;
+    const double h = double(pkt::kMultiplePayloadHeader + extension_bytes);
+    const double usable = std::max(P - double(pkt::kMultipleHeader) - h, 1.0);
+    const double delay_ms = std::max<double>(config.max_packet_delay_ms, 1.0);
+    std::vector<std::pair<int, double>> load;  // stream number, payload bytes a second
+    std::vector<UnsplitObjects> unsplit;
+    double fastest_frames = 0, key_closes = 0;
+    for (const auto& v : video) {
+        const double fps = v.frame_rate > 0.0 && std::isfinite(v.frame_rate) ? v.frame_rate : 30.0;
+        const double bytes = video_window_bytes(v);
+        load.emplace_back(v.stream, bytes + (bytes / usable + std::ceil(fps)) * h);
+        fastest_frames = std::max(fastest_frames, std::ceil(fps));
+        key_closes += 1;
+    }
+    std::vector<int> unsplit_numbers;
     for (const auto& a : audio) {
-        media_bytes += detail::audio_bitrate(a) / 8.0;
-        objects += a.block_align > 1 && a.avg_bytes_per_sec ? std::ceil(double(a.avg_bytes_per_sec) / a.block_align)
-                                                             : 50.0;
+        unsplit.push_back(audio_objects(a));
+        unsplit_numbers.push_back(a.stream);
     }
     for (const auto& c : commands) {
-        media_bytes += c.bitrate / 8.0;
-        objects += 10.0;
+        unsplit_numbers.push_back(c.stream);
+        UnsplitObjects o;
+        o.bytes_per_second = c.bitrate / 8.0;
+        o.per_second = 10;
+        o.max_bytes = std::ceil(o.bytes_per_second / 10);
+        unsplit.push_back(o);
     }
-    const double payload_header = double(pkt::kMultiplePayloadHeader + extension_bytes);
-    const double per_packet =
-        packet_size > pkt::kMultipleHeader + payload_header ? double(packet_size - pkt::kMultipleHeader) - payload_header : 1.0;
-    double packets = std::ceil((media_bytes + objects * payload_header) / per_packet);
-    if (media_bytes <= 0) packets = 1;
-    packets = std::max(packets, 1.0);
-    const double bits = packets * packet_size * 8.0;
-    return bits >= 4294967295.0 ? 0xFFFFFFFFu : static_cast<std::uint32_t>(bits);
+    double objects = 0, max_object = 0;
+    for (std::size_t i = 0; i < unsplit.size(); ++i) {
+        const UnsplitObjects& o = unsplit[i];
+        load.emplace_back(unsplit_numbers[i], o.bytes_per_second + o.per_second * h);
+        objects += o.per_second;
+        max_object = std::max(max_object, o.max_bytes);
+    }
+    std::sort(load.begin(), load.end());  // stream-number order, as the header lists them
+    double total_load = 0;
+    for (const auto& [number, l] : load) total_load += l;
+    double packets = 0;  // a second
+    if (video.empty()) {
+        const double k = std::clamp(std::floor((P - pkt::kMultipleHeader) / (h + max_object)), 1.0,
+                                    double(pkt::kMaxPayloads));
+        const double by_deadline = std::floor(delay_ms * objects / 1000.0) + 1;
+        // One object more than the rate: an audio encoder's first frame comes before time zero
+        // (WMA2 primes one 2048-sample block, 46 ms), and a send time never goes below 0, so the
+        // first packets' send times are pressed together by up to a frame (measured: 12 packets
+        // of 2 WMA2 blocks in the first second of `audio-only`, for 10.8 a second after it).
+        packets = (objects + 1) / std::min(k, by_deadline);
+    } else {
+        double waste = objects * (h + max_object);
+        double forced = key_closes;
+        if (1000.0 / fastest_frames > delay_ms) forced += std::min(1000.0 / delay_ms, fastest_frames + objects);
+        packets = (total_load + waste) / usable + forced;
+    }
+    std::vector<std::uint32_t> out;
+    for (const auto& [number, l] : load) {
+        const double share = total_load > 0 ? packets * l / total_load : 0;
+        const double bits = std::max(std::ceil(share - 1e-9), 1.0) * P * 8.0;
+        out.push_back(bits >= 4294967295.0 ? 0xFFFFFFFFu : static_cast<std::uint32_t>(bits));
+    }
+    return out;
+}
+
+std::uint32_t StreamSet::total_bitrate(const MuxConfig& config, std::size_t extension_bytes) const {
+    std::uint64_t sum = 0;
+    for (std::uint32_t r : stream_bitrates(config, extension_bytes)) sum += r;
+    if (sum == 0) sum = std::uint64_t{config.packet_size} * 8;  // never 0: one packet a second
+    return static_cast<std::uint32_t>(std::min<std::uint64_t>(sum, 0xFFFFFFFFu));
 }
 
 std::size_t ProtectionHeader::extension_bytes(int number) const {
@@ -552,7 +657,7 @@ Bytes HeaderBuilder::build(const FileTotals* totals, const ScriptListing* listin
     f.creation_filetime = creation_filetime_;
     f.preroll_ms = config_.preroll_ms;
     f.packet_size = config_.packet_size;
-    f.max_bitrate = streams_.total_bitrate(config_.packet_size, max_extension_bytes(additions_));
+    f.max_bitrate = streams_.total_bitrate(config_, max_extension_bytes(additions_));
     if (totals) {
         f.file_size = totals->file_size;
         f.data_packets = totals->data_packets;
@@ -573,7 +678,7 @@ Bytes HeaderBuilder::build(const FileTotals* totals, const ScriptListing* listin
         ++children;
     }
     write_header_extension(w, streams, protection);
-    write_stream_bitrate_properties(w, streams);
+    write_stream_bitrate_properties(w, streams, streams_.stream_bitrates(config_, max_extension_bytes(additions_)));
     children += 2;
     children += static_cast<std::uint32_t>(write_bitrate_mutual_exclusions(w, streams));
     write_codec_list(w, streams);
@@ -648,7 +753,7 @@ MuxedHeader HeaderBuilder::build_live() const {
     h.bytes = build(nullptr, nullptr, nullptr);
     h.packet_size = config_.packet_size;
     h.preroll_ms = config_.preroll_ms;
-    h.max_bitrate = streams_.total_bitrate(config_.packet_size, max_extension_bytes(additions_));
+    h.max_bitrate = streams_.total_bitrate(config_, max_extension_bytes(additions_));
     for (const auto& s : detail::ordered_streams(streams_))
         (s.video ? h.video_streams : s.audio ? h.audio_streams : h.command_streams).push_back(s.number);
     h.protected_content = additions_.protection.has_value();

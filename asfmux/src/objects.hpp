@@ -141,7 +141,9 @@ void write_marker_object(ByteWriter& w, const std::vector<Marker>& markers, std:
                          std::uint32_t packet_size);                                       // §12
 // Padding Object of `size` bytes in all (>= 24), zeros after its header (§14).
 void write_padding_object(ByteWriter& w, std::size_t size);                               // §14
-void write_stream_bitrate_properties(ByteWriter& w, const std::vector<StreamRef>& streams);  // §9
+// §9; `bitrates[i]` for streams[i] (StreamSet::stream_bitrates, in the same order).
+void write_stream_bitrate_properties(ByteWriter& w, const std::vector<StreamRef>& streams,
+                                     const std::vector<std::uint32_t>& bitrates);
 void write_codec_list(ByteWriter& w, const std::vector<StreamRef>& streams);             // §10
 // One Bitrate Mutual Exclusion Object (Mutex Bitrate) per media kind with two or more streams:
 // the renditions of an MBR stream are alternatives (§13). Returns the number of objects written.

@@ -88,7 +88,19 @@ TEST(Header, RoundTripStreamsCodecsMetadata) {
     EXPECT_EQ(v.height, 240);
     EXPECT_EQ(v.fourcc, "H264");
     EXPECT_EQ(v.codec_data, test_video().codec_private);
-    EXPECT_EQ(v.bitrate, 500000u);
+    // Stream Bitrate Properties: the media rate plus packetization overhead, whole 4096-byte
+    // packets a second (StreamSet::stream_bitrates, in stream-number order).
+    StreamSet set;
+    set.audio.push_back(test_audio());
+    set.video.push_back(test_video());
+    MuxConfig c;
+    c.packet_size = 4096;
+    const auto rates = set.stream_bitrates(c);
+    ASSERT_EQ(rates.size(), 2u);
+    EXPECT_EQ(v.bitrate, rates[0]);
+    EXPECT_GT(v.bitrate, 500000u);
+    EXPECT_EQ(v.bitrate % (4096 * 8), 0u);
+    EXPECT_EQ(info.max_bitrate, rates[0] + rates[1]);
     EXPECT_FALSE(v.spread_error_correction);
     EXPECT_TRUE(v.has_extended_properties);
     const StreamInfo& a = info.streams[1];
@@ -99,7 +111,8 @@ TEST(Header, RoundTripStreamsCodecsMetadata) {
     EXPECT_EQ(a.avg_bytes_per_sec, 16000u);
     EXPECT_EQ(a.block_align, 1486);
     EXPECT_EQ(a.codec_data, test_audio().codec_data);
-    EXPECT_EQ(a.bitrate, 128000u);
+    EXPECT_EQ(a.bitrate, rates[1]);
+    EXPECT_GT(a.bitrate, 128000u);
     EXPECT_TRUE(a.spread_error_correction);
     EXPECT_TRUE(a.has_extended_properties);
     EXPECT_EQ(info.codecs, (std::vector<std::string>{"H264", "WMA"}));
@@ -145,14 +158,23 @@ TEST(Header, FinalIsSameLengthWithPatchedFields) {
 
 TEST(Header, TotalBitrate) {
     StreamSet s;
-    EXPECT_GT(s.total_bitrate(8192), 0u);  // never 0
+    MuxConfig c;
+    c.packet_size = 8192;
+    EXPECT_GT(s.total_bitrate(c), 0u);  // never 0
     s.video.push_back(test_video());
     s.audio.push_back(test_audio());
-    const std::uint32_t r = s.total_bitrate(8192);
+    const std::uint32_t r = s.total_bitrate(c);
     EXPECT_GE(r, 500000u + 128000u + 8u * 14u);
     EXPECT_EQ(r % (8192 * 8), 0u);  // whole packets per second
+    // The streams' rates add up to it, each whole packets a second, each above its media rate.
+    const auto per = s.stream_bitrates(c);
+    ASSERT_EQ(per.size(), 2u);
+    EXPECT_EQ(per[0] + per[1], r);
+    EXPECT_GT(per[0], 500000u);
+    EXPECT_GT(per[1], 128000u);
+    EXPECT_EQ(per[1] % (8192 * 8), 0u);
     s.video[0].max_bitrate = 2'000'000;
-    EXPECT_GE(s.total_bitrate(8192), 2'128'000u);
+    EXPECT_GE(s.total_bitrate(c), 2'128'000u);
 }
 
 TEST(Header, RejectsBadConfig) {

@@ -202,7 +202,8 @@ TEST(Objects, StreamBitrateProperties) {
         "02 00"                                            // Bitrate Records Count
         "01 00 20 A1 07 00"                                // stream 1: 500000
         "02 00 00 F4 01 00");                              // stream 2: 128000
-    EXPECT_BYTES_EQ(write([&](ByteWriter& w) { detail::write_stream_bitrate_properties(w, streams); }), expected);
+    EXPECT_BYTES_EQ(write([&](ByteWriter& w) { detail::write_stream_bitrate_properties(w, streams, {500000, 128000}); }),
+                    expected);
 }
 
 TEST(Objects, CodecList) {

@@ -47,9 +47,12 @@ struct StreamSet {
     std::vector<VideoStreamFormat> video;
     std::vector<AudioStreamFormat> audio;
     std::vector<CommandStreamFormat> commands;  // none or one
-    // Sum of stream bitrates plus packet overhead, bits/s: the File Properties Maximum Bitrate.
-    // `extension_bytes`: payload extension data in every payload's replicated data.
-    std::uint32_t total_bitrate(std::uint32_t packet_size, std::size_t extension_bytes = 0) const;
+    // What a header declares, bits/s, packetization overhead included: per stream (the Stream
+    // Bitrate Properties records, in stream-number order as ordered_streams lists them), at least
+    // the stream's share of the packets sent in any second; and their sum, the File Properties
+    // Maximum Bitrate. `extension_bytes`: payload extension data in every payload's replicated data.
+    std::vector<std::uint32_t> stream_bitrates(const MuxConfig& config, std::size_t extension_bytes = 0) const;
+    std::uint32_t total_bitrate(const MuxConfig& config, std::size_t extension_bytes = 0) const;
 };
 
 // What the archive patches in at the end (ASF-notes §5, §15).
