@@ -72,7 +72,8 @@ constexpr std::array<std::string_view, 17> kPullKeys = {
     "deny", "max_head_bytes", "header_timeout_ms", "idle_timeout_ms", "max_lag_ms", "lag_policy",
     "send_interval_ms"};
 constexpr std::array<std::string_view, 2> kPullUserKeys = {"name", "password"};
-constexpr std::array<std::string_view, 3> kPullAuth = {"none", "basic", "digest"};
+constexpr std::array<std::string_view, 4> kPullAuth = {"none", "basic", "digest", "ntlm"};
+constexpr std::array<std::string_view, 3> kPullAuthSchemes = {"basic", "digest", "ntlm"};
 constexpr std::array<std::string_view, 2> kLagPolicies = {"skip", "disconnect"};
 constexpr std::array<std::string_view, 13> kMsbdKeys = {
     "enabled", "address", "port", "max_clients", "max_clients_per_ip", "allow", "deny", "connect_timeout_ms",
@@ -879,6 +880,24 @@ private:
         return s.empty();
     }
 
+    // `auth: none`, `auth: digest`, or a list in order of preference: `auth: [ntlm, digest]`.
+    std::vector<std::string> get_auth_schemes(const YAML::Node& v, const std::string& key) const {
+        if (!v.IsSequence()) {
+            const std::string s = get_enum(v, key, kPullAuth);
+            return s == "none" ? std::vector<std::string>{} : std::vector<std::string>{s};
+        }
+        const std::vector<YAML::Node> items = get_list(v, key, kPullAuthSchemes.size());
+        if (items.empty()) fail_key(key, "is an empty list (allowed: none, or a list of " + join<std::string_view>(kPullAuthSchemes) + ")");
+        std::vector<std::string> out;
+        for (std::size_t i = 0; i < items.size(); ++i) {
+            const std::string item_key = key + "[" + std::to_string(i) + "]";
+            std::string s = get_enum(items[i], item_key, kPullAuthSchemes);
+            if (std::find(out.begin(), out.end(), s) != out.end()) fail_key(item_key, quote(s) + " is listed twice");
+            out.push_back(std::move(s));
+        }
+        return out;
+    }
+
     void apply_pull(const YAML::Node& value, PullPreset& pull) const {
         // `pull: false` / `pull: off` turns the pull source off.
         if (value.IsScalar() && (value.Scalar() == "false" || value.Scalar() == "off")) {
@@ -893,7 +912,7 @@ private:
             else if (k == "mount") pull.mount = get_string(v, key, 255);
             else if (k == "max_clients") pull.max_clients = static_cast<int>(get_int(v, key, 1, 100000));
             else if (k == "max_clients_per_ip") pull.max_clients_per_ip = static_cast<int>(get_int(v, key, 0, 100000));
-            else if (k == "auth") pull.auth = get_enum(v, key, kPullAuth);
+            else if (k == "auth") pull.auth = get_auth_schemes(v, key);
             else if (k == "realm") pull.realm = get_string(v, key, 128);
             else if (k == "max_head_bytes") pull.max_head_bytes = static_cast<int>(get_int(v, key, 1024, 65536));
             else if (k == "header_timeout_ms") pull.header_timeout_ms = static_cast<int>(get_int(v, key, 100, 600000));
@@ -1040,8 +1059,10 @@ private:
             out_of_range("outputs.push.backoff_max_ms", std::to_string(p.outputs.push.backoff_max_ms),
                          "outputs.push.backoff_initial_ms (" + std::to_string(p.outputs.push.backoff_initial_ms) +
                              ")..3600000");
-        if (pull.auth != "none" && pull.users.empty())
-            fail_key("outputs.pull.users", "is empty but outputs.pull.auth is " + pull.auth +
+        if (!pull.auth.empty() && pull.users.empty())
+            fail_key("outputs.pull.users", "is empty but outputs.pull.auth is " +
+                                               (pull.auth.size() == 1 ? pull.auth.front()
+                                                                      : "[" + join<std::string>(pull.auth) + "]") +
                                                " (add at least one {name, password})");
         const MsbdPreset& msbd = p.outputs.msbd;
         if (msbd.enabled) {

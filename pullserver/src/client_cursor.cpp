@@ -216,7 +216,10 @@ void ClientCursor::next(const MountState& mount, CursorStep& step) {
     const auto& ring = mount.ring;
 
     // A new header: $C, then the new $H, before any packet made with it (MS-WMSP 3.2.4.2). The
-    // ring holds only the new header's packets; the client starts again at a start point.
+    // ring holds only the new header's packets; the client starts again at a start point. No $E
+    // (Reason 1) before the $C: 3.2.4.1 lets the server send one ("MAY"), but ffmpeg's mmsh client
+    // ends the stream at any $E whatever its Reason. $C Reason 0: not a reverse playlist (2.2.3.2).
+    // No $M: the server is "Rex", not "Cougar" (3.2.4.2).
     if (header_version_ != mount.header_version && mount.header) {
         header_version_ = mount.header_version;
         started_ = false;

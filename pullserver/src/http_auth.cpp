@@ -3,7 +3,10 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
+#include <unistd.h>
 
+#include <chrono>
+#include <climits>
 #include <optional>
 #include <stdexcept>
 #include <string_view>
@@ -158,21 +161,117 @@ std::string lowercase(std::string_view s) {
     return out;
 }
 
+std::string base64_encode(ByteView in) {
+    std::string out(4 * ((in.size() + 2) / 3), '\0');
+    const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), in.data(), static_cast<int>(in.size()));
+    out.resize(static_cast<std::size_t>(n));
+    return out;
+}
+
+// A NetBIOS name for the NTLM CHALLENGE_MESSAGE: upper case, letters, digits and '-', at most 15
+// characters; `fallback` when nothing is left.
+std::string netbios_name(std::string_view s, std::string_view fallback) {
+    std::string out;
+    for (char c : s) {
+        if (out.size() == 15) break;
+        if (c >= 'a' && c <= 'z') out.push_back(static_cast<char>(c - 'a' + 'A'));
+        else if ((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-') out.push_back(c);
+        else if (c == '.' || c == '@') break;  // the host part of "host.example.org" or "realm@host"
+    }
+    return out.empty() ? std::string(fallback) : out;
+}
+
+std::string host_name() {
+    char buf[HOST_NAME_MAX + 1] = {};
+    if (gethostname(buf, sizeof buf - 1) != 0) return {};
+    return buf;
+}
+
+// The schemes an X-Accept-Authentication list names (MS-WMSP 2.2.1.9: auth-scheme *("," auth-scheme)),
+// every header in order, tokens only and a bounded number of them.
+std::vector<std::string> accepted_schemes(const http::HttpHead& request, bool* present) {
+    std::vector<std::string> out;
+    *present = false;
+    for (std::string_view v : request.find_all("X-Accept-Authentication")) {
+        while (!v.empty()) {
+            const std::size_t comma = v.find(',');
+            const std::string_view item = trim(v.substr(0, comma));
+            v = comma == std::string_view::npos ? std::string_view{} : v.substr(comma + 1);
+            if (item.empty() || item.size() > 32 || out.size() >= 16) continue;
+            bool token = true;
+            for (char c : item) token = token && http::is_token_char(c);
+            if (!token) continue;
+            out.emplace_back(item);
+            *present = true;
+        }
+    }
+    return out;
+}
+
 }  // namespace
 
-Authenticator::Authenticator(std::string mode, std::string realm, std::vector<PullUser> users)
-    : realm_(std::move(realm)), users_(std::move(users)) {
-    if (mode == "none") mode_ = Mode::None;
-    else if (mode == "basic") mode_ = Mode::Basic;
-    else if (mode == "digest") mode_ = Mode::Digest;
-    else throw std::invalid_argument("pull.auth: '" + mode + "' is not one of none, basic, digest");
+std::optional<AuthScheme> auth_scheme_from_name(std::string_view name) {
+    if (name == "basic") return AuthScheme::Basic;
+    if (name == "digest") return AuthScheme::Digest;
+    if (name == "ntlm") return AuthScheme::Ntlm;
+    return std::nullopt;
+}
+
+std::string_view auth_scheme_token(AuthScheme scheme) {
+    switch (scheme) {
+        case AuthScheme::Basic: return "Basic";
+        case AuthScheme::Digest: return "Digest";
+        case AuthScheme::Ntlm: return "NTLM";
+    }
+    return "Basic";
+}
+
+std::uint64_t filetime_now() {
+    // MS-DTYP 2.3.3 FILETIME: 100 ns intervals since 1601-01-01; the Unix epoch is 11644473600 s later.
+    const auto since_unix = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count();
+    return static_cast<std::uint64_t>(since_unix / 100) + 116444736000000000ull;
+}
+
+Authenticator::Authenticator(const std::vector<std::string>& schemes, std::string realm, std::vector<PullUser> users,
+                             std::function<std::uint64_t()> clock)
+    : realm_(std::move(realm)), users_(std::move(users)), clock_(std::move(clock)) {
+    for (const std::string& name : schemes) {
+        if (name == "none") {
+            if (schemes.size() != 1) throw std::invalid_argument("pull.auth: 'none' cannot be listed with other schemes");
+            continue;
+        }
+        const auto scheme = auth_scheme_from_name(name);
+        if (!scheme) throw std::invalid_argument("pull.auth: '" + name + "' is not one of none, basic, digest, ntlm");
+        if (offers(*scheme)) throw std::invalid_argument("pull.auth: '" + name + "' is listed twice");
+        schemes_.push_back(*scheme);
+    }
     if (RAND_bytes(secret_.data(), static_cast<int>(secret_.size())) != 1)
         throw std::runtime_error("OpenSSL RAND_bytes failed: no nonce secret for Digest authentication");
+    const std::string host = host_name();
+    ntlm_names_.nb_computer = netbios_name(host, "ASFCAST");
+    ntlm_names_.nb_domain = netbios_name(realm_, "ASFCAST");
+    ntlm_names_.dns_computer = host;
+}
+
+bool Authenticator::offers(AuthScheme s) const {
+    for (AuthScheme x : schemes_)
+        if (x == s) return true;
+    return false;
 }
 
 const PullUser* Authenticator::find_user(std::string_view name) const {
     for (const auto& u : users_)
         if (u.name == name) return &u;
+    return nullptr;
+}
+
+// MS-NLMP 3.2.5.1.2: "User names MUST be case-insensitive" (ASCII letters compared here).
+const PullUser* Authenticator::find_user_ignoring_case(std::string_view name) const {
+    if (const PullUser* exact = find_user(name)) return exact;
+    for (const auto& u : users_)
+        if (iequals(u.name, name)) return &u;
     return nullptr;
 }
 
@@ -188,31 +287,172 @@ std::string Authenticator::make_nonce(std::int64_t now_us) const {
     return to_hex(ts, sizeof ts) + to_hex(mac, 16);
 }
 
-std::string Authenticator::challenge(std::int64_t now_us, bool stale) const {
-    if (mode_ == Mode::Basic) return "WWW-Authenticate: Basic realm=" + quote(realm_) + "\r\n";
-    std::string h = "WWW-Authenticate: Digest realm=" + quote(realm_) + ", nonce=\"" + make_nonce(now_us) +
-                    "\", qop=\"auth\", algorithm=MD5";
-    if (stale) h += ", stale=true";
-    return h + "\r\n";
+std::string Authenticator::challenge_line(AuthScheme s, std::int64_t now_us, bool digest_stale) const {
+    switch (s) {
+        case AuthScheme::Basic: return "WWW-Authenticate: Basic realm=" + quote(realm_) + "\r\n";
+        case AuthScheme::Digest: {
+            std::string h = "WWW-Authenticate: Digest realm=" + quote(realm_) + ", nonce=\"" + make_nonce(now_us) +
+                            "\", qop=\"auth\", algorithm=MD5";
+            if (digest_stale) h += ", stale=true";
+            return h + "\r\n";
+        }
+        case AuthScheme::Ntlm: return "WWW-Authenticate: NTLM\r\n";  // the client starts with its NEGOTIATE_MESSAGE
+    }
+    return {};
 }
 
-Authenticator::Result Authenticator::check(const http::HttpHead& request, std::int64_t now_us) const {
-    if (mode_ == Mode::None) return {true, {}, {}, {}};
-    const std::string_view wanted = mode_ == Mode::Basic ? "Basic" : "Digest";
+void Authenticator::challenge(Result& r, const http::HttpHead& request, std::int64_t now_us, bool digest_stale) const {
+    // MS-WMSP 3.2.5.1: the challenge SHOULD use a scheme the client listed in
+    // X-Accept-Authentication, whose list is in the client's order of preference. Without that
+    // header, every scheme we offer, one WWW-Authenticate header each (RFC 7235 4.1).
+    bool listed = false;
+    const std::vector<std::string> accepted = accepted_schemes(request, &listed);
+    std::vector<AuthScheme> offered;
+    if (!listed) {
+        offered = schemes_;
+    } else {
+        for (const std::string& token : accepted) {
+            for (AuthScheme s : schemes_)
+                if (iequals(token, auth_scheme_token(s))) offered.push_back(s);
+            if (!offered.empty()) break;
+        }
+    }
+    if (offered.empty()) {
+        std::string ours, theirs;
+        for (AuthScheme s : schemes_) ours += (ours.empty() ? "" : ", ") + std::string(auth_scheme_token(s));
+        for (const std::string& t : accepted) theirs += (theirs.empty() ? "" : ", ") + t;
+        r.refusal = "authentication required: this server accepts " + ours +
+                    "; the client accepts only " + theirs + " (X-Accept-Authentication)";
+        return;
+    }
+    for (AuthScheme s : offered) {
+        r.challenge_headers += challenge_line(s, now_us, digest_stale);
+        if (s == AuthScheme::Ntlm) r.keep_connection = true;
+    }
+}
+
+Authenticator::Result Authenticator::check(const http::HttpHead& request, std::uint64_t connection_id,
+                                           std::int64_t now_us) {
     Result r;
+    if (!enabled()) {
+        r.ok = true;
+        return r;
+    }
     bool any = false;
     for (std::string_view v : request.find_all("Authorization")) {
         any = true;
         v = trim(v);
         const std::size_t sp = v.find_first_of(" \t");
-        if (!iequals(v.substr(0, sp), wanted)) continue;
-        const std::string_view credentials = sp == std::string_view::npos ? std::string_view{} : v.substr(sp + 1);
-        r = mode_ == Mode::Basic ? check_basic(credentials) : check_digest(credentials, request, now_us);
-        if (!r.ok && r.challenge_header.empty()) r.challenge_header = challenge(now_us, false);
-        return r;
+        const std::string_view scheme = v.substr(0, sp);
+        const std::string_view credentials = sp == std::string_view::npos ? std::string_view{} : trim(v.substr(sp + 1));
+        if (iequals(scheme, "Basic") && offers(AuthScheme::Basic)) {
+            r = check_basic(credentials);
+            if (!r.ok) challenge(r, request, now_us, false);
+            return r;
+        }
+        if (iequals(scheme, "Digest") && offers(AuthScheme::Digest)) {
+            r = check_digest(credentials, request, now_us);
+            // A right digest over an old or foreign nonce (e.g. issued before a restart) gets
+            // stale=true: the client retries with the new nonce without asking the user again
+            // (RFC 2617 3.2.1).
+            if (!r.ok) challenge(r, request, now_us, r.failure == "stale nonce" || r.failure == "unknown nonce");
+            return r;
+        }
+        // "Negotiate" carrying a raw NTLMSSP token is how Windows' SSPI falls back to NTLM.
+        if ((iequals(scheme, "NTLM") || iequals(scheme, "Negotiate")) && offers(AuthScheme::Ntlm))
+            return check_ntlm(credentials, iequals(scheme, "NTLM") ? "NTLM" : "Negotiate", request, connection_id,
+                              now_us);
+    }
+    // No usable Authorization: a connection that NTLM authenticated stays authenticated.
+    if (offers(AuthScheme::Ntlm)) {
+        if (auto it = ntlm_.find(connection_id); it != ntlm_.end() && it->second.authenticated) {
+            r.ok = true;
+            r.user = it->second.user;
+            r.scheme = "NTLM";
+            return r;
+        }
     }
     r.failure = any ? "unsupported scheme" : "no credentials";
-    r.challenge_header = challenge(now_us, false);
+    challenge(r, request, now_us, false);
+    return r;
+}
+
+void Authenticator::connection_closed(std::uint64_t connection_id) { ntlm_.erase(connection_id); }
+
+void Authenticator::forget_expired_challenges(std::int64_t now_us) {
+    std::erase_if(ntlm_, [&](const auto& kv) {
+        return !kv.second.authenticated && now_us - kv.second.challenged_at_us > kNtlmChallengeLifetimeUs;
+    });
+}
+
+Authenticator::Result Authenticator::check_ntlm(std::string_view token, std::string_view wire_scheme,
+                                                const http::HttpHead& request, std::uint64_t connection_id,
+                                                std::int64_t now_us) {
+    Result r;
+    auto fail = [&](std::string why) {
+        r.failure = std::move(why);
+        challenge(r, request, now_us, false);
+        return r;
+    };
+    const auto decoded = base64_decode(token);
+    const ByteView msg = decoded ? ByteView(reinterpret_cast<const std::uint8_t*>(decoded->data()), decoded->size())
+                                 : ByteView{};
+    const auto type = ntlm::message_type(msg);
+    if (!type) {
+        ntlm_.erase(connection_id);
+        return fail("malformed NTLM token");
+    }
+    std::string error;
+    if (*type == ntlm::kNegotiateMessage) {
+        // MS-NLMP 3.2.5.1.1: a NEGOTIATE starts (or restarts) the handshake on this connection.
+        ntlm_.erase(connection_id);
+        const auto negotiate = ntlm::parse_negotiate(msg, &error);
+        if (!negotiate) return fail("malformed NEGOTIATE_MESSAGE: " + error);
+        forget_expired_challenges(now_us);
+        if (ntlm_.size() >= kMaxNtlmConnections) return fail("too many NTLM handshakes in progress");
+        NtlmConnection c;
+        if (RAND_bytes(c.server_challenge.data(), static_cast<int>(c.server_challenge.size())) != 1)
+            throw std::runtime_error("OpenSSL RAND_bytes failed: no NTLM server challenge");
+        c.negotiate.assign(msg.begin(), msg.end());
+        c.challenge = ntlm::challenge_message(negotiate->flags, c.server_challenge, clock_(), ntlm_names_);
+        c.challenged_at_us = now_us;
+        r.challenge_headers =
+            "WWW-Authenticate: " + std::string(wire_scheme) + " " + base64_encode(c.challenge) + "\r\n";
+        r.keep_connection = true;
+        ntlm_[connection_id] = std::move(c);
+        return r;  // no failure: the handshake goes on
+    }
+    if (*type != ntlm::kAuthenticateMessage) {
+        ntlm_.erase(connection_id);
+        return fail("unexpected NTLM message type");
+    }
+    // MS-NLMP 3.2.5.1.2. A challenge is answered once, on the connection it was sent on.
+    const auto it = ntlm_.find(connection_id);
+    if (it == ntlm_.end() || it->second.challenge.empty()) {
+        ntlm_.erase(connection_id);  // also ends an earlier login of this connection
+        return fail("AUTHENTICATE_MESSAGE without a CHALLENGE_MESSAGE on this connection");
+    }
+    const NtlmConnection exchange = std::move(it->second);
+    ntlm_.erase(it);
+    if (now_us - exchange.challenged_at_us > kNtlmChallengeLifetimeUs) return fail("NTLM challenge expired");
+    const auto message = ntlm::parse_authenticate(msg, &error);
+    if (!message) return fail("malformed AUTHENTICATE_MESSAGE: " + error);
+    const PullUser* u = find_user_ignoring_case(message->user);
+    // An unknown user costs the same computation as a known one.
+    const ntlm::Verification v = ntlm::verify_authenticate(
+        *message, msg, {exchange.negotiate, exchange.challenge, exchange.server_challenge},
+        u ? std::string_view(u->password) : std::string_view{});
+    if (!u) return fail("unknown user");
+    if (!v.ok) return fail(v.failure);
+    const std::uint64_t now_ft = clock_();
+    const std::uint64_t skew = now_ft > v.timestamp ? now_ft - v.timestamp : v.timestamp - now_ft;
+    if (skew > kNtlmMaxLifetime) return fail("NTLMv2 timestamp too far from the server's clock");
+    NtlmConnection& done = ntlm_[connection_id];
+    done.authenticated = true;
+    done.user = u->name;
+    r.ok = true;
+    r.user = u->name;
+    r.scheme = "NTLM";
     return r;
 }
 
@@ -234,6 +474,7 @@ Authenticator::Result Authenticator::check_basic(std::string_view credentials) c
     else {
         r.ok = true;
         r.user = u->name;
+        r.scheme = "Basic";
     }
     return r;
 }
@@ -290,9 +531,8 @@ Authenticator::Result Authenticator::check_digest(std::string_view credentials, 
         return r;
     }
 
-    // The digest is right; now whether the nonce is ours and still young. A right digest over an
-    // old or foreign nonce (e.g. issued before a restart) gets stale=true: the client retries with
-    // the new nonce without asking the user again (RFC 2617 3.2.1).
+    // The digest is right; now whether the nonce is ours and still young (check() answers an old
+    // or foreign one with stale=true).
     bool authentic = false;
     std::int64_t issued = 0;
     if (nonce->size() == 48) {
@@ -316,12 +556,12 @@ Authenticator::Result Authenticator::check_digest(std::string_view credentials, 
     }
     if (!authentic || issued > now_us || now_us - issued > kNonceLifetimeUs) {
         r.failure = authentic ? "stale nonce" : "unknown nonce";
-        r.challenge_header = challenge(now_us, true);
         return r;
     }
     r.ok = true;
     r.failure.clear();
     r.user = u->name;
+    r.scheme = "Digest";
     return r;
 }
 

@@ -788,6 +788,7 @@ void PullServer::Impl::close(Connection& c, std::string_view why) {
     spdlog::debug("pull: connection {} from {} closed after {} bytes ({} lag skips): {}", c.id(), c.peer(),
                   c.bytes_sent(), c.lag_skips(), why);
     c.leave_mount();
+    responder.connection_closed(c.id());  // NTLM authenticated this connection only
     c.shut();
     if (auto it = per_ip.find(c.peer()); it != per_ip.end() && --it->second == 0) per_ip.erase(it);
     auto keep = connections.find(c.id());
@@ -833,6 +834,9 @@ void PullServer::Impl::header_changed(Mount& m, HeaderPtr h) {
     m.view.streams.insert(m.view.streams.end(), st.header->audio_streams.begin(), st.header->audio_streams.end());
     m.view.command_streams = st.header->command_streams;
     m.view.ended = false;
+    // MS-WMSP 3.2.4.2: each playlist entry (header) gets a different Playlist-gen-id: 0 for the
+    // first header, then 1, 2, ... (2.2.1.4.18: 1 through 4,294,967,295 once it is sent).
+    m.view.playlist_gen_id = st.header_version - 1;
     // Packets made with the old header are of no use to anyone who sees the new one.
     st.ring.clear();
 }

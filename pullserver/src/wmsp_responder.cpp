@@ -9,6 +9,13 @@ namespace asfcast::pull {
 
 namespace {
 
+// MS-WMSP 3.2.5.2: "If the Playlist-gen-id variable ... has a nonzero value, the server MUST specify
+// a playlist-gen-id token on a Pragma header in the response" (2.2.1.4.18).
+std::string playlist_gen_id(const MountView& mount) {
+    if (mount.playlist_gen_id == 0) return {};
+    return "Pragma: playlist-gen-id=" + std::to_string(mount.playlist_gen_id) + "\r\n";
+}
+
 bool iequals(std::string_view a, std::string_view b) {
     return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
                return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
@@ -164,16 +171,32 @@ WmspReply WmspResponder::error(int status, std::string_view reason, std::string_
     return r;
 }
 
-WmspReply WmspResponder::document(const http::HttpHead& req, const PullDocument& doc, const std::string& path,
-                                  const std::string& peer, std::int64_t now_us) {
-    if (config_.auth != "none") {
-        const Authenticator::Result auth = auth_.check(req, now_us);
-        if (!auth.ok) {
-            ++stats_.auth_failures;
-            spdlog::info("pull: {} refused for {}: {}", peer, path, auth.failure);
-            return error(401, status_reason(401), "authentication required", !req.keep_alive(), auth.challenge_header);
-        }
+// The answer to a request that did not authenticate (MS-WMSP 3.2.5.1): 401 with the challenge,
+// the connection kept open when NTLM is offered or under way (NTLM authenticates the connection);
+// 403 naming both sides when the client's X-Accept-Authentication lists none of our schemes.
+WmspReply WmspResponder::unauthenticated(const http::HttpHead& req, const Authenticator::Result& auth,
+                                         const std::string& peer) {
+    const std::string path = target_path(req.target);
+    if (!auth.refusal.empty()) {
+        ++stats_.auth_failures;
+        ++stats_.auth_refusals;
+        spdlog::info("pull: {} refused for {}: {}", peer, path, auth.refusal);
+        return error(403, status_reason(403), auth.refusal);
     }
+    if (auth.failure.empty()) {
+        spdlog::debug("pull: {} NTLM challenge for {}", peer, path);  // a step of the handshake
+    } else {
+        ++stats_.auth_failures;
+        spdlog::info("pull: {} refused for {}: {}", peer, path, auth.failure);
+    }
+    return error(401, status_reason(401), "authentication required", !req.keep_alive() && !auth.keep_connection,
+                 auth.challenge_headers);
+}
+
+void WmspResponder::connection_closed(std::uint64_t connection_id) { auth_.connection_closed(connection_id); }
+
+WmspReply WmspResponder::document(const http::HttpHead& req, const PullDocument& doc, const std::string& path,
+                                  const std::string& peer) {
     const std::string* host = req.find("Host");
     std::string text;
     try {
@@ -284,10 +307,16 @@ WmspReply WmspResponder::respond(const http::HttpHead& req, ByteView body, const
     request_connection_ = connection_id;
     const std::string* requester = req.find("User-Agent");
     requester_ = parse_user_agent(requester ? std::string_view(*requester) : std::string_view{});
+    // §3.2.5.1: authenticate before anything else is revealed: documents, headers, and whether a
+    // path names a mount (an unknown one is answered 404 only to an authenticated client).
+    if (auth_.enabled()) {
+        const Authenticator::Result auth = auth_.check(req, connection_id, now_us);
+        if (!auth.ok) return unauthenticated(req, auth, peer);
+    }
     // Documents (.nsc, .asx) are plain HTTP: looked up before the request is read as MS-WMSP.
     if (documents_ && (req.method == "GET" || req.method == "HEAD")) {
         const std::string path = target_path(req.target);
-        if (std::optional<PullDocument> doc = documents_(path)) return document(req, *doc, path, peer, now_us);
+        if (std::optional<PullDocument> doc = documents_(path)) return document(req, *doc, path, peer);
     }
     const RequestKind kind = classify(req);
     if (kind == RequestKind::Unknown) {
@@ -309,17 +338,6 @@ WmspReply WmspResponder::respond(const http::HttpHead& req, ByteView body, const
     if (!mount && needs_mount) {
         ++stats_.bad_requests;
         return error(404, status_reason(404), "no stream is served at " + path);
-    }
-
-    // §3.2.5.1: authenticate before anything else is revealed.
-    if (config_.auth != "none") {
-        const Authenticator::Result auth = auth_.check(req, now_us);
-        if (!auth.ok) {
-            ++stats_.auth_failures;
-            spdlog::info("pull: {} refused for {}: {}", peer, path, auth.failure);
-            return error(401, status_reason(401), "authentication required", !req.keep_alive(),
-                         auth.challenge_header);
-        }
     }
 
     const Pragmas pragmas(req);
@@ -442,7 +460,7 @@ WmspReply WmspResponder::describe(const http::HttpHead& req, const Pragmas& /*pr
     r.client_id = id;
     r.close_after = !req.keep_alive();
     r.body = *mount.header_frames;
-    r.head = std::string(http_version(req)) + " 200 OK\r\n" + common_headers(id) +
+    r.head = std::string(http_version(req)) + " 200 OK\r\n" + common_headers(id) + playlist_gen_id(mount) +
              "Pragma: features=\"broadcast,playlist\"\r\n" + (reset ? "Pragma: xResetStrm=1\r\n" : "") +
              "Content-Type: application/vnd.ms.wms-hdr.asfv1\r\nContent-Length: " + std::to_string(r.body.size()) +
              "\r\n" + (r.close_after ? "Connection: close\r\n" : "Connection: Keep-Alive\r\n") + "\r\n";
@@ -511,7 +529,7 @@ WmspReply WmspResponder::play(const http::HttpHead& req, const Pragmas& pragmas,
     session->chunked = r.chunked;
     r.predictive_selection = session->features.predstrm;
     r.close_after = !r.chunked;  // without chunking the body ends when the connection closes
-    r.head = std::string(r.chunked ? "HTTP/1.1" : "HTTP/1.0") + " 200 OK\r\n" + common_headers(id) +
+    r.head = std::string(r.chunked ? "HTTP/1.1" : "HTTP/1.0") + " 200 OK\r\n" + common_headers(id) + playlist_gen_id(mount) +
              "Pragma: features=\"broadcast,playlist\"\r\n" + (reset ? "Pragma: xResetStrm=1\r\n" : "") +
              "Content-Type: application/x-mms-framed\r\n" +
              (r.chunked ? "Transfer-Encoding: chunked\r\nConnection: Keep-Alive\r\n" : "Connection: close\r\n") + "\r\n";

@@ -32,6 +32,9 @@ struct MountView {
     std::vector<int> video_streams;        // the video ones among them
     std::vector<int> command_streams;      // script command streams (ASF Command Media)
     bool ended = false;                    // the broadcast is over
+    // MS-WMSP 3.2.1 Playlist-gen-id: 0 with the first header; the server "MUST change" it at every
+    // new header (3.2.4.2), and responses carry it when it is not 0 (3.2.5.2).
+    std::uint32_t playlist_gen_id = 0;
 };
 
 enum class RequestKind {
@@ -107,6 +110,8 @@ public:
     // connection) from `peer` (the client's IP address).
     WmspReply respond(const http::HttpHead& request, ByteView body, const std::string& peer,
                       std::uint64_t connection_id, std::int64_t now_us);
+    // The edge closed a connection: what was bound to it goes (its NTLM authentication).
+    void connection_closed(std::uint64_t connection_id);
 
     // The edge stopped streaming to this session (end of broadcast, client gone, lag policy):
     // the session turns IDLE and its Idle-Timeout starts (§3.2.4.1, §3.2.7.1).
@@ -159,8 +164,9 @@ private:
                                          const MountView& mount);
     // §3.2.5.1 for a request of a known session: its Supported header, its connection.
     void note_request(Session& session, const http::HttpHead& req);
+    WmspReply unauthenticated(const http::HttpHead& req, const Authenticator::Result& auth, const std::string& peer);
     WmspReply document(const http::HttpHead& req, const PullDocument& doc, const std::string& path,
-                       const std::string& peer, std::int64_t now_us);
+                       const std::string& peer);
     WmspReply error(int status, std::string_view reason, std::string_view text, bool close = true,
                     std::string_view extra_headers = {}) const;
     std::string common_headers(std::uint32_t client_id) const;

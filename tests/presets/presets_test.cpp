@@ -688,7 +688,7 @@ TEST(Pull, DefaultsServeLoopback8080WithoutAuth) {
         EXPECT_TRUE(q->outputs.pull.enabled);
         EXPECT_EQ(q->outputs.pull.address, "127.0.0.1");
         EXPECT_EQ(q->outputs.pull.port, 8080);
-        EXPECT_EQ(q->outputs.pull.auth, "none");
+        EXPECT_TRUE(q->outputs.pull.auth.empty());
         EXPECT_EQ(q->outputs.pull.max_clients, 20000);
         EXPECT_EQ(q->outputs.pull.lag_policy, "skip");
     }
@@ -719,7 +719,7 @@ TEST(Pull, EveryKeyParses) {
     EXPECT_EQ(pull.port, 8081);
     EXPECT_EQ(pull.mount, "/live");
     EXPECT_EQ(pull.max_clients_per_ip, 4);
-    EXPECT_EQ(pull.auth, "digest");
+    EXPECT_EQ(pull.auth, (std::vector<std::string>{"digest"}));
     ASSERT_EQ(pull.users.size(), 2u);
     EXPECT_EQ(pull.users[0].name, "alice");
     EXPECT_EQ(pull.users[0].password, "s3cret");
@@ -727,6 +727,27 @@ TEST(Pull, EveryKeyParses) {
     EXPECT_EQ(pull.deny, (std::vector<std::string>{"10.1.0.0/16"}));
     EXPECT_EQ(pull.lag_policy, "disconnect");
     EXPECT_FALSE(parse_preset(kMinimal + "outputs: {pull: false}\n", "x.yaml").outputs.pull.enabled);
+}
+
+TEST(Pull, AuthIsOneSchemeOrAListInOrderOfPreference) {
+    const std::string users = "    users: [{name: a, password: b}]\n";
+    auto auth_of = [&](const std::string& value) {
+        return parse_preset(kMinimal + "outputs:\n  pull:\n    auth: " + value + "\n" + users, "x.yaml").outputs.pull.auth;
+    };
+    EXPECT_EQ(auth_of("none"), std::vector<std::string>{});
+    EXPECT_EQ(auth_of("ntlm"), (std::vector<std::string>{"ntlm"}));
+    EXPECT_EQ(auth_of("[ntlm, digest]"), (std::vector<std::string>{"ntlm", "digest"}));
+    EXPECT_EQ(auth_of("[digest, basic, ntlm]"), (std::vector<std::string>{"digest", "basic", "ntlm"}));
+    const std::string pull = kMinimal + "outputs:\n  pull:\n    auth: ";
+    EXPECT_THAT(error_of(pull + "[ntlm, kerberos]\n" + users),
+                HasSubstr("outputs.pull.auth[1]: 'kerberos' is not allowed (allowed: basic, digest, ntlm)"));
+    EXPECT_THAT(error_of(pull + "[digest, digest]\n" + users), HasSubstr("outputs.pull.auth[1]: 'digest' is listed twice"));
+    EXPECT_THAT(error_of(pull + "[none, digest]\n" + users), HasSubstr("outputs.pull.auth[0]: 'none' is not allowed"));
+    EXPECT_THAT(error_of(pull + "[]\n" + users), HasSubstr("outputs.pull.auth: is an empty list"));
+    EXPECT_THAT(error_of(pull + "{ntlm: 1}\n" + users), HasSubstr("outputs.pull.auth"));
+    EXPECT_THAT(error_of(pull + "NTLM\n" + users), HasSubstr("outputs.pull.auth: 'NTLM' is not allowed"));
+    EXPECT_THAT(error_of(pull + "[ntlm, digest]\n"),
+                HasSubstr("outputs.pull.users: is empty but outputs.pull.auth is [ntlm, digest]"));
 }
 
 TEST(Pull, ErrorsNameTheKey) {

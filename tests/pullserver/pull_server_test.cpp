@@ -517,21 +517,59 @@ TEST_F(PullServerTest, EndOfBroadcastSendsEndOfStreamAndCloses) {
     EXPECT_EQ(packets.back().reason, 0u);
 }
 
+// MS-WMSP 3.2.4.2 on a new header (a new playlist entry): $C (Reason 0, 2.2.3.2), then the new
+// header's $H, then $D of the new header from a key frame (predstrm: the client goes on streaming);
+// no $E before the $C (3.2.4.1 MAY, and ffmpeg's mmsh stops at any $E). The Playlist-gen-id
+// changes (3.2.4.2) and responses carry it from then on (3.2.5.2, 2.2.1.4.18).
 TEST_F(PullServerTest, HeaderChangeSendsStreamChangeThenTheNewHeader) {
     start();
+    const auto describe = [&] {
+        Client d(port());
+        EXPECT_TRUE(d.send("GET / HTTP/1.0\r\nUser-Agent: NSPlayer/9.0.0.2980\r\nPragma: no-cache\r\n\r\n"));
+        return d.read_head();
+    };
+    const std::string before = describe();
+    EXPECT_NE(before.find("200 OK"), std::string::npos) << before;
+    EXPECT_EQ(before.find("playlist-gen-id"), std::string::npos) << before;  // 0: not sent
     Client c(port());
     ASSERT_TRUE(c.send(kPlay));
-    ASSERT_NE(c.read_head().find("200 OK"), std::string::npos);
+    const std::string play = c.read_head();
+    ASSERT_NE(play.find("200 OK"), std::string::npos);
+    EXPECT_EQ(play.find("playlist-gen-id"), std::string::npos) << play;
     c.read_for(800ms);
     broadcast_->publish_header();  // same streams, new header version
     c.read_for(1500ms);
-    auto packets = packets_of(c.data());
-    std::size_t change = 0;
-    for (std::size_t i = 0; i < packets.size(); ++i)
-        if (packets[i].type == 'C') change = i;
-    ASSERT_GT(change, 0u);
-    ASSERT_LT(change + 1, packets.size());
+    std::vector<Bytes> payloads;
+    auto packets = packets_of(c.data(), nullptr, &payloads);
+    std::size_t changes = 0, change = 0, ends = 0;
+    for (std::size_t i = 0; i < packets.size(); ++i) {
+        if (packets[i].type == 'C') {
+            ++changes;
+            change = i;
+        }
+        ends += packets[i].type == 'E';
+    }
+    ASSERT_EQ(changes, 1u);
+    EXPECT_EQ(ends, 0u);
+    EXPECT_EQ(packets[change].reason, 0u);
+    ASSERT_GT(change, 1u);
+    EXPECT_EQ(packets[change - 1].type, 'D');  // the first header's data up to the change
+    ASSERT_LT(change + 2, packets.size());
     EXPECT_EQ(packets[change + 1].type, 'H');
+    EXPECT_EQ(packets[change + 1].afflags, 0x0C);  // the whole header in one $H
+    EXPECT_EQ(asfmux::parse_header(payloads[change + 1]).max_packet_size, 4096u);
+    std::size_t data_after = 0;
+    for (std::size_t i = change + 2; i < packets.size(); ++i) data_after += packets[i].type == 'D';
+    EXPECT_GT(data_after, 10u);
+    EXPECT_EQ(packets[change + 2].type, 'D');
+    // The first $D of the new entry starts with a video key frame.
+    const auto first = asfmux::parse_wire_packet(payloads[change + 2], 4096);
+    ASSERT_FALSE(first.payloads.empty());
+    bool key = false;
+    for (const auto& pl : first.payloads) key |= pl.stream == 1 && pl.keyframe && pl.offset == 0;
+    EXPECT_TRUE(key);
+    const std::string after = describe();
+    EXPECT_NE(after.find("Pragma: playlist-gen-id=1\r\n"), std::string::npos) << after;
 }
 
 TEST_F(PullServerTest, MountsServeTheirOwnStreamAndUnknownPathsGet404) {
@@ -724,7 +762,7 @@ TEST_F(PullServerTest, PerAddressLimitAndDenyList) {
 
 TEST_F(PullServerTest, WrongPasswordGets401AndNoMediaByte) {
     PullConfig config;
-    config.auth = "basic";
+    config.auth = {"basic"};
     config.users = {{"alice", "secret"}};
     start(config);
     Client c(port());

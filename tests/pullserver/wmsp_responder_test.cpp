@@ -755,7 +755,7 @@ std::string digest_authorization(const std::string& user, const std::string& pas
 }
 
 TEST_F(Responder, DigestAuthentication) {
-    config_.auth = "digest";
+    config_.auth = {"digest"};
     config_.realm = "asfcast";
     config_.users = {{"alice", "s3cret pass"}};
 
@@ -893,7 +893,7 @@ TEST_F(Responder, DocumentNotYetAvailableIs503AndOthersStay404) {
 }
 
 TEST_F(Responder, DocumentNeedsTheSameAuthenticationAsTheStream) {
-    config_.auth = "digest";
+    config_.auth = {"digest"};
     config_.users = {{"alice", "s3cret pass"}};
     WmspReply r = send(request("GET /stream.nsc HTTP/1.1", {"Host: a"}));
     ASSERT_EQ(r.status, 401);

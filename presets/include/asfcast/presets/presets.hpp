@@ -106,7 +106,8 @@ struct PullPreset {
     std::string mount;              // extra path serving this stream ("/live"); "/" always serves it
     int max_clients = 20000;
     int max_clients_per_ip = 0;     // 0: no per-address limit
-    std::string auth = "none";      // none | basic | digest
+    // Authentication schemes offered, in order of preference: basic | digest | ntlm; empty: none.
+    std::vector<std::string> auth;
     std::string realm = "asfcast";
     std::vector<PullUserPreset> users;
     std::vector<std::string> allow; // CIDR blocks; empty: everyone not denied

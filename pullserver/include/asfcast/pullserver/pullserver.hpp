@@ -23,7 +23,9 @@ struct PullConfig {
     std::uint16_t port = 8080;                 // 0: any free port (tests)
     std::size_t max_clients = 20000;           // connections, all mounts together
     std::size_t max_clients_per_ip = 0;        // 0: no per-address limit
-    std::string auth = "none";                 // none | basic | digest
+    // Authentication schemes offered, in order of preference: "basic", "digest", "ntlm" (NTLMv2,
+    // authenticates the connection). Empty (or just "none"): no authentication.
+    std::vector<std::string> auth;
     std::string realm = "asfcast";
     std::vector<PullUser> users;
     std::vector<std::string> allow;            // CIDR blocks; empty: every address not denied
@@ -55,6 +57,7 @@ struct PullStats {
     std::uint64_t connections_accepted = 0;
     std::uint64_t connections_refused = 0;     // limits, ACL
     std::uint64_t auth_failures = 0;
+    std::uint64_t auth_refusals = 0;           // the client accepts none of our schemes (403)
     std::uint64_t bad_requests = 0;
     std::uint64_t header_timeouts = 0;
     std::uint64_t describes = 0;
