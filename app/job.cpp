@@ -15,6 +15,7 @@
 #include <variant>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include "asfcast/archive/archive.hpp"
@@ -33,6 +34,7 @@
 #include "asfcast/msbd/msbd.hpp"
 #include "asfcast/pullserver/pullserver.hpp"
 #include "asfcast/multicast/multicast.hpp"
+#include "asfcast/playlist/playlist.hpp"
 #include "asfcast/push/push_output.hpp"
 #include "job_script.hpp"
 #include "job_source.hpp"
@@ -262,6 +264,8 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
     source.fast = options.fast && source.type == capture::SourceType::file;
     if (options.fast && source.type != capture::SourceType::file)
         spdlog::warn("--fast applies to file sources only; a live source runs in real time");
+    if (preset.playlist.enabled() && source.fast)
+        throw std::runtime_error(preset.origin + ": playlist: a playlist plays in real time; --fast cannot be used with it");
 
     bool want_video = preset.video.has_value();
     bool want_audio = preset.audio.has_value();
@@ -390,10 +394,12 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
     // Outputs subscribe to the one muxed stream.
     MuxedStreamBus bus;
     std::shared_ptr<archive::ArchiveWriter> archive;
-    if (!preset.outputs.archive.empty()) {
+    if (!preset.outputs.archive.empty() || !preset.outputs.archive_entry_pattern.empty()) {
         archive::ArchiveConfig ac;
-        ac.path = preset.outputs.archive;
+        ac.path = preset.outputs.archive.empty() ? preset.outputs.archive_entry_pattern : preset.outputs.archive;
         ac.block_when_full = source.fast;
+        // A new file per header (playlist entries that bring their own): named by the pattern.
+        ac.entry_pattern = preset.outputs.archive_entry_pattern;
         archive = std::make_shared<archive::ArchiveWriter>(
             ac, [builder, job_script](const asfmux::FileTotals& t) {
                 if (!job_script) return builder->build_final(t);
@@ -406,7 +412,8 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
                                  "script_commands.header_reserve_bytes; the commands are in the command stream",
                                  r.commands_dropped, r.markers_dropped);
                 return final_header;
-            });
+            },
+            header);  // the builder finalizes files of the live header; other headers their own way
         bus.attach(archive->feed());
         spdlog::info("archiving to {}", ac.path);
     }
@@ -490,7 +497,32 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
     if (pull_server) serve_announcements(*pull_server, preset, multicast_output);
     const std::size_t outputs_attached = bus.open_outputs();
     if (outputs_attached == 0) spdlog::warn("no output is enabled (no archive, pull, push): the stream goes nowhere");
-    bus.publish_header(header);
+    // A playlist (issue 11, point 5) is the source of what goes on air: it publishes the headers,
+    // the live encode's packets while a live entry is on air and its files' packets, and the end.
+    // It runs on the mux thread, which stays the only publisher to the bus.
+    std::unique_ptr<playlist::PlaylistEngine> engine;
+    if (preset.playlist.enabled()) {
+        playlist::EngineConfig ec;
+        ec.loop = preset.playlist.loop;
+        ec.limits.max_packet_size = presets::max_packet_size_for_outputs(preset);
+        for (const auto& pe : preset.playlist.entries) {
+            playlist::Entry e;
+            e.kind = pe.live ? playlist::Entry::Kind::live : playlist::Entry::Kind::file;
+            e.name = pe.name;
+            e.path = pe.file;
+            e.repeat = pe.repeat;
+            if (pe.duration_s > 0) e.duration = static_cast<Micros>(pe.duration_s * 1e6);
+            ec.entries.push_back(std::move(e));
+        }
+        engine = std::make_unique<playlist::PlaylistEngine>(
+            std::move(ec), playlist::Sink{[&bus](HeaderPtr h) { bus.publish_header(std::move(h)); },
+                                          [&bus](PacketPtr p) { bus.publish_packet(std::move(p)); },
+                                          [&bus] { bus.publish_end(); }});
+        engine->live_header(header);
+        spdlog::info("playlist: {} entries{}", preset.playlist.entries.size(), preset.playlist.loop ? ", looping" : "");
+    } else {
+        bus.publish_header(header);
+    }
 
     // Raw queues: live sources drop when the encoder falls behind (counted), files wait. Room for
     // the few frames the slate sends at once to close a gap when the source comes back.
@@ -500,6 +532,8 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
     std::atomic<bool> capture_ended{false};
     std::atomic<bool> duration_reached{false};
     std::atomic<bool> failed{false};
+    std::atomic<bool> playlist_done{false};  // the playlist published the end of the stream
+    std::atomic<bool> playlist_stop{false};  // the job stops: the playlist ends with the live encode
     std::string capture_error;
     std::mutex error_mutex;
     const Micros duration_us =
@@ -621,7 +655,8 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
                     if (origin != std::numeric_limits<Micros>::max()) p.capture_us = origin + p.min_pts;
                     ++stats.packets;
                     stats.bytes += p.bytes.size();
-                    bus.publish_packet(std::make_shared<const DataPacket>(std::move(p)));
+                    if (engine) engine->live_packet(std::make_shared<const DataPacket>(std::move(p)), monotonic_us());
+                    else bus.publish_packet(std::make_shared<const DataPacket>(std::move(p)));
                 }
                 out.clear();
             };
@@ -632,11 +667,21 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
                 const auto known = origin != std::numeric_limits<Micros>::max() ? std::optional<Micros>(origin) : std::nullopt;
                 for (auto& c : job_script->due(media_us, packetizer.packets_written(), known)) packetizer.add(c, now_us, out);
             };
-            while (open_streams > 0) {
+            // With a playlist the loop goes on after the live encode ended, for the entries after it.
+            const auto playlist_running = [&] { return engine && !engine->finished() && !playlist_stop; };
+            while (open_streams > 0 || playlist_running()) {
                 Micros now = monotonic_us();
                 Micros wait = 50'000;
-                for (auto d : {packetizer.next_deadline(), interleaver.next_deadline()})
+                for (auto d : {packetizer.next_deadline(), interleaver.next_deadline(),
+                               engine ? engine->next_deadline() : std::nullopt})
                     if (d) wait = std::clamp<Micros>(*d - now, 0, wait);
+                if (open_streams == 0) {
+                    // Only the playlist's files are left: nothing comes from the queue.
+                    std::this_thread::sleep_for(std::chrono::microseconds(wait));
+                    engine->poll(monotonic_us());
+                    playlist_done = engine->finished();
+                    continue;
+                }
                 auto item = mux_q.pop_for(std::chrono::microseconds(wait));
                 now = monotonic_us();
                 if (item) {
@@ -652,12 +697,26 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
                         --open_streams;
                     }
                 }
+                if (engine && open_streams == 0) {
+                    // The live encode ended: what it still holds goes out, then the playlist moves on.
+                    while (auto f = interleaver.pop_any()) {
+                        add_script_commands(f->dts, now);
+                        packetizer.add(*f, now, out);
+                    }
+                    packetizer.flush(out);
+                    publish();
+                    engine->live_ended(monotonic_us());
+                }
                 while (auto f = interleaver.pop(now)) {
                     add_script_commands(f->dts, now);
                     packetizer.add(*f, now, out);
                 }
                 packetizer.poll(now, out);
                 publish();
+                if (engine) {
+                    engine->poll(monotonic_us());
+                    playlist_done = engine->finished();
+                }
             }
             while (auto f = interleaver.pop_any()) {
                 add_script_commands(f->dts, monotonic_us());
@@ -679,7 +738,12 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
             failed = true;
             mux_q.close();  // encoders waiting to hand over frames return
         }
-        bus.publish_end();
+        if (engine) {
+            engine->stop();  // publishes the end once, if the playlist has not
+            playlist_done = true;
+        } else {
+            bus.publish_end();
+        }
     });
 
     JobSource pipeline(preset.source, source, raw, callbacks);
@@ -726,7 +790,10 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
             last_source_event = ss->last_event;
         }
     };
-    for (int tick = 0; !stop && !capture_ended && !duration_reached && !failed; ++tick) {
+    // With a playlist the job runs until the playlist ends (the live source ending is only the end
+    // of live entries); without, until the source ends.
+    const auto ended = [&] { return engine ? playlist_done.load() : capture_ended.load(); };
+    for (int tick = 0; !stop && !ended() && !duration_reached && !failed; ++tick) {
         // Outputs that fail (a disk that is full, ...) close their feeds; the broadcast goes on
         // while any output can take it.
         if (outputs_attached > 0 && bus.open_outputs() == 0) {
@@ -761,6 +828,7 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
         status.update(stats, source_line);
     }
     sd_notify(0, "STOPPING=1");
+    playlist_stop = true;
     pipeline.stop();  // EOS through the graph; every captured frame reaches the encoders
     video_q.close();
     audio_q.close();
@@ -833,6 +901,15 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
     }
     if (job_script)
         spdlog::info("script commands: {} sent, {} markers", job_script->commands_sent(), job_script->markers());
+    if (engine) {
+        const playlist::EngineStats& ps = engine->stats();
+        spdlog::info("playlist: {} entries played, {} refused, {} cut short; {} packets on air, {} live packets not on air",
+                     ps.entries_started, ps.entries_refused, ps.entries_cut, ps.packets, ps.live_packets_dropped);
+        for (const auto& e : ps.errors) spdlog::error("playlist: {}", e);
+        if (!ps.errors.empty()) failed = true;  // the broadcast went on, but not as planned: exit 1
+    }
+    if (archive && archive->files().size() > 1)
+        spdlog::info("archive: {} files: {}", archive->files().size(), fmt::join(archive->files(), ", "));
     spdlog::info("done: {} video frames ({} dropped), {} audio frames, {} packets, {:.1f} s",
                  stats.video_frames_encoded.load(), stats.video_frames_dropped.load(),
                  stats.audio_frames_encoded.load(), stats.packets.load(), stats.media_time_us.load() / 1e6);

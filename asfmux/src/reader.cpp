@@ -544,3 +544,80 @@ Bytes to_wire_form(ByteView packet, std::uint32_t packet_size) {
 }
 
 }  // namespace asfcast::asfmux
+
+namespace asfcast::asfmux {
+
+// Walks the payloads the way parse_packet_with() does, shifting each time field in place.
+void retime_packet(Bytes& packet, std::uint32_t packet_size, bool wire, std::int64_t delta_ms) {
+    const PacketHead ph = read_packet_head(packet, packet_size, wire);
+    (void)parse_packet_with(ph, packet);  // the whole packet is valid before anything is written
+    if (delta_ms == 0) return;
+    const auto shift = [&](std::size_t at, std::size_t width, const char* what) {
+        std::uint64_t v = 0;
+        for (std::size_t i = 0; i < width; ++i) v |= std::uint64_t{packet[at + i]} << (8 * i);
+        const std::int64_t n = static_cast<std::int64_t>(v) + delta_ms;
+        const std::int64_t max = width >= 4 ? 0xFFFFFFFFLL : (std::int64_t{1} << (8 * width)) - 1;
+        if (n < 0 || n > max)
+            throw ParseError(fmt::format("data packet: {} {} ms shifted by {} ms leaves its {}-byte field", what, v,
+                                         delta_ms, width));
+        for (std::size_t i = 0; i < width; ++i) packet[at + i] = static_cast<std::uint8_t>(static_cast<std::uint64_t>(n) >> (8 * i));
+    };
+    shift(ph.end_of_head - 6, 4, "send time");  // Send Time, then the WORD Duration (§16.2)
+    ByteReader r(ByteView(packet).first(ph.packet_length - ph.padding), "data packet payloads");
+    r.seek(ph.end_of_head);
+    const unsigned pf = ph.property_flags;
+    std::size_t count = 1;
+    unsigned payload_length_type = 0;
+    const bool multiple = ph.length_type_flags & 0x01;
+    if (multiple) {
+        const std::uint8_t flags = r.u8();
+        count = flags & 0x3F;
+        payload_length_type = flags >> 6;
+    }
+    for (std::size_t i = 0; i < count; ++i) {
+        r.u8();  // Stream Number
+        (void)r.sized((pf >> 4) & 3);
+        const std::size_t offset_at = r.pos();
+        const std::size_t offset_width = width_of((pf >> 2) & 3);
+        (void)r.sized((pf >> 2) & 3);
+        const std::uint32_t repl = r.sized(pf & 3);
+        if (repl >= 8) {
+            shift(r.pos() + 4, 4, "presentation time");  // after the media object size (§16.3)
+            r.skip(repl);
+        } else if (repl == 1) {
+            shift(offset_at, offset_width, "presentation time");  // compressed: the offset field holds it
+            r.u8();                                               // Presentation Time Delta
+        }
+        const std::size_t length = multiple ? r.sized(payload_length_type) : r.remaining();
+        r.skip(length);
+    }
+}
+
+Bytes header_with_totals(ByteView header, const FileTotals* totals) {
+    const HeaderInfo info = parse_header(header);
+    if (info.min_packet_size != info.max_packet_size)
+        throw ParseError(fmt::format("ASF header: packet sizes are not fixed ({}..{})", info.min_packet_size,
+                                     info.max_packet_size));
+    const auto fp = std::find_if(info.objects.begin(), info.objects.end(),
+                                 [](const ObjectInfo& o) { return o.name == "File Properties" && o.depth == 1; });
+    if (fp == info.objects.end() || fp->size < 104) throw ParseError("ASF header: no File Properties Object");
+    Bytes out(header.begin(), header.begin() + static_cast<std::ptrdiff_t>(info.header_size + 50));
+    ByteWriter w(out);
+    const auto f = static_cast<std::size_t>(fp->offset);
+    const std::uint64_t packets = totals ? totals->data_packets : 0;
+    const auto to_100ns = [](Micros us) { return us > 0 ? static_cast<std::uint64_t>(us) * 10 : 0; };
+    // File Properties (ASF-notes §5): File Size, Data Packets Count, Play Duration (with the
+    // preroll), Send Duration, Flags (0x01 Broadcast, 0x02 Seekable).
+    w.patch_u64(f + 40, totals ? totals->file_size : 0);
+    w.patch_u64(f + 56, packets);
+    w.patch_u64(f + 64, totals ? to_100ns(totals->play_duration) + info.preroll_ms * 10'000 : 0);
+    w.patch_u64(f + 72, totals ? to_100ns(totals->send_duration) : 0);
+    w.patch_u32(f + 88, (info.flags & ~0x3u) | (totals ? 0x2u : 0x1u));
+    // Data Object (ASF-notes §15): Object Size, Total Data Packets.
+    const auto d = static_cast<std::size_t>(info.header_size);
+    w.patch_u64(d + 16, 50 + packets * info.max_packet_size);
+    w.patch_u64(d + 40, packets);
+    return out;
+}
+
+}  // namespace asfcast::asfmux

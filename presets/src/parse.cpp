@@ -29,9 +29,13 @@ namespace {
 
 using Keys = std::span<const std::string_view>;
 
-constexpr std::array<std::string_view, 11> kTopKeys = {"name",  "description", "base",     "source",  "video",
+constexpr std::array<std::string_view, 12> kTopKeys = {"name",  "description", "base",     "source",  "video",
                                                        "audio", "asf",         "metadata", "outputs", "script_commands",
-                                                       "drm"};
+                                                       "drm",   "playlist"};
+constexpr std::array<std::string_view, 2> kPlaylistKeys = {"loop", "entries"};
+constexpr std::array<std::string_view, 5> kPlaylistEntryKeys = {"name", "file", "live", "repeat", "duration_s"};
+constexpr std::size_t kMaxPlaylistEntries = 1000;
+constexpr std::array<std::string_view, 2> kArchiveKeys = {"path", "entry_pattern"};
 constexpr std::array<std::string_view, 7> kScriptKeys = {"enabled", "input", "captions", "captions_start",
                                                          "captions_wallclock", "header_reserve_bytes", "bitrate_bps"};
 constexpr std::array<std::string_view, 15> kDrmKeys = {
@@ -230,6 +234,8 @@ public:
                 apply_script_commands(value, p.script_commands);
             } else if (key == "drm") {
                 apply_drm(value, p.drm);
+            } else if (key == "playlist") {
+                apply_playlist(value, p.playlist);
             }
         }
         if (p.name.empty()) p.name = name_from_origin();
@@ -734,12 +740,83 @@ private:
 
     void apply_outputs(const YAML::Node& value, OutputsPreset& o) const {
         for (const auto& [k, v] : section(value, "outputs", kOutputsKeys)) {
-            if (k == "archive") o.archive = get_string(v, "outputs." + k, kMaxPathBytes);
+            if (k == "archive") apply_archive(v, o);
             else if (k == "pull") apply_pull(v, o.pull);
             else if (k == "push") apply_push(v, o.push);
             else if (k == "msbd") apply_msbd(v, o.msbd);
             else if (k == "multicast") apply_multicast(v, o.multicast);
         }
+    }
+
+    // `archive: PATH`, or a mapping {path, entry_pattern} (file names after a header change).
+    void apply_archive(const YAML::Node& value, OutputsPreset& o) const {
+        if (!value.IsMap()) {
+            o.archive = get_string(value, "outputs.archive", kMaxPathBytes);
+            return;
+        }
+        for (const auto& [k, v] : section(value, "outputs.archive", kArchiveKeys)) {
+            const std::string key = "outputs.archive." + k;
+            if (k == "path") o.archive = get_string(v, key, kMaxPathBytes);
+            else if (k == "entry_pattern") {
+                o.archive_entry_pattern = get_string(v, key, kMaxPathBytes);
+                // The rule of archive::check_entry_pattern (presets does not link the archive).
+                bool has_n = false;
+                const std::string& pat = o.archive_entry_pattern;
+                for (std::size_t at = pat.find('{'); at != std::string::npos; at = pat.find('{', at + 1)) {
+                    if (pat.compare(at, 3, "{n}") == 0) has_n = true;
+                    else if (pat.compare(at, 7, "{entry}") != 0)
+                        fail_key(key, quote(pat) + " has an unknown placeholder at byte " + std::to_string(at) +
+                                          " (allowed: {n} the file's number, {entry} the playlist entry's name)");
+                }
+                if (!pat.empty() && !has_n)
+                    fail_key(key, quote(pat) + " must contain {n} (the file's number), so that every file has its own name");
+            }
+        }
+    }
+
+    // `playlist:` a list of entries, or a mapping {loop, entries}.
+    void apply_playlist(const YAML::Node& value, PlaylistPreset& pl) const {
+        pl = PlaylistPreset{};
+        // Node::reset rebinds (operator= on a yaml-cpp node writes into the node it refers to).
+        YAML::Node list;
+        list.reset(value);
+        if (value.IsMap()) {
+            list.reset(YAML::Node());
+            for (const auto& [k, v] : section(value, "playlist", kPlaylistKeys)) {
+                if (k == "loop") pl.loop = get_enum(v, "playlist.loop", kBools) == "true";
+                else if (k == "entries") list.reset(v);
+            }
+            if (!list.IsDefined() || list.IsNull()) fail_key("playlist.entries", "is required (a list of entries)");
+        }
+        const std::string key = value.IsMap() ? "playlist.entries" : "playlist";
+        std::size_t i = 0;
+        for (const auto& item : get_list(list, key, kMaxPlaylistEntries)) {
+            const std::string ek = key + "[" + std::to_string(i++) + "]";
+            PlaylistEntryPreset e;
+            bool has_repeat = false, has_duration = false;
+            for (const auto& [k, v] : section(item, ek, kPlaylistEntryKeys)) {
+                const std::string fk = ek + "." + k;
+                if (k == "name") e.name = get_string(v, fk, kMaxNameBytes);
+                else if (k == "file") e.file = get_string(v, fk, kMaxPathBytes);
+                else if (k == "live") e.live = get_enum(v, fk, kBools) == "true";
+                else if (k == "repeat") {
+                    e.repeat = static_cast<int>(get_int(v, fk, 1, 100000));
+                    has_repeat = true;
+                } else if (k == "duration_s") {
+                    e.duration_s = get_number(v, fk, 0.1, 31'536'000, "0.1..31536000");
+                    has_duration = true;
+                }
+            }
+            if (e.live == !e.file.empty())
+                fail_key(ek, "an entry is either `file: PATH` (a pre-encoded ASF/WMV file) or `live: true` (the live encode)");
+            if (e.live && has_repeat) fail_key(ek + ".repeat", "applies to file entries only (a live entry takes duration_s)");
+            if (!e.live && has_duration)
+                fail_key(ek + ".duration_s", "applies to live entries only (a file plays to its end; repeat plays it again)");
+            if (e.name.empty()) e.name = e.live ? "live" : std::filesystem::path(e.file).stem().string();
+            if (e.name.empty()) e.name = "entry" + std::to_string(i);
+            pl.entries.push_back(std::move(e));
+        }
+        if (pl.entries.empty()) fail_key(key, "has no entry");
     }
 
     // `multicast: off` (or false) turns off a multicast a base preset set up.
@@ -1118,14 +1195,18 @@ namespace asfcast::presets {
 
 // Every output sends each ASF packet whole in one unit of its protocol; the packet size must fit
 // the smallest of the enabled outputs' units. The limit that binds first is named.
-void check_packet_size_for_outputs(const Preset& p, const std::string& origin) {
-    struct Limit {
-        bool enabled;
-        std::uint32_t max;
-        const char* output;
-        const char* why;
-    };
-    const Limit limits[] = {
+namespace {
+
+struct OutputPacketLimit {
+    bool enabled;
+    std::uint32_t max;
+    const char* output;
+    const char* why;
+};
+
+// The largest packet each output carries, and whether the preset enables it.
+std::array<OutputPacketLimit, 4> output_packet_limits(const Preset& p) {
+    return {{
         // A push $D carries one complete ASF data packet (MS-WMHTTP 2.2.3.3), and its PacketLength
         // is 16 bits (2.2.3.1.1; MS-WMSP 2.2.3.1.1): 65,535 bytes by the protocol. The push output
         // keeps every chunk within 8192 bytes (push::PushConfig::max_chunk), since a receiver
@@ -1143,8 +1224,20 @@ void check_packet_size_for_outputs(const Preset& p, const std::string& origin) {
         // Incarnation, AFFlags and PacketSize, then the ASF packet (MS-WMSP 2.2.3.1.2, 2.2.3.3).
         {p.outputs.pull.enabled, 65527, "outputs.pull",
          "a pull $D carries one packet after 8 bytes of its own in at most 65,535 (MS-WMSP 2.2.3.1.2)"},
-    };
-    for (const Limit& l : limits)
+    }};
+}
+
+}  // namespace
+
+std::uint32_t max_packet_size_for_outputs(const Preset& p) {
+    std::uint32_t max = 65535;
+    for (const OutputPacketLimit& l : output_packet_limits(p))
+        if (l.enabled) max = std::min(max, l.max);
+    return max;
+}
+
+void check_packet_size_for_outputs(const Preset& p, const std::string& origin) {
+    for (const OutputPacketLimit& l : output_packet_limits(p))
         if (l.enabled && p.asf.packet_size > l.max)
             throw PresetError(origin + ": asf.packet_size: " + std::to_string(p.asf.packet_size) +
                               " is out of range (allowed .." + std::to_string(l.max) + " with " + l.output + ": " +

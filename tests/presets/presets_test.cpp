@@ -404,7 +404,7 @@ TEST(Base, CycleIsDetected) {
 TEST(Validate, UnknownTopLevelKey) {
     EXPECT_THAT(error_of(kMinimal + "vidoe: {}\n"),
                 AllOf(StartsWith("test.yaml: unknown key 'vidoe' (allowed keys: name, description, base, source, "
-                                 "video, audio, asf, metadata, outputs, script_commands, drm)"),
+                                 "video, audio, asf, metadata, outputs, script_commands, drm, playlist)"),
                       HasSubstr("did you mean 'video'?")));
 }
 
@@ -1234,4 +1234,60 @@ TEST(Mbr, ErrorsNameTheKey) {
                 HasSubstr("audio.renditions[0].bitrate_kbps: 100 is not allowed for audio.codec mp3"));
     EXPECT_THAT(error_of("audio: {renditions: [{sample_rate: 22050}]}\n"),
                 HasSubstr("unknown key 'audio.renditions[0].sample_rate'"));
+}
+
+// --- playlist and the archive's entry pattern (issue 11, points 4 and 5) -------------------------
+
+TEST(Playlist, EntriesLoopAndDefaults) {
+    const Preset p = parse_preset(kMinimal + "playlist:\n  loop: true\n  entries:\n"
+                                             "    - {file: /srv/promo.wmv, repeat: 3}\n"
+                                             "    - {live: true, duration_s: 90, name: show}\n"
+                                             "    - {live: true}\n"
+                                             "    - {file: closing.asf, name: bye}\n"
+                                             "outputs: {archive: {path: show.wmv, entry_pattern: 'show-{n}-{entry}.wmv'}}\n",
+                                  "pl.yaml");
+    EXPECT_TRUE(p.playlist.loop);
+    ASSERT_EQ(p.playlist.entries.size(), 4u);
+    EXPECT_EQ(p.playlist.entries[0].name, "promo");
+    EXPECT_EQ(p.playlist.entries[0].file, "/srv/promo.wmv");
+    EXPECT_EQ(p.playlist.entries[0].repeat, 3);
+    EXPECT_TRUE(p.playlist.entries[1].live);
+    EXPECT_EQ(p.playlist.entries[1].name, "show");
+    EXPECT_DOUBLE_EQ(p.playlist.entries[1].duration_s, 90);
+    EXPECT_EQ(p.playlist.entries[2].name, "live");
+    EXPECT_DOUBLE_EQ(p.playlist.entries[2].duration_s, 0);
+    EXPECT_EQ(p.playlist.entries[3].name, "bye");
+    EXPECT_EQ(p.outputs.archive, "show.wmv");
+    EXPECT_EQ(p.outputs.archive_entry_pattern, "show-{n}-{entry}.wmv");
+    // A list alone is the entries.
+    const Preset q = parse_preset(kMinimal + "playlist: [{file: a.wmv}, {live: true}]\n", "pl.yaml");
+    EXPECT_FALSE(q.playlist.loop);
+    EXPECT_EQ(q.playlist.entries.size(), 2u);
+    EXPECT_EQ(parse_preset(kMinimal + "outputs: {archive: x.wmv}\n", "a.yaml").outputs.archive_entry_pattern, "");
+}
+
+TEST(Playlist, BadEntriesAndPatternsNameTheKey) {
+    EXPECT_THAT(error_of(kMinimal + "playlist: [{file: a.wmv, live: true}]\n"),
+                HasSubstr("playlist[0]: an entry is either `file: PATH`"));
+    EXPECT_THAT(error_of(kMinimal + "playlist: [{name: x}]\n"), HasSubstr("playlist[0]: an entry is either"));
+    EXPECT_THAT(error_of(kMinimal + "playlist: [{live: true}, {live: true, repeat: 2}]\n"),
+                HasSubstr("playlist[1].repeat: applies to file entries only"));
+    EXPECT_THAT(error_of(kMinimal + "playlist: [{file: a.wmv, duration_s: 5}]\n"),
+                HasSubstr("playlist[0].duration_s: applies to live entries only"));
+    EXPECT_THAT(error_of(kMinimal + "playlist: [{file: a.wmv, repeat: 0}]\n"), HasSubstr("playlist[0].repeat"));
+    EXPECT_THAT(error_of(kMinimal + "playlist: [{file: a.wmv, start: 0}]\n"), HasSubstr("unknown key"));
+    EXPECT_THAT(error_of(kMinimal + "playlist: []\n"), HasSubstr("playlist: has no entry"));
+    EXPECT_THAT(error_of(kMinimal + "playlist: {loop: true}\n"), HasSubstr("playlist.entries: is required"));
+    EXPECT_THAT(error_of(kMinimal + "outputs: {archive: {path: a.wmv, entry_pattern: 'a-{entry}.wmv'}}\n"),
+                HasSubstr("outputs.archive.entry_pattern: 'a-{entry}.wmv' must contain {n}"));
+    EXPECT_THAT(error_of(kMinimal + "outputs: {archive: {entry_pattern: 'a-{n}-{date}.wmv'}}\n"),
+                HasSubstr("unknown placeholder"));
+}
+
+TEST(Playlist, LargestPacketTheOutputsCarry) {
+    EXPECT_EQ(asfcast::presets::max_packet_size_for_outputs(parse_preset(kMinimal + "outputs: {pull: off}\n", "a.yaml")), 65535u);
+    EXPECT_EQ(asfcast::presets::max_packet_size_for_outputs(parse_preset(kMinimal, "a.yaml")), 65527u);  // pull on by default
+    EXPECT_EQ(asfcast::presets::max_packet_size_for_outputs(
+                  parse_preset(kMinimal + "outputs: {push: [{url: 'http://h/p'}]}\n", "a.yaml")),
+              8192u);
 }

@@ -6,6 +6,9 @@
 // --wire-out FILE also writes what arrived exactly as received, as records of a type byte, a
 // 4-byte little-endian length and the bytes: one 'H' record (the latest ASF header), then one 'D'
 // record per $D payload in arrival order (the wire form: no padding).
+// --entries-out PREFIX also writes each playlist entry received (the header that began it, $H or
+// $C, and its $D payloads padded back to the packet size) as PREFIX-N.asf, N from 1, and prints
+// one line per entry: "entry N: P packets, ended by $E(1)|not ended".
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -13,17 +16,19 @@
 #include <fstream>
 #include <string>
 
+#include "asfcast/asfmux/asfmux.hpp"
 #include "strict_receiver.hpp"
 
 using namespace std::chrono_literals;
 
 int main(int argc, char** argv) {
-    std::string out_path, wire_out_path, auth = "none", user = "encoder", password = "s3cret!";
+    std::string out_path, wire_out_path, entries_out, auth = "none", user = "encoder", password = "s3cret!";
     int seconds = 60;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string k = argv[i], v = argv[i + 1];
         if (k == "--out") out_path = v;
         else if (k == "--wire-out") wire_out_path = v;
+        else if (k == "--entries-out") entries_out = v;
         else if (k == "--seconds") seconds = std::atoi(v.c_str());
         else if (k == "--auth") auth = v;
         else if (k == "--user") user = v;
@@ -72,6 +77,27 @@ int main(int argc, char** argv) {
         if (!w) {
             std::fprintf(stderr, "cannot write %s\n", wire_out_path.c_str());
             return 2;
+        }
+    }
+    if (!entries_out.empty()) {
+        for (std::size_t i = 0; i < view.entries.size(); ++i) {
+            const auto& e = view.entries[i];
+            const std::string name = entries_out + "-" + std::to_string(i + 1) + ".asf";
+            std::uint32_t packet_size = 0;
+            try {
+                packet_size = asfcast::asfmux::parse_header(e.header).max_packet_size;
+            } catch (const std::exception& err) {
+                std::fprintf(stderr, "entry %zu: header does not parse: %s\n", i + 1, err.what());
+                return 2;
+            }
+            std::ofstream ef(name, std::ios::binary);
+            ef.write(reinterpret_cast<const char*>(e.header.data()), static_cast<std::streamsize>(e.header.size()));
+            for (const auto& p : e.packets) {
+                asfcast::Bytes padded = p;
+                if (packet_size > padded.size()) padded.resize(packet_size, 0);
+                ef.write(reinterpret_cast<const char*>(padded.data()), static_cast<std::streamsize>(padded.size()));
+            }
+            std::printf("entry %zu: %zu packets, %s\n", i + 1, e.packets.size(), e.ended ? "ended by $E(1)" : "not ended");
         }
     }
     const auto violations = rx.violations();

@@ -394,6 +394,21 @@ PacketInfo parse_wire_packet(ByteView packet, std::uint32_t packet_size);
 // Our own Packetizer makes both forms itself (DataPacket::wire_form); nothing re-parses them.
 Bytes to_wire_form(ByteView packet, std::uint32_t packet_size);
 
+// Adds `delta_ms` to a packet's Send Time and to the presentation time of every payload (the
+// replicated data's, or a compressed payload's Presentation Time field), in place (ASF-notes §16).
+// `wire`: the packet is in wire form (parse_wire_packet), else file form. A playlist re-times the
+// packets of each entry so that times keep increasing across entries. Throws ParseError for a
+// malformed packet or a time that would leave its field (below 0, or wider than the field).
+void retime_packet(Bytes& packet, std::uint32_t packet_size, bool wire, std::int64_t delta_ms);
+
+// A copy of a header (Header Object + the 50-byte Data Object start) with the File Properties and
+// Data Object fields of a live stream (totals null: Broadcast flag, Seekable clear, sizes, counts
+// and durations 0, Data Object size 50) or of a finished file (`totals`: Seekable, the totals;
+// play duration gets the header's preroll added as ASF-notes §5 asks). Used for headers that
+// HeaderBuilder did not write (a playlist's pre-encoded file). Throws ParseError when `header`
+// does not parse or has fixed packet sizes that differ.
+Bytes header_with_totals(ByteView header, const FileTotals* totals);
+
 // The wire form of a packet holding only the payloads of streams with keep_stream[number] set, or
 // nullopt when no payload remains. `packet` is a file-form or wire-form packet of a stream whose
 // fixed size is `packet_size`. Send time, duration and the payloads' bytes are kept; a

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "asfcast/core/bytes.hpp"
@@ -23,6 +24,7 @@ struct MuxedHeader {
     std::vector<int> command_streams;   // script commands (ASF Command Media), none or one
     bool protected_content = false;     // a packager protects every payload under this header (asfmux/packager.hpp)
     std::uint32_t version = 0;          // bumps on every header change ($C + new $H)
+    std::string label;                  // what this header begins (a playlist entry's name), for file names and logs; may be empty
 };
 
 struct KeyFrameStart {

@@ -172,6 +172,9 @@ struct MsbdPreset {
 
 struct OutputsPreset {
     std::string archive;            // path, empty = none
+    // Names the archive's files after a header change (playlist entries): `{n}` the file's
+    // number, `{entry}` the entry's name (archive::ArchiveConfig::entry_pattern). Empty: PATH-N.ext.
+    std::string archive_entry_pattern;
     PullPreset pull;
     PushPreset push;
     MsbdPreset msbd;
@@ -212,6 +215,21 @@ struct DrmPreset {
     bool enabled() const { return !packager.empty(); }
 };
 
+// A playlist (issue 11, point 5): entries played in order, each the live encode or a pre-encoded
+// ASF/WMV file played out without re-encoding (playlist/playlist.hpp).
+struct PlaylistEntryPreset {
+    std::string name;               // default: the file's stem, or "live"
+    std::string file;               // a file entry's path; empty for a live entry
+    bool live = false;
+    int repeat = 1;                 // file entries: plays in a row
+    double duration_s = 0;          // live entries: seconds on air; 0 = until the live source ends
+};
+struct PlaylistPreset {
+    bool loop = false;
+    std::vector<PlaylistEntryPreset> entries;
+    bool enabled() const { return !entries.empty(); }
+};
+
 struct Preset {
     std::string name;
     std::string description;
@@ -224,6 +242,7 @@ struct Preset {
     OutputsPreset outputs;
     ScriptCommandsPreset script_commands;
     DrmPreset drm;
+    PlaylistPreset playlist;        // empty: the live encode only
 };
 
 // Parses and validates YAML text; `origin` names it in errors (a path or "built-in:NAME").
@@ -234,6 +253,9 @@ inline constexpr std::uint32_t kPushMaxPacketSize = 8192;
 // packets of the preset's size (push 8192, multicast 65,496, MSBD 65,511, pull 65,527 bytes).
 // parse_preset checks it; `asfcast run` checks it again once its command line has added outputs.
 void check_packet_size_for_outputs(const Preset& preset, const std::string& origin);
+// The largest ASF packet every enabled output carries (65,535 with none): a playlist's file entry
+// with larger packets is refused before it goes on air.
+std::uint32_t max_packet_size_for_outputs(const Preset& preset);
 // Reads a file; errors name the path.
 Preset load_preset_file(const std::string& path);
 // Built-in presets compiled into the binary (from presets/builtin/*.yaml).
