@@ -15,10 +15,6 @@ namespace {
 // payloads right after an entry's first packet may present slightly earlier than it (audio
 // interleaved around a key frame).
 constexpr std::int64_t kPresentationMarginMs = 100;
-// A new header goes on air at least this long after the last packet of the one before, so that
-// every output has sent the old entry's packets before the change (the pull server restarts its
-// clients at the new header's packets at once).
-constexpr Micros kHeaderChangeGapUs = 150'000;
 // At most this many packets per poll(): one call never runs unbounded.
 constexpr int kMaxPacketsPerPoll = 4096;
 
@@ -103,7 +99,6 @@ void PlaylistEngine::publish(const DataPacket& packet, bool copy_needed, const P
     if (last_send_ms_ && out->send_time_ms < *last_send_ms_)
         throw ParseError(fmt::format("send time {} ms goes back before {} ms", out->send_time_ms, *last_send_ms_));
     ++next_number_;
-    last_publish_us_ = now_;
     last_send_ms_ = out->send_time_ms;
     last_pts_end_us_ = std::max(last_pts_end_us_, out->max_pts);
     ++stats_.packets;
@@ -143,10 +138,8 @@ bool PlaylistEngine::start_entry(std::size_t index, Micros now) {
     repetitions_left_ = std::max(1, e.repeat);
     entry_started_us_ = now;
     ++stats_.entries_started;
-    // The header goes out with the first packet; a new one after the gap.
-    header_pending_ = true;
-    const bool changes = !on_air_header_ || on_air_header_->bytes != file_->header().bytes;
-    segment_clock_us_ = changes && last_publish_us_ ? std::max(now, *last_publish_us_ + kHeaderChangeGapUs) : now;
+    publish_header_if_changed(file_->header(), e.name);
+    segment_clock_us_ = now;
     segment_first_send_ms_ = pending_->send_time_ms;
     delta_ms_ = delta_for(pending_->send_time_ms, pending_->min_pts, file_->header().preroll_ms);
     spdlog::info("playlist: on air: {}{}", describe(index),
@@ -161,7 +154,6 @@ void PlaylistEngine::end_entry(Micros) {
     live_waiting_start_ = false;
     file_.reset();
     pending_.reset();
-    header_pending_ = false;
 }
 
 void PlaylistEngine::start_next(Micros now) {
@@ -190,11 +182,8 @@ void PlaylistEngine::live_packet(const PacketPtr& packet, Micros now) {
         return;
     }
     const Entry& e = config_.entries[*current_];
-    now_ = now;
     if (live_waiting_start_) {
-        const bool changes = !on_air_header_ || on_air_header_->bytes != live_header_->bytes;
-        if (!start_point_of(*packet, *live_header_).is_start ||
-            (changes && last_publish_us_ && now < *last_publish_us_ + kHeaderChangeGapUs)) {
+        if (!start_point_of(*packet, *live_header_).is_start) {
             ++stats_.live_packets_dropped;
             return;
         }
@@ -257,12 +246,7 @@ void PlaylistEngine::poll(Micros now) {
         const auto due = next_deadline();
         if (!due || *due > now) return;
         const std::string what = describe(*current_);
-        now_ = now;
         try {
-            if (header_pending_) {
-                publish_header_if_changed(file_->header(), config_.entries[*current_].name);
-                header_pending_ = false;
-            }
             publish(*pending_, true, nullptr);
             pending_ = file_->next();
             if (!pending_ && --repetitions_left_ > 0) {

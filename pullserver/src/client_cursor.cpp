@@ -206,6 +206,12 @@ const Bytes* ClientCursor::payload_for(const MountPacket& p, const MountState& m
     return keep ? keep.get() : &kNothing;
 }
 
+bool ClientCursor::draining(const MountState& mount) const {
+    if (!started_ || header_version_ == mount.header_version || cursor_ >= mount.ring.next()) return false;
+    const MountPacketPtr* p = mount.ring.at(cursor_);
+    return p && (*p)->header_version == header_version_;
+}
+
 void ClientCursor::next(const MountState& mount, CursorStep& step) {
     for (std::size_t i = 0; i < step.data_count; ++i) step.data[i].keep.reset();
     step.kind = CursorStep::Kind::wait;
@@ -215,12 +221,13 @@ void ClientCursor::next(const MountState& mount, CursorStep& step) {
     step.skipped = false;
     const auto& ring = mount.ring;
 
-    // A new header: $C, then the new $H, before any packet made with it (MS-WMSP 3.2.4.2). The
-    // ring holds only the new header's packets; the client starts again at a start point. No $E
-    // (Reason 1) before the $C: 3.2.4.1 lets the server send one ("MAY"), but ffmpeg's mmsh client
-    // ends the stream at any $E whatever its Reason. $C Reason 0: not a reverse playlist (2.2.3.2).
-    // No $M: the server is "Rex", not "Cougar" (3.2.4.2).
-    if (header_version_ != mount.header_version && mount.header) {
+    // A new header: $C, then the new $H, before any packet made with it (MS-WMSP 3.2.4.2), and
+    // after the packets of the entry the client is in (the ring keeps them; the data loop below
+    // stops at the first packet of another header). The client then starts again at a start point
+    // of the new header. No $E (Reason 1) before the $C: 3.2.4.1 lets the server send one ("MAY"),
+    // but ffmpeg's mmsh client ends the stream at any $E whatever its Reason. $C Reason 0: not a
+    // reverse playlist (2.2.3.2). No $M: the server is "Rex", not "Cougar" (3.2.4.2).
+    if (header_version_ != mount.header_version && mount.header && !draining(mount)) {
         header_version_ = mount.header_version;
         started_ = false;
         at_live_edge_ = false;
@@ -243,7 +250,10 @@ void ClientCursor::next(const MountState& mount, CursorStep& step) {
         // A new client starts at the newest start point for its streams (MS-WMSP 3.2.5.6 leaves the
         // position to the server); never before where it already was.
         const auto start = ring.newest_start_for(wanted_video(mount));
-        if (!start || *start < cursor_) {
+        // Only a start point of the header this client has (after a header change the newest
+        // may still be one of the entry before, until the new entry's first key frame).
+        const MountPacketPtr* first = start ? ring.at(*start) : nullptr;
+        if (!start || *start < cursor_ || !first || (*first)->header_version != header_version_) {
             if (mount.ended) {
                 finish(step);
             }

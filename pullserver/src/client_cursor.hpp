@@ -80,6 +80,9 @@ public:
     // After a header change, a client without predstrm waits for a SelectStream (3.2.4.2).
     bool waiting_for_selection() const { return waiting_for_selection_; }
 
+    // After a header change, packets of the header this client has are still to be sent: they go
+    // before the $C (MS-WMSP 3.2.4.2).
+    bool draining(const MountState& mount) const;
     bool started() const { return started_; }
     std::uint32_t header_version() const { return header_version_; }  // the header it has sent
     bool at_live_edge() const { return at_live_edge_; }  // caught up with the ring once

@@ -383,7 +383,8 @@ private:
     // SelectStream, and by that SelectStream's client-lag (at most 15 s). Housekeeping wakes the
     // connection when the wait is over; meanwhile the new header's packets gather in the ring.
     bool holding_stream_change() {
-        if (!mount_->state.header || cursor_->header_version() == mount_->state.header_version) {
+        if (!mount_->state.header || cursor_->header_version() == mount_->state.header_version ||
+            cursor_->draining(mount_->state)) {
             change_hold_until_us_ = 0;
             return false;
         }
@@ -837,8 +838,8 @@ void PullServer::Impl::header_changed(Mount& m, HeaderPtr h) {
     // MS-WMSP 3.2.4.2: each playlist entry (header) gets a different Playlist-gen-id: 0 for the
     // first header, then 1, 2, ... (2.2.1.4.18: 1 through 4,294,967,295 once it is sent).
     m.view.playlist_gen_id = st.header_version - 1;
-    // Packets made with the old header are of no use to anyone who sees the new one.
-    st.ring.clear();
+    // The ring keeps the old header's packets: a client sends those it has not sent yet before
+    // its $C (ClientCursor::draining); they age out of the ring as usual.
 }
 
 // The network thread takes what the mux thread published (pointers only: the packets' wire form

@@ -40,7 +40,8 @@ public:
         new_header(title_bytes);
     }
 
-    // Like PullServer::Impl::header_changed: a new header, its $H packets, an empty ring.
+    // Like PullServer::Impl::header_changed: a new header and its $H packets; the ring keeps the
+    // old header's packets.
     void new_header(std::uint32_t title_bytes) {
         asfmux::Metadata m;
         m.title = std::string(title_bytes, 't');
@@ -48,7 +49,6 @@ public:
         mount.header = std::make_shared<MuxedHeader>(b.build_live());
         mount.header_frames = header_packets(mount.header->bytes, 0);
         ++mount.header_version;
-        mount.ring.clear();
         packetizer_ = std::make_unique<asfmux::Packetizer>(config_, streams_);
     }
 
@@ -118,7 +118,10 @@ struct Client {
             if (sent.size() >= limit(max_packets)) return CursorStep::Kind::send;
             cursor.next(m, step);
             skips += step.skipped;
-            if (!step.control.empty()) control.push_back(step.control);
+            if (!step.control.empty()) {
+                control.push_back(step.control);
+                control_at.push_back(sent.size());
+            }
             for (std::size_t i = 0; i < step.data_count; ++i) {
                 const auto& d = step.data[i];
                 // MS-WMSP 2.2.3.1: "$D", PacketLength, LocationId, Incarnation, AFFlags, PacketSize.
@@ -144,6 +147,7 @@ struct Client {
     CursorStep step;
     std::vector<Sent> sent;
     std::vector<Bytes> control;
+    std::vector<std::size_t> control_at;  // how many $D had been sent when each control frame came
     std::size_t skips = 0, base = 0;
 };
 
@@ -292,6 +296,48 @@ TEST(ClientCursor, HeaderChangeSendsStreamChangeThenTheNewHeader) {
     EXPECT_TRUE(starts_with_key_frame(c.sent[before].payload, b.packet_size()));
     // AFFlags keep counting across the change.
     EXPECT_EQ(c.sent[before].afflags, static_cast<std::uint8_t>(c.sent[before - 1].afflags + 1));
+}
+
+// MS-WMSP 3.2.4.2: the $C marks where the new entry begins, so a client first gets the packets of
+// the old header it has not been sent yet; none is lost, none of the new header comes before.
+TEST(ClientCursor, PacketsOfTheOldHeaderNotYetSentGoBeforeTheStreamChange) {
+    Broadcast b(25);
+    b.advance(2.0);
+    Client c(b);
+    c.read(b.mount);
+    b.advance(1.0);
+    c.read_some(b.mount, 3);
+    const std::size_t before = c.sent.size();
+    const std::uint64_t unsent = b.mount.ring.next() - c.cursor.position();
+    ASSERT_GT(unsent, 2u) << "the test wants old packets left to send";
+    b.new_header(40);
+    EXPECT_TRUE(c.cursor.draining(b.mount));
+    b.advance(2.0);
+    c.read(b.mount);
+    EXPECT_FALSE(c.cursor.draining(b.mount));
+    ASSERT_EQ(c.control.size(), 1u);
+    EXPECT_EQ(c.control_at[0], before + unsent) << "every old packet, then $C";
+    ASSERT_GT(c.sent.size(), c.control_at[0]);
+    EXPECT_TRUE(starts_with_key_frame(c.sent[c.control_at[0]].payload, b.packet_size()))
+        << "the new entry starts at a key frame of the new header";
+    // The $D sequence counts on without a gap across the change.
+    for (std::size_t i = before; i < c.sent.size(); ++i)
+        EXPECT_EQ(c.sent[i].afflags, static_cast<std::uint8_t>(c.sent[i - 1].afflags + 1)) << "at $D " << i;
+}
+
+// A client that joins after the change but before the new header's first key frame waits for it:
+// it never starts on a start point of the old header.
+TEST(ClientCursor, AClientAfterAChangeStartsOnlyAtAStartPointOfTheNewHeader) {
+    Broadcast b(25);
+    b.advance(2.0);
+    b.new_header(40);
+    Client c(b);
+    c.read(b.mount);
+    EXPECT_TRUE(c.sent.empty()) << "nothing of the old header";
+    b.advance(1.0);
+    c.read(b.mount);
+    ASSERT_FALSE(c.sent.empty());
+    EXPECT_TRUE(starts_with_key_frame(c.sent[0].payload, b.packet_size()));
 }
 
 // A selection: stream number -> thinning level; the others off.

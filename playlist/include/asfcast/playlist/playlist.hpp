@@ -179,9 +179,6 @@ private:
     Micros segment_clock_us_ = 0;         // when the segment's first packet went on air
     std::uint32_t segment_first_send_ms_ = 0;
     std::int64_t delta_ms_ = 0;           // added to the segment's send and presentation times
-    bool header_pending_ = false;         // the file's header goes out with its first packet
-    Micros now_ = 0;                      // the time of the call being served
-    std::optional<Micros> last_publish_us_;  // when the last packet went on air
     std::uint64_t pass_start_packets_ = 0;  // stats_.packets when the playlist (re)started at entry 0
 
     // The stream on air.
