@@ -89,6 +89,9 @@ struct ControlServer::Impl {
         bool have_head = false;
         bool done = false;
         std::string reply;
+        std::size_t drained = 0;
+        bool read_pending = false;
+        bool write_done = false;
 
         void start() {
             deadline.expires_after(std::chrono::milliseconds(server.config.request_timeout_ms));
@@ -99,8 +102,16 @@ struct ControlServer::Impl {
         }
 
         void read() {
+            read_pending = true;
             socket.async_read_some(asio::buffer(buffer), [self = shared_from_this()](const asio::error_code& ec, std::size_t n) {
-                if (self->done) return;
+                self->read_pending = false;
+                if (self->done) {
+                    // Answered: what the client still sends is dropped (bounded) until it closes.
+                    self->drained += n;
+                    if (ec || self->drained > (1u << 20)) return self->close();
+                    if (self->write_done) self->read();
+                    return;
+                }
                 if (ec) return self->close();
                 self->consume(ByteView(self->buffer.data(), n));
             });
@@ -153,11 +164,17 @@ struct ControlServer::Impl {
             done = true;
             deadline.cancel();
             reply = std::move(text);
-            asio::async_write(socket, asio::buffer(reply), [self = shared_from_this()](const asio::error_code&, std::size_t) {
-                self->close();
+            asio::async_write(socket, asio::buffer(reply), [self = shared_from_this()](const asio::error_code& ec, std::size_t) {
+                if (ec) return self->close();
+                // A lingering close: what the client still sends (a body we refused) is read and
+                // dropped until it closes, so that our answer is not lost to a reset.
+                asio::error_code ignored;
+                self->socket.shutdown(tcp::socket::shutdown_send, ignored);
+                self->write_done = true;
+                if (!self->read_pending) self->read();
             });
-            // A client that does not read its answer is closed at the deadline.
-            deadline.expires_after(std::chrono::milliseconds(server.config.request_timeout_ms));
+            // A client that does not read its answer, or never closes, is closed at the deadline.
+            deadline.expires_after(std::chrono::milliseconds(std::min<std::uint32_t>(server.config.request_timeout_ms, 2000)));
             deadline.async_wait([self = shared_from_this()](const asio::error_code& ec) {
                 if (!ec) self->close();
             });
