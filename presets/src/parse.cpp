@@ -842,7 +842,8 @@ private:
             } else if (k == "port") c.port = static_cast<int>(get_int(v, key, 1, 65535));
             else if (k == "token") {
                 c.token = get_string(v, key, 256);
-                if (c.token.size() < 16) fail_key(key, "is shorter than 16 characters; use a long random token");
+                if (!c.token.empty() && c.token.size() < 16)
+                    fail_key(key, "is shorter than 16 characters; use a long random token (or none)");
             } else if (k == "token_file") c.token_file = get_string(v, key, kMaxPathBytes);
         }
     }
