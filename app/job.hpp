@@ -2,6 +2,7 @@
 // capture -> encode -> asfmux -> outputs graph. Owns the threads at the edges.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <optional>
@@ -38,6 +39,10 @@ struct JobStats {
     std::atomic<std::uint64_t> source_losses{0};   // times the source was lost (slate on air)
     std::atomic<std::uint64_t> filler_frames{0};   // held or slate video frames
     std::atomic<double> drift_ppm{0};              // audio drift correction applied now
+    // Per ASF stream number (1..127): media objects encoded and their bytes (the control API's
+    // renditions and /metrics).
+    std::array<std::atomic<std::uint64_t>, 128> stream_frames{};
+    std::array<std::atomic<std::uint64_t>, 128> stream_bytes{};
 };
 
 // Runs the job until the source ends, the duration is reached or `stop` becomes true.

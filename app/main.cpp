@@ -19,6 +19,7 @@
 #include "inspect.hpp"
 #include "asfcast/archive/repair.hpp"
 #include "job.hpp"
+#include "status_cmd.hpp"
 
 namespace {
 
@@ -106,6 +107,29 @@ void apply_msbd_spec(const std::string& spec, asfcast::presets::MsbdPreset& msbd
     msbd.port = port;
 }
 
+// --control [ADDR:]PORT | off: the control API, metrics and status page (default address 127.0.0.1).
+void apply_control_spec(const std::string& spec, asfcast::presets::ControlPreset& control) {
+    if (spec == "off" || spec == "false" || spec == "no") {
+        control.enabled = false;
+        return;
+    }
+    std::string address = control.address;
+    std::string port_text = spec;
+    if (auto colon = spec.rfind(':'); colon != std::string::npos) {
+        address = spec.substr(0, colon);
+        port_text = spec.substr(colon + 1);
+        if (address.size() >= 2 && address.front() == '[' && address.back() == ']')
+            address = address.substr(1, address.size() - 2);
+    }
+    int port = -1;
+    auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    if (ec != std::errc() || end != port_text.data() + port_text.size() || port < 0 || port > 65535 || address.empty())
+        throw std::runtime_error("--control " + spec + ": expected [ADDR:]PORT (port 0..65535, 0 = any free port) or off");
+    control.enabled = true;
+    control.address = address;
+    control.port = port;
+}
+
 // Thousands of pull clients need thousands of descriptors (one each): take the hard limit, at
 // start, before any thread exists. Returns the soft limit now in force (0: unknown).
 rlim_t raise_descriptor_limit() {
@@ -172,6 +196,18 @@ int main(int argc, char** argv) {
     run->add_option("--captions", captions_spec,
                     "play this SRT or WebVTT file as CAPTION commands: FILE, or FILE@TIME to start its 00:00:00 at media "
                     "time TIME (seconds or HH:MM:SS.mmm); turns the command stream on");
+    std::string control_spec, control_token_file;
+    run->add_option("--control", control_spec,
+                    "serve the control API, /metrics and the status page on [ADDR:]PORT (default address 127.0.0.1; "
+                    "any other than a loopback address needs a token), or 'off'");
+    run->add_option("--control-token-file", control_token_file,
+                    "the control port's bearer token: the first line of this file (mode 600)");
+    auto* status_cmd = cli.add_subcommand("status", "Print the status of a running asfcast (its control port)");
+    std::string status_control = "127.0.0.1:8090", status_token_file;
+    bool status_json = false;
+    status_cmd->add_option("--control", status_control, "[ADDR:]PORT of its control port (default 127.0.0.1:8090)");
+    status_cmd->add_option("--token-file", status_token_file, "a file whose first line is the control port's token");
+    status_cmd->add_flag("--json", status_json, "the JSON document of GET /api/status");
     auto* marker_cmd = cli.add_subcommand("marker", "Mark the running broadcast (the archive's Marker Object lists it)");
     std::string marker_fifo, marker_name;
     marker_cmd->add_option("--commands", marker_fifo, "the FIFO of the broadcast (asfcast run --commands PATH)")->required();
@@ -205,6 +241,8 @@ int main(int argc, char** argv) {
     if (*inspect) return asfcast::app::inspect_file(inspect_path, inspect_json);
 
     if (*devices_cmd) return asfcast::app::list_devices(devices_json);
+
+    if (*status_cmd) return asfcast::app::print_status(status_control, status_token_file, status_json);
 
     if (*repair_cmd) {
         try {
@@ -253,6 +291,11 @@ int main(int argc, char** argv) {
         if (!pull_spec.empty()) apply_pull_spec(pull_spec, options.preset.outputs.pull);
         if (!msbd_spec.empty()) apply_msbd_spec(msbd_spec, options.preset.outputs.msbd);
         if (!multicast_spec.empty()) apply_multicast_spec(multicast_spec, options.preset.outputs.multicast);
+        if (!control_spec.empty()) apply_control_spec(control_spec, options.preset.control);
+        if (!control_token_file.empty()) {
+            options.preset.control.token_file = control_token_file;
+            options.preset.control.token.clear();
+        }
         for (const auto& url : push_urls) {
             asfcast::presets::PushTargetPreset target;
             target.url = url;

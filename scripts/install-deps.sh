@@ -29,6 +29,9 @@ TEST_PACKAGES=(
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev
   ffmpeg vlc-bin vlc-plugin-base mplayer libmms-dev util-linux procps jq curl systemd
+  # the control API's tests: OpenAPI schema checks, the status page in headless Chromium (over the
+  # DevTools protocol, from /usr/bin/python3)
+  python3-jsonschema python3-websocket chromium
 )
 if [ "$with_tests" = 1 ]; then PACKAGES+=("${TEST_PACKAGES[@]}"); fi
 

@@ -29,13 +29,14 @@ namespace {
 
 using Keys = std::span<const std::string_view>;
 
-constexpr std::array<std::string_view, 12> kTopKeys = {"name",  "description", "base",     "source",  "video",
+constexpr std::array<std::string_view, 13> kTopKeys = {"name",  "description", "base",     "source",  "video",
                                                        "audio", "asf",         "metadata", "outputs", "script_commands",
-                                                       "drm",   "playlist"};
+                                                       "drm",   "playlist", "control"};
 constexpr std::array<std::string_view, 2> kPlaylistKeys = {"loop", "entries"};
 constexpr std::array<std::string_view, 5> kPlaylistEntryKeys = {"name", "file", "live", "repeat", "duration_s"};
 constexpr std::size_t kMaxPlaylistEntries = 1000;
 constexpr std::array<std::string_view, 2> kArchiveKeys = {"path", "entry_pattern"};
+constexpr std::array<std::string_view, 5> kControlKeys = {"enabled", "address", "port", "token", "token_file"};
 constexpr std::array<std::string_view, 7> kScriptKeys = {"enabled", "input", "captions", "captions_start",
                                                          "captions_wallclock", "header_reserve_bytes", "bitrate_bps"};
 constexpr std::array<std::string_view, 15> kDrmKeys = {
@@ -236,6 +237,8 @@ public:
                 apply_drm(value, p.drm);
             } else if (key == "playlist") {
                 apply_playlist(value, p.playlist);
+            } else if (key == "control") {
+                apply_control(value, p.control);
             }
         }
         if (p.name.empty()) p.name = name_from_origin();
@@ -892,6 +895,35 @@ private:
             fail_key(key, "has " + std::to_string(v.size()) + " entries (allowed 0.." + std::to_string(max_items) + ")");
         for (const auto& item : v) out.push_back(item);
         return out;
+    }
+
+    // `control: on` serves the control API with the defaults (127.0.0.1:8090); a section turns it on
+    // unless it says `enabled: false`. A non-loopback address without a token is refused when the
+    // job starts (the token may come from the command line).
+    void apply_control(const YAML::Node& value, ControlPreset& c) const {
+        if (value.IsScalar() && (value.Scalar() == "false" || value.Scalar() == "off" || value.Scalar() == "true" ||
+                                 value.Scalar() == "on")) {
+            c.enabled = value.Scalar() == "true" || value.Scalar() == "on";
+            return;
+        }
+        const auto entries = section(value, "control", kControlKeys);
+        c.enabled = true;
+        for (const auto& [k, v] : entries) {
+            const std::string key = "control." + k;
+            if (k == "enabled") c.enabled = get_enum(v, key, kBools) == "true";
+            else if (k == "address") {
+                c.address = get_string(v, key, 64);
+                in6_addr a6{};
+                in_addr a4{};
+                if (inet_pton(AF_INET, c.address.c_str(), &a4) != 1 && inet_pton(AF_INET6, c.address.c_str(), &a6) != 1)
+                    fail_key(key, quote(c.address) + " is not an IP address (127.0.0.1, ::1, 0.0.0.0, ...)");
+            } else if (k == "port") c.port = static_cast<int>(get_int(v, key, 1, 65535));
+            else if (k == "token") {
+                c.token = get_string(v, key, 256);
+                if (!c.token.empty() && c.token.size() < 16)
+                    fail_key(key, "is shorter than 16 characters; use a long random token (or none)");
+            } else if (k == "token_file") c.token_file = get_string(v, key, kMaxPathBytes);
+        }
     }
 
     // `msbd: on` (or true) serves MSBD with the defaults, `msbd: off` (or false) turns it off; a

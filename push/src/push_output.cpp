@@ -254,7 +254,7 @@ struct PushOutput::Impl {
     };
 
     explicit Impl(PushConfig cfg) : config(std::move(cfg)), guard(asio::make_work_guard(ioc)) {
-        int i = 0;
+        int i = config.first_index;
         for (const auto& t : config.targets) {
             std::string error;
             auto sc = make_session_config(t, config, &error);

@@ -31,6 +31,9 @@ struct PushTarget {
 
 struct PushConfig {
     std::vector<PushTarget> targets;
+    // The first target's number in log lines ("push[N]") and failpoints ("push.target.N"): a job
+    // that gives each target a PushOutput of its own keeps the numbers of one list.
+    int first_index = 0;
 
     // Reconnect back-off: initial delay doubling after every failed attempt up to max, each delay
     // varied by +-jitter (a fraction: 0.2 = +-20%). Reset after streaming for stable_after.
