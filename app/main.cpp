@@ -5,7 +5,11 @@
 #include <charconv>
 
 #include <atomic>
+#include <cerrno>
 #include <csignal>
+#include <cstring>
+#include <fstream>
+#include <iterator>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
@@ -13,6 +17,7 @@
 #include <spdlog/spdlog.h>
 
 #include "asfcast/core/log.hpp"
+#include "asfcast/presets/keys.hpp"
 #include "asfcast/presets/presets.hpp"
 #include "asfcast/script/script.hpp"
 #include "devices_cmd.hpp"
@@ -195,6 +200,11 @@ int main(int argc, char** argv) {
     repair_cmd->add_flag("--dry-run", repair_dry_run, "say what would be done; change nothing");
 
     auto* presets_cmd = cli.add_subcommand("presets", "List the built-in presets");
+    bool presets_keys = false;
+    std::string presets_readme;
+    presets_cmd->add_flag("--keys", presets_keys, "print every preset key (type, default, reload, allowed) as Markdown");
+    presets_cmd->add_option("--update-readme", presets_readme,
+                            "rewrite the key tables of FILE (presets/README.md) from the key table");
     auto* devices_cmd = cli.add_subcommand("devices", "List the V4L2 video and ALSA audio capture devices");
     bool devices_json = false;
     devices_cmd->add_flag("--json", devices_json, "machine-readable output: {\"video\":[...],\"audio\":[...]}");
@@ -234,6 +244,28 @@ int main(int argc, char** argv) {
         }
     }
 
+    if (*presets_cmd && presets_keys) {
+        fmt::print("{}", asfcast::presets::all_keys_markdown());
+        return 0;
+    }
+    if (*presets_cmd && !presets_readme.empty()) {
+        try {
+            std::ifstream in(presets_readme, std::ios::binary);
+            if (!in) throw std::runtime_error(presets_readme + ": cannot be read: " + std::strerror(errno));
+            const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+            const std::string rendered = asfcast::presets::render_key_tables(text);
+            if (rendered != text) {
+                std::ofstream out(presets_readme, std::ios::binary | std::ios::trunc);
+                out << rendered;
+                if (!out.flush()) throw std::runtime_error(presets_readme + ": cannot be written: " + std::strerror(errno));
+            }
+            fmt::print("{}: key tables {}\n", presets_readme, rendered == text ? "already up to date" : "rewritten");
+            return 0;
+        } catch (const std::exception& e) {
+            spdlog::error("presets --update-readme: {}", e.what());
+            return 1;
+        }
+    }
     if (*presets_cmd) {
         const auto list = asfcast::presets::builtin_presets();
         std::size_t width = 0;
