@@ -10,6 +10,8 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <thread>
+#include <chrono>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
@@ -28,6 +30,9 @@
 namespace {
 
 std::atomic<bool> g_stop{false};
+std::atomic<bool> g_reload{false};  // SIGHUP: read the preset file again
+
+void on_reload_signal(int) { g_reload = true; }
 
 void on_signal(int) {
     // First Ctrl-C stops cleanly (archive finalized); a second one ends at once.
@@ -276,37 +281,43 @@ int main(int argc, char** argv) {
 
     try {
         asfcast::app::JobOptions options;
-        options.preset = asfcast::presets::resolve_preset(preset_name);
-        if (!input_path.empty()) {
-            options.preset.source.type = "file";
-            options.preset.source.path = input_path;
-        }
-        if (!archive_path.empty()) options.preset.outputs.archive = archive_path;
-        if (!pull_spec.empty()) apply_pull_spec(pull_spec, options.preset.outputs.pull);
-        if (!msbd_spec.empty()) apply_msbd_spec(msbd_spec, options.preset.outputs.msbd);
-        if (!multicast_spec.empty()) apply_multicast_spec(multicast_spec, options.preset.outputs.multicast);
-        for (const auto& url : push_urls) {
-            asfcast::presets::PushTargetPreset target;
-            target.url = url;
-            options.preset.outputs.push.targets.push_back(std::move(target));
-        }
-        if (!commands_path.empty()) {
-            options.preset.script_commands.enabled = true;
-            options.preset.script_commands.input = commands_path;
-        }
-        if (!captions_spec.empty()) {
-            options.preset.script_commands.enabled = true;
-            std::string file = captions_spec;
-            if (const auto at = captions_spec.rfind('@'); at != std::string::npos) {
-                const auto t = asfcast::script::parse_media_time(captions_spec.substr(at + 1));
-                if (!t) throw std::runtime_error("--captions " + captions_spec + ": '" + captions_spec.substr(at + 1) +
-                                                 "' is not a media time (seconds or HH:MM:SS.mmm)");
-                file = captions_spec.substr(0, at);
-                options.preset.script_commands.captions_start_us = *t;
-                options.preset.script_commands.captions_wallclock.clear();
+        // Command-line overrides win over the file, at start and at every reload (SIGHUP).
+        const auto load_preset = [&] {
+            asfcast::presets::Preset preset = asfcast::presets::resolve_preset(preset_name);
+            if (!input_path.empty()) {
+                preset.source.type = "file";
+                preset.source.path = input_path;
             }
-            options.preset.script_commands.captions = file;
-        }
+            if (!archive_path.empty()) preset.outputs.archive = archive_path;
+            if (!pull_spec.empty()) apply_pull_spec(pull_spec, preset.outputs.pull);
+            if (!msbd_spec.empty()) apply_msbd_spec(msbd_spec, preset.outputs.msbd);
+            if (!multicast_spec.empty()) apply_multicast_spec(multicast_spec, preset.outputs.multicast);
+            for (const auto& url : push_urls) {
+                asfcast::presets::PushTargetPreset target;
+                target.url = url;
+                preset.outputs.push.targets.push_back(std::move(target));
+            }
+            if (!commands_path.empty()) {
+                preset.script_commands.enabled = true;
+                preset.script_commands.input = commands_path;
+            }
+            if (!captions_spec.empty()) {
+                preset.script_commands.enabled = true;
+                std::string file = captions_spec;
+                if (const auto at = captions_spec.rfind('@'); at != std::string::npos) {
+                    const auto t = asfcast::script::parse_media_time(captions_spec.substr(at + 1));
+                    if (!t) throw std::runtime_error("--captions " + captions_spec + ": '" + captions_spec.substr(at + 1) +
+                                                     "' is not a media time (seconds or HH:MM:SS.mmm)");
+                    file = captions_spec.substr(0, at);
+                    preset.script_commands.captions_start_us = *t;
+                    preset.script_commands.captions_wallclock.clear();
+                }
+                preset.script_commands.captions = file;
+            }
+            asfcast::presets::check_packet_size_for_outputs(preset, preset.origin);
+            return preset;
+        };
+        options.preset = load_preset();
         // The command line may have added outputs (--push, --pull, --msbd, --multicast): the packet
         // size must fit them too (issue 11).
         asfcast::presets::check_packet_size_for_outputs(options.preset, options.preset.origin);
@@ -331,6 +342,43 @@ int main(int argc, char** argv) {
                          pull.max_clients);
         asfcast::app::JobStats stats;
         spdlog::info("asfcast {}: preset '{}' ({})", ASFCAST_VERSION, options.preset.name, options.preset.origin);
+        // SIGHUP reloads: the preset is read and validated again on this thread, never in the
+        // signal handler; an invalid one changes nothing.
+        asfcast::app::JobControl control;
+        options.control = &control;
+        struct sigaction hup {};
+        hup.sa_handler = on_reload_signal;
+        sigemptyset(&hup.sa_mask);
+        sigaction(SIGHUP, &hup, nullptr);
+        std::atomic<bool> job_done{false};
+        std::thread reloader([&] {
+            while (!job_done) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(100));
+                if (!g_reload.exchange(false)) continue;
+                try {
+                    spdlog::info("reload: reading {} again (SIGHUP)", preset_name);
+                    const asfcast::app::ReloadResult r = control.reload(load_preset());
+                    if (!r.applied) {
+                        spdlog::error("reload refused: {}; nothing changed", r.error);
+                        continue;
+                    }
+                    for (const auto& key : r.live) spdlog::info("reload: {} changed: applied", key);
+                    for (const auto& key : r.restart)
+                        spdlog::warn("reload: {} changed: needs a restart (the running value stays)", key);
+                    if (r.live.empty() && r.restart.empty()) spdlog::info("reload: nothing changed");
+                } catch (const std::exception& e) {
+                    spdlog::error("reload refused: {}; nothing changed", e.what());
+                }
+            }
+        });
+        struct JoinReloader {
+            std::atomic<bool>& done;
+            std::thread& thread;
+            ~JoinReloader() {
+                done = true;
+                thread.join();
+            }
+        } join_reloader{job_done, reloader};
         return asfcast::app::run_job(options, g_stop, stats);
     } catch (const std::exception& e) {
         spdlog::error("{}", e.what());
