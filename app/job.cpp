@@ -1,5 +1,11 @@
 #include "job.hpp"
 
+// GCC 12 reports std::variant<EncodedFrame, StreamEnded> moves in run_job as maybe-uninitialized
+// (a false positive that comes and goes with unrelated changes to run_job's size and inlining).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
@@ -9,7 +15,10 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <fstream>
+#include <future>
+#include <mutex>
 #include <ctime>
 #include <thread>
 #include <variant>
@@ -39,6 +48,7 @@
 #include "asfcast/control/control.hpp"
 #include "job_control.hpp"
 #include "job_preview.hpp"
+#include "asfcast/presets/keys.hpp"
 #include "job_script.hpp"
 #include "job_source.hpp"
 
@@ -278,7 +288,49 @@ void serve_announcements(pull::PullServer& server, const presets::Preset& preset
     spdlog::info("announcing http://{}/stream.asx{}", fallback_host, multicast ? " and http://" + fallback_host + "/stream.nsc" : "");
 }
 
+// The push targets of a preset as PushOutput takes them (password files read).
+std::vector<push::PushTarget> push_targets(const presets::Preset& preset) {
+    std::vector<push::PushTarget> out;
+    for (const auto& t : preset.outputs.push.targets) {
+        push::PushTarget target;
+        target.url = t.url;
+        target.user = t.user;
+        target.password = t.password_file.empty() ? t.password : read_password_file(preset.origin, t.password_file);
+        target.template_url = t.template_url;
+        target.auto_remove = t.auto_remove;
+        out.push_back(std::move(target));
+    }
+    return out;
+}
+
+
 }  // namespace
+
+ReloadResult JobReloader::reload(const presets::Preset& next) {
+    std::lock_guard lk(mutex_);
+    if (!reloader_) return {false, "no job is running (it is starting or ending); try again", {}, {}};
+    return reloader_(next);
+}
+
+void JobReloader::connect(std::function<ReloadResult(const presets::Preset&)> reloader) {
+    std::lock_guard lk(mutex_);
+    reloader_ = std::move(reloader);
+}
+
+void JobReloader::disconnect() {
+    std::lock_guard lk(mutex_);
+    reloader_ = nullptr;
+}
+
+void log_reload(const ReloadResult& r) {
+    if (!r.applied) {
+        spdlog::error("reload refused: {}; nothing changed", r.error);
+        return;
+    }
+    for (const auto& key : r.live) spdlog::info("reload: {} changed: applied", key);
+    for (const auto& key : r.restart) spdlog::warn("reload: {} changed: needs a restart (the running value stays)", key);
+    if (r.live.empty() && r.restart.empty()) spdlog::info("reload: nothing changed");
+}
 
 int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& stats) {
     const presets::Preset& preset = options.preset;
@@ -1064,6 +1116,108 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
         }
         return snap;
     };
+    // ---- Reload (issue 14, point 5): SIGHUP and the control API's reload action, main thread only ----
+    // `running` is what runs: the preset at start, then each reload's live keys. What cannot change
+    // live stays as it is and is named (presets/keys.cpp says which keys reload).
+    presets::Preset running = preset;
+    auto reload_now = [&](const presets::Preset& next) -> ReloadResult {
+        ReloadResult result;
+        const auto changes = presets::diff_presets(running, next);
+        bool push_changed = false, pull_changed = false;
+        for (const auto& c : changes) {
+            if (c.reload == presets::Reload::restart) continue;
+            if (c.key.starts_with("outputs.push.")) push_changed = true;
+            if (c.key.starts_with("outputs.pull.")) pull_changed = true;
+        }
+        // Everything that can fail comes before anything changes.
+        std::vector<push::PushTarget> new_targets;
+        try {
+            if (push_changed) new_targets = push_targets(next);  // password files are read here
+            if (pull_changed) {
+                if (!running.outputs.pull.enabled)
+                    throw std::runtime_error("outputs.pull: the pull output is off in the running job; its settings "
+                                             "need a restart");
+                const presets::PullPreset& pp = next.outputs.pull;
+                std::vector<pull::PullUser> users;
+                for (const auto& u : pp.users) users.push_back({u.name, u.password});
+                // Checks the schemes and CIDR blocks, then swaps them in for new requests (a stopped
+                // server takes them from pull_config when it starts again).
+                if (pull_server)
+                    pull_server->update_access(static_cast<std::size_t>(pp.max_clients),
+                                               static_cast<std::size_t>(pp.max_clients_per_ip), pp.auth, pp.realm,
+                                               users, pp.allow, pp.deny);
+                pull_config.max_clients = static_cast<std::size_t>(pp.max_clients);
+                pull_config.max_clients_per_ip = static_cast<std::size_t>(pp.max_clients_per_ip);
+                pull_config.auth = pp.auth;
+                pull_config.realm = pp.realm;
+                pull_config.users = users;
+                pull_config.allow = pp.allow;
+                pull_config.deny = pp.deny;
+                running.outputs.pull.max_clients = pp.max_clients;
+                running.outputs.pull.max_clients_per_ip = pp.max_clients_per_ip;
+                running.outputs.pull.auth = pp.auth;
+                running.outputs.pull.realm = pp.realm;
+                running.outputs.pull.users = pp.users;
+                running.outputs.pull.allow = pp.allow;
+                running.outputs.pull.deny = pp.deny;
+            }
+        } catch (const std::exception& e) {
+            result.error = e.what();
+            return result;
+        }
+        if (push_changed) {
+            // The preset's targets only: targets the control API added stay.
+            const auto same = [](const push::PushTarget& a, const push::PushTarget& b) {
+                return a.url == b.url && a.user == b.user && a.password == b.password &&
+                       a.template_url == b.template_url && a.auto_remove == b.auto_remove;
+            };  // a changed password is a new target
+            for (auto& e : push_entries) {
+                if (!e.from_preset || e.removed) continue;
+                if (std::any_of(new_targets.begin(), new_targets.end(), [&](const auto& t) { return same(e.target, t); }))
+                    continue;
+                if (e.output) ++outputs_stopped_by_operator;
+                stop_push(e);
+                e.removed = true;
+                spdlog::info("reload: push to {} removed", e.target.url);
+            }
+            for (const auto& t : new_targets) {
+                if (std::any_of(push_entries.begin(), push_entries.end(), [&](const PushEntry& e) {
+                        return e.from_preset && !e.removed && same(e.target, t);
+                    }))
+                    continue;
+                PushEntry e;
+                e.index = static_cast<int>(push_entries.size());
+                e.target = t;
+                e.from_preset = true;
+                try {
+                    start_push(e);
+                } catch (const std::exception& err) {
+                    spdlog::error("reload: {}", err.what());
+                    continue;
+                }
+                spdlog::info("reload: pushing to {}", t.url);
+                push_entries.push_back(std::move(e));
+            }
+            running.outputs.push.targets = next.outputs.push.targets;
+        }
+        for (const auto& c : changes) (c.reload == presets::Reload::live ? result.live : result.restart).push_back(c.key);
+        result.applied = true;
+        return result;
+    };
+    // Reloads asked from another thread (SIGHUP) wait here for the main loop.
+    struct ReloadRequests {
+        std::mutex m;
+        std::deque<std::pair<presets::Preset, std::promise<ReloadResult>>> queue;
+        bool closed = false;
+    } reload_requests;
+    auto serve_reloads = [&] {
+        std::deque<std::pair<presets::Preset, std::promise<ReloadResult>>> todo;
+        {
+            std::lock_guard lock(reload_requests.m);
+            todo.swap(reload_requests.queue);
+        }
+        for (auto& [next, answer] : todo) answer.set_value(reload_now(next));
+    };
     auto find_push = [&](const std::string& id) -> PushEntry* {
         for (auto& e : push_entries)
             if (!e.removed && "push:" + std::to_string(e.index) == id) return &e;
@@ -1156,6 +1310,22 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
             e->removed = true;
             return {Outcome::done, a->id + " removed", ""};
         }
+        if (std::holds_alternative<control::ReloadPreset>(action)) {
+            if (!options.load_preset) return {Outcome::not_possible, "this job cannot read its preset again", ""};
+            ReloadResult r;
+            try {
+                spdlog::info("reload: reading {} again (control API)", preset.origin);
+                r = reload_now(options.load_preset());
+            } catch (const std::exception& e) {
+                r.error = e.what();
+            }
+            log_reload(r);
+            if (!r.applied) return {Outcome::invalid, "reload refused: " + r.error + "; nothing changed", ""};
+            const auto list = [](const std::vector<std::string>& keys) {
+                return keys.empty() ? std::string("none") : fmt::format("{}", fmt::join(keys, ", "));
+            };
+            return {Outcome::done, "reloaded; applied: " + list(r.live) + "; needs a restart: " + list(r.restart), ""};
+        }
         if (const auto* a = std::get_if<control::SwitchPlaylistEntry>(&action)) {
             if (!engine) return {Outcome::not_possible, "this job has no playlist (a preset's playlist: section)", ""};
             const auto& entries = preset.playlist.entries;
@@ -1203,6 +1373,19 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
     // With a playlist the job runs until the playlist ends (the live source ending is only the end
     // of live entries); without, until the source ends.
     const auto ended = [&] { return engine ? playlist_done.load() : capture_ended.load(); };
+    if (options.reloader)
+        options.reloader->connect([&reload_requests](const presets::Preset& next) {
+            std::future<ReloadResult> answer;
+            {
+                std::lock_guard lock(reload_requests.m);
+                if (reload_requests.closed) return ReloadResult{false, "the job is ending", {}, {}};
+                reload_requests.queue.emplace_back(next, std::promise<ReloadResult>{});
+                answer = reload_requests.queue.back().second.get_future();
+            }
+            if (answer.wait_for(std::chrono::seconds(30)) != std::future_status::ready)
+                return ReloadResult{false, "the job's main loop did not take the reload within 30 s", {}, {}};
+            return answer.get();
+        });
     for (int tick = 0; !stop && !ended() && !duration_reached && !failed; ++tick) {
         // Outputs that fail (a disk that is full, ...) close their feeds; the broadcast goes on
         // while any output can take it. Outputs the operator stopped can be started again.
@@ -1213,6 +1396,7 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
         update_media_clock();
+        serve_reloads();
         if (job_control) {
             bool acted = false;
             try {
@@ -1248,6 +1432,13 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
         }
         status.update(stats, source_line);
     }
+    // No more reloads: those asked meanwhile are answered before the connection goes.
+    {
+        std::lock_guard lock(reload_requests.m);
+        reload_requests.closed = true;
+    }
+    serve_reloads();
+    if (options.reloader) options.reloader->disconnect();
     // The control API answers no more actions; its server closes before the outputs end.
     if (job_control) job_control->close();
     if (control_server) control_server->stop();

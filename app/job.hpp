@@ -5,12 +5,45 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "asfcast/presets/presets.hpp"
 
 namespace asfcast::app {
+
+// What a reload did (issue 14, point 5).
+struct ReloadResult {
+    bool applied = false;               // false: refused (error) or no job running
+    std::string error;                  // why it was refused
+    std::vector<std::string> live;      // keys taken live
+    std::vector<std::string> restart;   // changed keys left as they are until a restart
+};
+
+// The entry point for reloading a running job from another thread (SIGHUP in `asfcast run`).
+// Thread-safe; run_job connects it while the job runs and carries each reload out on its main
+// loop (the thread that starts, stops, adds and removes outputs), as it does the control API's
+// `reload` action.
+class JobReloader {
+public:
+    // Applies what can change live from `next` (a validated preset, command-line overrides
+    // applied) and names the rest in the log. Refused when no job is running.
+    ReloadResult reload(const presets::Preset& next);
+
+    // run_job's side.
+    void connect(std::function<ReloadResult(const presets::Preset&)> reloader);
+    void disconnect();
+
+private:
+    std::mutex mutex_;
+    std::function<ReloadResult(const presets::Preset&)> reloader_;
+};
+
+// Logs what a reload did: each key applied or left until a restart, or why it was refused.
+void log_reload(const ReloadResult& result);
 
 struct JobOptions {
     presets::Preset preset;
@@ -21,6 +54,11 @@ struct JobOptions {
     // time = preroll) is written to this file whenever it changes, by the job's main loop (a temporary
     // file renamed over it). Lets a client measure latency from capture: see write_media_clock().
     std::string media_clock_file;
+    // When set, run_job connects it for the job's lifetime (reload).
+    JobReloader* reloader = nullptr;
+    // Reads the preset again as at start (the file, then the command line's overrides; throws
+    // presets::PresetError): the control API's `reload` action. Unset: that action is refused.
+    std::function<presets::Preset()> load_preset;
 };
 
 // Counters read by the status line (and later the control API and /metrics).

@@ -51,6 +51,7 @@ const std::vector<ActionSpec>& action_specs() {
         {"script_command", {"type"}, {"parameter"}},
         {"marker", {"name"}, {}},
         {"playlist_entry", {"entry"}, {}},
+        {"reload", {}, {}},
     };
     return specs;
 }
@@ -77,14 +78,14 @@ std::variant<Action, std::string> parse_action(std::string_view body) {
     const auto action_it = doc.find("action");
     if (action_it == doc.end() || !action_it->is_string())
         return std::string("\"action\" (a string) is missing; actions: start_output, stop_output, add_push_target, "
-                           "remove_push_target, script_command, marker, playlist_entry");
+                           "remove_push_target, script_command, marker, playlist_entry, reload");
     const std::string name = action_it->get<std::string>();
     const auto spec = std::find_if(action_specs().begin(), action_specs().end(),
                                    [&](const ActionSpec& s) { return s.name == name; });
     if (spec == action_specs().end())
         return "unknown action \"" + name.substr(0, 64) +
                "\"; actions: start_output, stop_output, add_push_target, remove_push_target, script_command, marker, "
-               "playlist_entry";
+               "playlist_entry, reload";
     std::vector<std::pair<std::string, std::string>> fields;
     for (const auto& [key, value] : doc.items()) {
         if (key == "action") continue;
@@ -111,13 +112,14 @@ std::variant<Action, std::string> parse_action(std::string_view body) {
     if (name == "remove_push_target") return Action{RemovePushTarget{*get("id")}};
     if (name == "script_command") return Action{SendScriptCommand{*get("type"), get("parameter").value_or("")}};
     if (name == "playlist_entry") return Action{SwitchPlaylistEntry{*get("entry")}};
+    if (name == "reload") return Action{ReloadPreset{}};
     return Action{AddMarker{*get("name")}};
 }
 
 std::string action_name(const Action& action) {
     static constexpr std::string_view names[] = {"start_output", "stop_output", "add_push_target",
                                                  "remove_push_target", "script_command", "marker",
-                                                 "playlist_entry"};
+                                                 "playlist_entry", "reload"};
     return std::string(names[action.index()]);
 }
 

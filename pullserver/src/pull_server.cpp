@@ -1064,3 +1064,27 @@ std::vector<PullClientInfo> PullServer::clients(std::size_t max) const {
 }
 
 }  // namespace asfcast::pull
+
+namespace asfcast::pull {
+
+void PullServer::update_access(std::size_t max_clients, std::size_t max_clients_per_ip,
+                               const std::vector<std::string>& auth, const std::string& realm,
+                               const std::vector<PullUser>& users, const std::vector<std::string>& allow,
+                               const std::vector<std::string>& deny) {
+    // Built here, so that a bad value throws before anything changes.
+    auto acl = std::make_shared<IpAcl>(IpAcl::parse(allow, deny));
+    auto authenticator = std::make_shared<Authenticator>(auth, realm, users);
+    auto done = std::make_shared<std::promise<void>>();
+    auto fut = done->get_future();
+    asio::post(impl_->io, [impl = impl_.get(), acl, authenticator, done, max_clients, max_clients_per_ip] {
+        impl->config.max_clients = max_clients;
+        impl->config.max_clients_per_ip = max_clients_per_ip;
+        impl->acl = std::move(*acl);
+        impl->responder.set_authenticator(std::move(*authenticator));
+        done->set_value();
+    });
+    if (fut.wait_for(std::chrono::seconds(10)) != std::future_status::ready)
+        throw std::runtime_error("pull: the network thread did not take the new access rules within 10 s");
+}
+
+}  // namespace asfcast::pull

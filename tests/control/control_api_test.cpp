@@ -159,7 +159,9 @@ TEST(ControlApi, EveryActionReachesTheBackend) {
     EXPECT_EQ(api.handle(post_action(R"({"action":"playlist_entry","entry":"show"})")).status, 200);
     EXPECT_EQ(api.handle(post_action(R"({"action":"playlist_entry"})")).status, 400) << "entry missing";
     EXPECT_EQ(api.handle(post_action(R"({"action":"playlist_entry","entry":2})")).status, 400) << "not a string";
-    ASSERT_EQ(b.performed.size(), 7u);
+    EXPECT_EQ(api.handle(post_action(R"({"action":"reload"})")).status, 200);
+    EXPECT_EQ(api.handle(post_action(R"({"action":"reload","file":"x"})")).status, 400) << "no fields";
+    ASSERT_EQ(b.performed.size(), 8u);
     EXPECT_EQ(std::get<StopOutput>(b.performed[0]).output, "pull");
     EXPECT_EQ(std::get<StartOutput>(b.performed[1]).output, "pull");
     const auto& add = std::get<AddPushTarget>(b.performed[2]);
@@ -170,6 +172,7 @@ TEST(ControlApi, EveryActionReachesTheBackend) {
     EXPECT_EQ(std::get<SendScriptCommand>(b.performed[4]).parameter, "hi");
     EXPECT_EQ(std::get<AddMarker>(b.performed[5]).name, "Keynote");
     EXPECT_EQ(std::get<SwitchPlaylistEntry>(b.performed[6]).entry, "show");
+    EXPECT_TRUE(std::holds_alternative<ReloadPreset>(b.performed[7]));
 }
 
 TEST(ControlApi, BackendOutcomesMapToStatuses) {

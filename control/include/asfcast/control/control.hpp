@@ -106,8 +106,10 @@ struct SendScriptCommand { std::string type, parameter; };
 struct AddMarker { std::string name; };
 // Puts a playlist entry on air now: `entry` is its number (1 = the first) or its name.
 struct SwitchPlaylistEntry { std::string entry; };
+// Reads the preset again and applies what can change live, as SIGHUP does (issue 14, point 5).
+struct ReloadPreset {};
 using Action = std::variant<StartOutput, StopOutput, AddPushTarget, RemovePushTarget, SendScriptCommand, AddMarker,
-                            SwitchPlaylistEntry>;
+                            SwitchPlaylistEntry, ReloadPreset>;
 
 struct ActionResult {
     enum class Outcome {

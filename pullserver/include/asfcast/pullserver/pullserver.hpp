@@ -116,6 +116,13 @@ public:
     PullStats stats() const;
     // The open connections (at most `max`, oldest first); empty when the server is not running.
     std::vector<PullClientInfo> clients(std::size_t max) const;
+    // Reload (issue 14, point 5): new limits, address rules and authentication for connections and
+    // requests from now on; connected clients keep streaming. Runs on the network thread and waits
+    // for it (never call it there). Throws std::invalid_argument (a bad CIDR block or scheme)
+    // before changing anything.
+    void update_access(std::size_t max_clients, std::size_t max_clients_per_ip, const std::vector<std::string>& auth,
+                       const std::string& realm, const std::vector<PullUser>& users,
+                       const std::vector<std::string>& allow, const std::vector<std::string>& deny);
 
     struct Impl;  // defined in pull_server.cpp only
 

@@ -130,6 +130,15 @@ public:
 
     std::vector<TargetStatus> status() const;
 
+    // Reload (issue 14, point 5): targets change while the others stream on. Both run on the
+    // network thread and wait for it (at most a few milliseconds); never called on it.
+    // Adds a target: it connects at once and starts at the newest start point of the stream.
+    // Throws std::invalid_argument naming the URL when it cannot be parsed.
+    void add_target(const PushTarget& target);
+    // Closes and forgets the target equal to `target` (URL, credentials and options): it gets no
+    // $E, as on stop(). False when there is none.
+    bool remove_target(const PushTarget& target);
+
 private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
