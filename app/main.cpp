@@ -10,7 +10,9 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <thread>
+#include <tuple>
 #include <chrono>
 #include <iostream>
 
@@ -40,13 +42,11 @@ void on_signal(int) {
     if (g_stop.exchange(true)) _exit(130);
 }
 
-// --pull [ADDR:]PORT | off. IPv6 addresses go in brackets: [::1]:8080.
-void apply_pull_spec(const std::string& spec, asfcast::presets::PullPreset& pull) {
-    if (spec == "off" || spec == "false" || spec == "no") {
-        pull.enabled = false;
-        return;
-    }
-    std::string address = pull.address;
+// "[ADDR:]PORT" (IPv6 addresses in brackets: [::1]:8080) or "off" for OPTION: nullopt for off,
+// else the address (`address` when the spec has none) and port.
+std::optional<std::pair<std::string, int>> parse_address_spec(const std::string& option, const std::string& spec,
+                                                              std::string address) {
+    if (spec == "off" || spec == "false" || spec == "no") return std::nullopt;
     std::string port_text = spec;
     if (auto colon = spec.rfind(':'); colon != std::string::npos) {
         address = spec.substr(0, colon);
@@ -57,10 +57,15 @@ void apply_pull_spec(const std::string& spec, asfcast::presets::PullPreset& pull
     int port = -1;
     auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
     if (ec != std::errc() || end != port_text.data() + port_text.size() || port < 0 || port > 65535 || address.empty())
-        throw std::runtime_error("--pull " + spec + ": expected [ADDR:]PORT (port 0..65535, 0 = any free port) or off");
-    pull.enabled = true;
-    pull.address = address;
-    pull.port = port;
+        throw std::runtime_error(option + " " + spec + ": expected [ADDR:]PORT (port 0..65535, 0 = any free port) or off");
+    return std::pair{address, port};
+}
+
+// --pull [ADDR:]PORT | off.
+void apply_pull_spec(const std::string& spec, asfcast::presets::PullPreset& pull) {
+    const auto at = parse_address_spec("--pull", spec, pull.address);
+    pull.enabled = at.has_value();
+    if (at) std::tie(pull.address, pull.port) = *at;
 }
 
 // --multicast GROUP:PORT[@IFADDR] | off. An IPv6 group goes in brackets: [ff15::1]:5000@fd00::7.
@@ -97,47 +102,18 @@ void apply_multicast_spec(const std::string& spec, asfcast::presets::MulticastPr
 // --msbd [ADDR:]PORT | off: the MS-MSBD server on an IPv4 address (default 127.0.0.1), port 0 =
 // any free port. The preset's other outputs.msbd keys apply.
 void apply_msbd_spec(const std::string& spec, asfcast::presets::MsbdPreset& msbd) {
-    if (spec == "off" || spec == "false" || spec == "no") {
-        msbd.enabled = false;
-        return;
-    }
-    std::string address = msbd.address;
-    std::string port_text = spec;
-    if (auto colon = spec.rfind(':'); colon != std::string::npos) {
-        address = spec.substr(0, colon);
-        port_text = spec.substr(colon + 1);
-    }
-    int port = -1;
-    auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-    if (ec != std::errc() || end != port_text.data() + port_text.size() || port < 0 || port > 65535 || address.empty() ||
-        address.find(':') != std::string::npos)
+    const auto at = parse_address_spec("--msbd", spec, msbd.address);
+    if (at && at->first.find(':') != std::string::npos)
         throw std::runtime_error("--msbd " + spec + ": expected [IPv4-ADDR:]PORT (port 0..65535, 0 = any free port) or off");
-    msbd.enabled = true;
-    msbd.address = address;
-    msbd.port = port;
+    msbd.enabled = at.has_value();
+    if (at) std::tie(msbd.address, msbd.port) = *at;
 }
 
 // --control [ADDR:]PORT | off: the control API, metrics and status page (default address 127.0.0.1).
 void apply_control_spec(const std::string& spec, asfcast::presets::ControlPreset& control) {
-    if (spec == "off" || spec == "false" || spec == "no") {
-        control.enabled = false;
-        return;
-    }
-    std::string address = control.address;
-    std::string port_text = spec;
-    if (auto colon = spec.rfind(':'); colon != std::string::npos) {
-        address = spec.substr(0, colon);
-        port_text = spec.substr(colon + 1);
-        if (address.size() >= 2 && address.front() == '[' && address.back() == ']')
-            address = address.substr(1, address.size() - 2);
-    }
-    int port = -1;
-    auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-    if (ec != std::errc() || end != port_text.data() + port_text.size() || port < 0 || port > 65535 || address.empty())
-        throw std::runtime_error("--control " + spec + ": expected [ADDR:]PORT (port 0..65535, 0 = any free port) or off");
-    control.enabled = true;
-    control.address = address;
-    control.port = port;
+    const auto at = parse_address_spec("--control", spec, control.address);
+    control.enabled = at.has_value();
+    if (at) std::tie(control.address, control.port) = *at;
 }
 
 // Thousands of pull clients need thousands of descriptors (one each): take the hard limit, at
