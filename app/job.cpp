@@ -182,20 +182,27 @@ bool write_media_clock(const std::string& path, Micros origin_us, std::uint32_t 
     return true;
 }
 
-// Every target of the preset with its password read; the job gives each one a PushOutput of its own
-// (so the control API can stop, start and remove one), numbered as in the preset's list.
-push::PushConfig make_push_config(const presets::Preset& preset) {
-    const presets::PushPreset& pp = preset.outputs.push;
-    push::PushConfig pc;
-    for (const auto& t : pp.targets) {
+// The push targets of a preset as PushOutput takes them (password files read).
+std::vector<push::PushTarget> push_targets(const presets::Preset& preset) {
+    std::vector<push::PushTarget> out;
+    for (const auto& t : preset.outputs.push.targets) {
         push::PushTarget target;
         target.url = t.url;
         target.user = t.user;
         target.password = t.password_file.empty() ? t.password : read_password_file(preset.origin, t.password_file);
         target.template_url = t.template_url;
         target.auto_remove = t.auto_remove;
-        pc.targets.push_back(std::move(target));
+        out.push_back(std::move(target));
     }
+    return out;
+}
+
+// Every target of the preset with its password read; the job gives each one a PushOutput of its own
+// (so the control API can stop, start and remove one), numbered as in the preset's list.
+push::PushConfig make_push_config(const presets::Preset& preset) {
+    const presets::PushPreset& pp = preset.outputs.push;
+    push::PushConfig pc;
+    pc.targets = push_targets(preset);
     pc.backoff_initial = std::chrono::milliseconds(pp.backoff_initial_ms);
     pc.backoff_max = std::chrono::milliseconds(pp.backoff_max_ms);
     pc.queue_bytes = static_cast<std::size_t>(pp.queue_kbytes) * 1024;
@@ -288,20 +295,21 @@ void serve_announcements(pull::PullServer& server, const presets::Preset& preset
     spdlog::info("announcing http://{}/stream.asx{}", fallback_host, multicast ? " and http://" + fallback_host + "/stream.nsc" : "");
 }
 
-// The push targets of a preset as PushOutput takes them (password files read).
-std::vector<push::PushTarget> push_targets(const presets::Preset& preset) {
-    std::vector<push::PushTarget> out;
-    for (const auto& t : preset.outputs.push.targets) {
-        push::PushTarget target;
-        target.url = t.url;
-        target.user = t.user;
-        target.password = t.password_file.empty() ? t.password : read_password_file(preset.origin, t.password_file);
-        target.template_url = t.template_url;
-        target.auto_remove = t.auto_remove;
-        out.push_back(std::move(target));
+// A preset's playlist entries as the engine takes them.
+std::vector<playlist::Entry> playlist_entries(const presets::PlaylistPreset& pl) {
+    std::vector<playlist::Entry> out;
+    for (const auto& pe : pl.entries) {
+        playlist::Entry e;
+        e.kind = pe.live ? playlist::Entry::Kind::live : playlist::Entry::Kind::file;
+        e.name = pe.name;
+        e.path = pe.file;
+        e.repeat = pe.repeat;
+        if (pe.duration_s > 0) e.duration = static_cast<Micros>(pe.duration_s * 1e6);
+        out.push_back(std::move(e));
     }
     return out;
 }
+
 
 
 }  // namespace
@@ -676,15 +684,7 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
         playlist::EngineConfig ec;
         ec.loop = preset.playlist.loop;
         ec.limits.max_packet_size = presets::max_packet_size_for_outputs(preset);
-        for (const auto& pe : preset.playlist.entries) {
-            playlist::Entry e;
-            e.kind = pe.live ? playlist::Entry::Kind::live : playlist::Entry::Kind::file;
-            e.name = pe.name;
-            e.path = pe.file;
-            e.repeat = pe.repeat;
-            if (pe.duration_s > 0) e.duration = static_cast<Micros>(pe.duration_s * 1e6);
-            ec.entries.push_back(std::move(e));
-        }
+        ec.entries = playlist_entries(preset.playlist);
         engine = std::make_unique<playlist::PlaylistEngine>(
             std::move(ec), playlist::Sink{[&bus](HeaderPtr h) { bus.publish_header(std::move(h)); },
                                           [&bus](PacketPtr p) { bus.publish_packet(std::move(p)); },
@@ -699,6 +699,7 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
     struct PlaylistRemote {
         std::mutex m;
         std::optional<std::size_t> request;  // an entry the operator put on air, not yet served
+        std::optional<std::pair<std::vector<playlist::Entry>, bool>> replace;  // a reload's entries and loop
         std::string on_air;
         std::uint64_t started = 0, refused = 0;
     } playlist_remote;
@@ -851,10 +852,13 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
             const auto playlist_running = [&] { return engine && !engine->finished() && !playlist_stop; };
             const auto poll_playlist = [&](Micros t) {
                 std::optional<std::size_t> request;
+                std::optional<std::pair<std::vector<playlist::Entry>, bool>> replace;
                 {
                     std::lock_guard lock(playlist_remote.m);
                     request = std::exchange(playlist_remote.request, std::nullopt);
+                    replace = std::exchange(playlist_remote.replace, std::nullopt);
                 }
+                if (replace) engine->replace_entries(std::move(replace->first), replace->second);
                 if (request) engine->switch_to(*request, t);
                 engine->poll(t);
                 playlist_done = engine->finished();
@@ -982,6 +986,8 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
             last_source_event = ss->last_event;
         }
     };
+    // What runs: the preset at start, then each reload's live keys (main thread only).
+    presets::Preset running = preset;
     // ---- The control API's view and actions (main thread only) ----
     const auto started_wall = std::chrono::system_clock::now();
     const auto started_steady = SteadyClock::now();
@@ -1103,7 +1109,7 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
         }
         snap.playlist.enabled = engine != nullptr;
         if (engine) {
-            for (const auto& e : preset.playlist.entries) snap.playlist.entries.push_back(e.name);
+            for (const auto& e : running.playlist.entries) snap.playlist.entries.push_back(e.name);
             std::lock_guard lock(playlist_remote.m);
             snap.playlist.on_air = playlist_remote.on_air;
             snap.playlist.entries_started = playlist_remote.started;
@@ -1119,16 +1125,18 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
     // ---- Reload (issue 14, point 5): SIGHUP and the control API's reload action, main thread only ----
     // `running` is what runs: the preset at start, then each reload's live keys. What cannot change
     // live stays as it is and is named (presets/keys.cpp says which keys reload).
-    presets::Preset running = preset;
     auto reload_now = [&](const presets::Preset& next) -> ReloadResult {
         ReloadResult result;
         const auto changes = presets::diff_presets(running, next);
-        bool push_changed = false, pull_changed = false;
+        bool push_changed = false, pull_changed = false, playlist_changed = false;
         for (const auto& c : changes) {
             if (c.reload == presets::Reload::restart) continue;
             if (c.key.starts_with("outputs.push.")) push_changed = true;
             if (c.key.starts_with("outputs.pull.")) pull_changed = true;
+            if (c.key.starts_with("playlist.")) playlist_changed = true;
         }
+        // A playlist changes live; starting one in a job without, or ending it, needs a restart.
+        const bool playlist_live = engine && next.playlist.enabled();
         // Everything that can fail comes before anything changes.
         std::vector<push::PushTarget> new_targets;
         try {
@@ -1200,7 +1208,17 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
             }
             running.outputs.push.targets = next.outputs.push.targets;
         }
-        for (const auto& c : changes) (c.reload == presets::Reload::live ? result.live : result.restart).push_back(c.key);
+        if (playlist_changed && playlist_live) {
+            {
+                std::lock_guard lock(playlist_remote.m);
+                playlist_remote.replace.emplace(playlist_entries(next.playlist), next.playlist.loop);
+            }
+            running.playlist = next.playlist;
+        }
+        for (const auto& c : changes) {
+            const bool live = c.reload == presets::Reload::live && (!c.key.starts_with("playlist.") || playlist_live);
+            (live ? result.live : result.restart).push_back(c.key);
+        }
         result.applied = true;
         return result;
     };
@@ -1328,7 +1346,7 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
         }
         if (const auto* a = std::get_if<control::SwitchPlaylistEntry>(&action)) {
             if (!engine) return {Outcome::not_possible, "this job has no playlist (a preset's playlist: section)", ""};
-            const auto& entries = preset.playlist.entries;
+            const auto& entries = running.playlist.entries;
             std::optional<std::size_t> index;
             if (std::all_of(a->entry.begin(), a->entry.end(), [](char c) { return c >= '0' && c <= '9'; }) &&
                 a->entry.size() <= 6) {

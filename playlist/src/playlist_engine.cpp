@@ -156,8 +156,42 @@ void PlaylistEngine::end_entry(Micros) {
     pending_.reset();
 }
 
+bool PlaylistEngine::replace_entries(std::vector<Entry> entries, bool loop) {
+    if (finished_ || entries.empty()) return false;
+    pending_entries_ = std::move(entries);
+    pending_loop_ = loop;
+    spdlog::info("playlist: {} entries from the reload{}, from the end of the entry on air", pending_entries_->size(),
+                 loop ? ", looping" : "");
+    if (!current_) adopt_pending_entries();
+    return true;
+}
+
+void PlaylistEngine::adopt_pending_entries() {
+    if (!pending_entries_) return;
+    // Go on after the entry that was on air (the last one started), if the new list has it.
+    const std::optional<std::string> was =
+        next_index_ > 0 && next_index_ - 1 < config_.entries.size() ? std::optional(config_.entries[next_index_ - 1].name)
+                                                                     : std::nullopt;
+    config_.entries = std::move(*pending_entries_);
+    config_.loop = pending_loop_;
+    pending_entries_.reset();
+    next_index_ = 0;
+    if (was)
+        for (std::size_t i = 0; i < config_.entries.size(); ++i)
+            if (config_.entries[i].name == *was) {
+                next_index_ = i + 1;
+                break;
+            }
+    pass_start_packets_ = stats_.packets;
+}
+
 bool PlaylistEngine::switch_to(std::size_t index, Micros now) {
-    if (finished_ || index >= config_.entries.size()) return false;
+    if (finished_) return false;
+    if (pending_entries_ && index < pending_entries_->size()) {
+        end_entry(now);
+        adopt_pending_entries();
+    }
+    if (index >= config_.entries.size()) return false;
     started_ = true;
     spdlog::info("playlist: the operator puts {} on air", describe(index));
     end_entry(now);
@@ -169,6 +203,7 @@ bool PlaylistEngine::switch_to(std::size_t index, Micros now) {
 void PlaylistEngine::start_next(Micros now) {
     // Each entry is tried at most once per call, and a pass that put nothing on air does not
     // start over: a loop of refused entries ends instead of spinning.
+    adopt_pending_entries();  // a reload's entries take over between entries
     for (std::size_t tries = 0; tries <= config_.entries.size(); ++tries) {
         if (finished_) return;
         if (next_index_ >= config_.entries.size()) {

@@ -3,10 +3,13 @@
 # ("starting soon"), the live show and a closing file, run by a real `asfcast run --control`.
 #  - /api/status shows the playlist (entries, the entry on air) and validates against
 #    docs/openapi.json;
-#  - playlist_entry "show" (by name) puts the live show on air at once, cutting the loop; "3" (by
-#    number) the closing file; unknown entries and numbers out of range get 404 with a message;
+#  - playlist_entry "show" (by name) puts the live show on air at once, cutting the loop; unknown
+#    entries and numbers out of range get 404 with a message;
+#  - a reload (the control API's) adds an entry after the show: the show stays on air, the status
+#    lists the new entries, playlist_entry "encore" puts the new one on air and the closing file
+#    follows it;
 #  - the job ends by itself after the closing file, and the archive holds one finalized file per
-#    entry: the loop cut short, the live show, the closing file whole (ffprobe counts each).
+#    entry: the loop cut short, the live show, the encore and the closing file whole (ffprobe).
 source "$(dirname "$0")/lib.sh"
 OPENAPI=$(cd "$(dirname "$0")/../.." && pwd)/docs/openapi.json
 CHECK="/usr/bin/python3 $(dirname "$0")/control_check.py"
@@ -92,12 +95,21 @@ code=$(post '{"action":"playlist_entry","entry":"9"}')
 [ "$code" = 404 ] && grep -q "1..3" "$W/ctl.body" || fail "entry 9: $code $(cat "$W/ctl.body")"
 code=$(post '{"action":"playlist_entry","entry":"nosuch"}')
 [ "$code" = 404 ] && grep -q "nosuch" "$W/ctl.body" || fail "entry nosuch: $code $(cat "$W/ctl.body")"
+# A reload with a new entry after the show (issue 14, point 5): the show plays on, the status
+# lists the new entries, and switching by name to the new entry works; the closing file follows it.
+sed -i "s|  - {live: true, name: show}|  - {live: true, name: show}\n  - {file: $W/soon.wmv, name: encore}|" "$W/playlist.yaml"
+code=$(post '{"action":"reload"}')
+[ "$code" = 200 ] && grep -q "playlist.entries" "$W/ctl.body" || fail "reload: $code $(cat "$W/ctl.body")"
+note "reload: $(cat "$W/ctl.body")"
+[ "$(status '.playlist.entries | join(",")')" = "soon,show,encore,closing" ] || fail "entries after the reload: $(status '.playlist.entries')"
+status '.playlist.on_air' | grep -q show || fail "the show did not stay on air through the reload"
 sleep 3
-code=$(post '{"action":"playlist_entry","entry":"3"}')
-[ "$code" = 200 ] || fail "playlist_entry 3: $code $(cat "$W/ctl.body")"
+code=$(post '{"action":"playlist_entry","entry":"encore"}')
+[ "$code" = 200 ] || fail "playlist_entry encore: $code $(cat "$W/ctl.body")"
+wait_on_air encore
 wait_on_air closing
 started=$(status '.playlist.entries_started')
-[ "$started" -ge 3 ] || fail "entries started: $started"
+[ "$started" -ge 4 ] || fail "entries started: $started"
 
 # The closing file plays out, then the playlist (and the job) ends by itself.
 rc=""
@@ -113,11 +125,11 @@ done
 trap - EXIT
 [ "$rc" = 0 ] || { tail -20 "$log" >&2; fail "asfcast exit $rc"; }
 grep -q "the operator puts entry 2 'show'" "$log" || fail "the log does not name the operator's switch to show"
-grep -q "the operator puts entry 3 'closing'" "$log" || fail "the log does not name the operator's switch to closing"
+grep -q "the operator puts entry 3 'encore'" "$log" || fail "the log does not name the operator's switch to encore"
 
 # One finalized archive file per entry.
 mapfile -t files < <(ls "$W"/rec-*.wmv | sort -V)
-[ "${#files[@]}" = 3 ] || fail "expected 3 archive files, got: ${files[*]}"
+[ "${#files[@]}" = 4 ] || fail "expected 4 archive files, got: ${files[*]}"
 for f in "${files[@]}"; do
     "$ASFCAST" inspect "$f" | grep -q "flags seekable" || fail "$f is not finalized (not seekable)"
     ffmpeg_decodes_clean "$f"
@@ -125,9 +137,11 @@ done
 v1=$(count_frames "${files[0]}" v)
 v2=$(count_frames "${files[1]}" v)
 v3=$(count_frames "${files[2]}" v)
-note "archive: soon $v1 video frames (cut), show $v2, closing $v3"
+v4=$(count_frames "${files[3]}" v)
+note "archive: soon $v1 video frames (cut), show $v2, encore $v3, closing $v4"
 [ "$v1" -ge "$soon_v" ] || fail "the loop entry holds $v1 frames, less than one play ($soon_v): it was cut too early"
 [ "$v1" -lt $((soon_v * 4)) ] || fail "the loop entry holds $v1 frames: the switch did not cut it"
 [ "$v2" -gt 50 ] || fail "the live show holds only $v2 frames"
-[ "$v3" = "$closing_v" ] || fail "the closing entry holds $v3 frames, the file $closing_v"
+[ "$v3" = "$soon_v" ] || fail "the encore entry holds $v3 frames, the file $soon_v"
+[ "$v4" = "$closing_v" ] || fail "the closing entry holds $v4 frames, the file $closing_v"
 note "the control API put each entry on air when asked; the archive holds one file per entry"

@@ -253,6 +253,46 @@ TEST(PlaylistEngine, SwitchToPutsTheChosenEntryOnAirAndGoesOnFromThere) {
     EXPECT_FALSE(engine.switch_to(0, t)) << "the playlist has finished";
 }
 
+// A reload's entries (issue 14, point 5): the entry on air plays to its end with its settings,
+// then the new list goes on after the entry of the same name, or from its first entry.
+TEST(PlaylistEngine, ReplacedEntriesTakeOverWhenTheEntryOnAirEnds) {
+    const Made a = make_stream(2048, 2, 320, "a");
+    const Made b = make_stream(2048, 1, 320, "b");
+    const Made c = make_stream(4096, 1, 640, "c");
+    Files files;
+    files.files["a.wmv"] = file_of(a, 2048);
+    files.files["b.wmv"] = file_of(b, 2048);
+    files.files["c.wmv"] = file_of(c, 4096);
+    for (const bool same_name : {true, false}) {
+        playlist::EngineConfig cfg;
+        cfg.entries = {{Entry::Kind::file, "a", "a.wmv", 1, {}}, {Entry::Kind::file, "b", "b.wmv", 1, {}}};
+        cfg.open = files.opener();
+        Recorder rec;
+        playlist::PlaylistEngine engine(cfg, rec.sink());
+        Micros t = 0;
+        for (int tick = 0; tick < 50; ++tick, t += kStep) engine.poll(t);  // half of a
+        std::vector<Entry> next;
+        if (same_name) next = {{Entry::Kind::file, "a", "a.wmv", 1, {}}, {Entry::Kind::file, "c", "c.wmv", 1, {}}};
+        else next = {{Entry::Kind::file, "c", "c.wmv", 1, {}}, {Entry::Kind::file, "b", "b.wmv", 1, {}}};
+        ASSERT_TRUE(engine.replace_entries(next, false));
+        EXPECT_FALSE(engine.replace_entries({}, false)) << "an empty list is refused";
+        for (int tick = 0; tick < 3000 && !engine.finished(); ++tick, t += kStep) engine.poll(t);
+        ASSERT_TRUE(engine.finished());
+        const auto runs = rec.runs();
+        std::vector<std::string> order;
+        for (const auto& r : runs) order.push_back(r.first);
+        if (same_name) {
+            // a plays whole, then what follows a in the new list: c, and the playlist ends.
+            EXPECT_EQ(order, (std::vector<std::string>{"a", "c"}));
+            EXPECT_EQ(runs[0].second, a.packets.size());
+        } else {
+            // No "a" in the new list: it starts at its first entry after a ends.
+            EXPECT_EQ(order, (std::vector<std::string>{"a", "c", "b"}));
+        }
+        check_stream(rec);
+    }
+}
+
 TEST(PlaylistEngine, BadEntriesAreRefusedByNameAndTheBroadcastGoesOn) {
     const Made good = make_stream(2048, 2, 320, "good");
     const Made big = make_stream(16384, 1, 320, "big");

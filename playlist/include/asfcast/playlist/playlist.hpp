@@ -144,6 +144,11 @@ public:
     // the playlist goes on from `index` (a refused entry gives way to the next, as always). False
     // when `index` is out of range or the playlist has finished.
     bool switch_to(std::size_t index, Micros now);
+    // A reload's new entries (issue 14, point 5): the entry on air plays on with its settings; when
+    // it ends (or at the next switch_to, whose index is then one of `entries`), the playlist goes
+    // on with `entries`, after the entry of the same name if there is one, else from the first.
+    // Refused (false) when `entries` is empty or the playlist has finished.
+    bool replace_entries(std::vector<Entry> entries, bool loop);
     std::size_t entry_count() const { return config_.entries.size(); }
     bool finished() const { return finished_; }
     // True while the entry on air is a live entry (the live encode's packets are used).
@@ -154,6 +159,7 @@ public:
 
 private:
     void start_next(Micros now);
+    void adopt_pending_entries();
     bool start_entry(std::size_t index, Micros now);
     void end_entry(Micros now);
     void refuse(const std::string& why);
@@ -171,6 +177,10 @@ private:
     bool live_ended_ = false;
     bool finished_ = false;
     bool started_ = false;
+
+    // A reload's entries, waiting for the entry on air to end.
+    std::optional<std::vector<Entry>> pending_entries_;
+    bool pending_loop_ = false;
 
     // On air.
     std::optional<std::size_t> current_;  // index into config_.entries
