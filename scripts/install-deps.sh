@@ -29,6 +29,8 @@ TEST_PACKAGES=(
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev
   ffmpeg vlc-bin vlc-plugin-base mplayer libmms-dev util-linux procps jq curl systemd
+  # the test RTSP camera (tests/interop/rtsp_camera.cpp)
+  libgstrtspserver-1.0-dev
 )
 if [ "$with_tests" = 1 ]; then PACKAGES+=("${TEST_PACKAGES[@]}"); fi
 

@@ -4,7 +4,10 @@
 #include "asfcast/capture/capture.hpp"
 #include "asfcast/capture/devices.hpp"
 
+#include "asfcast/capture/network.hpp"
+
 #include "gst_frame.hpp"
+#include "network_gst.hpp"
 
 #include <gst/app/gstappsink.h>
 #include <gst/audio/audio.h>
@@ -532,7 +535,7 @@ struct CapturePipeline::Impl {
         for (auto [branch, linked, name] : {std::tuple{self->vbranch, &self->vlinked, "video"},
                                             std::tuple{self->abranch, &self->alinked, "audio"}}) {
             if (branch && !linked->load()) {
-                spdlog::warn("capture: {} has no decodable {} stream", self->source.path, name);
+                spdlog::warn("capture: {} has no decodable {} stream", self->source_name(), name);
                 GstPad* sinkpad = gst_element_get_static_pad(branch, "sink");
                 gst_pad_send_event(sinkpad, gst_event_new_eos());
                 gst_object_unref(sinkpad);
@@ -713,6 +716,55 @@ struct CapturePipeline::Impl {
         g_signal_connect(dec, "no-more-pads", G_CALLBACK(&Impl::on_no_more_pads), this);
     }
 
+    // RTSP, SRT and other URIs: uridecodebin opens the source element for the URI (configured in
+    // on_source_setup: transport, latency, credentials as properties) and plugs demuxer, parsers and
+    // decoders; the decoded pads go to the same branches as a file's. Live: the appsinks drop rather
+    // than hold the network source back, and timestamps are the pipeline's running time (rtspsrc's
+    // jitter buffer and tsdemux map the sender's clock onto it).
+    void build_network() {
+        live = true;
+        const std::string uri = network_uri(source);
+        pipeline = gst_pipeline_new("capture");
+        GstElement* dec = gst_element_factory_make("uridecodebin", "dec");
+        if (!dec) throw CaptureError("GStreamer element 'uridecodebin' not found (gst-plugins-base missing?)");
+        g_object_set(dec, "uri", uri.c_str(), nullptr);
+        gst_bin_add(GST_BIN(pipeline), dec);
+        desc = "uridecodebin uri=" + redact(uri, source) + " name=dec";
+        if (format.video)
+            vbranch = add_file_branch(
+                fmt::format("queue ! videoconvert ! videoscale ! videorate ! capsfilter caps=\"{}\" ! appsink name=vsink",
+                            video_caps(format)),
+                "vsink", true);
+        if (format.audio)
+            abranch = add_file_branch(
+                fmt::format("queue ! audioconvert ! audioresample ! capsfilter caps=\"{}\" ! appsink name=asink",
+                            audio_caps(format)),
+                "asink", false);
+        g_signal_connect(dec, "source-setup", G_CALLBACK(&Impl::on_source_setup), this);
+        g_signal_connect(dec, "pad-added", G_CALLBACK(&Impl::on_pad_added), this);
+        g_signal_connect(dec, "no-more-pads", G_CALLBACK(&Impl::on_no_more_pads), this);
+    }
+
+    static void on_source_setup(GstElement*, GstElement* element, gpointer user) {
+        detail::configure_network_element(element, static_cast<Impl*>(user)->source);
+    }
+
+    // What the source is called in log lines (a network URL without its credentials).
+    std::string source_name() const {
+        return is_network(source.type) ? redact_url(source.url.empty() ? desc : source.url) : source.path;
+    }
+
+    // error_text, and for network sources what it means for the operator, credentials redacted.
+    std::string describe_error(GstMessage* msg) const {
+        std::string text = error_text(msg);
+        if (!is_network(source.type)) return text;
+        GError* err = nullptr;
+        gst_message_parse_error(msg, &err, nullptr);
+        text = detail::explain_network_error(err, text, source);
+        if (err) g_error_free(err);
+        return text;
+    }
+
     static std::string error_text(GstMessage* msg) {
         GError* err = nullptr;
         gchar* dbg = nullptr;
@@ -736,7 +788,7 @@ struct CapturePipeline::Impl {
             if (!msg) continue;
             switch (GST_MESSAGE_TYPE(msg)) {
                 case GST_MESSAGE_ERROR: {
-                    std::string text = error_text(msg);
+                    std::string text = describe_error(msg);
                     spdlog::error("capture: {}", text);
                     {
                         std::lock_guard lk(m);
@@ -768,7 +820,7 @@ struct CapturePipeline::Impl {
                     gchar* dbg = nullptr;
                     gst_message_parse_warning(msg, &err, &dbg);
                     spdlog::warn("capture: {}: {}", GST_OBJECT_NAME(GST_MESSAGE_SRC(msg)),
-                                 err && err->message ? err->message : "warning");
+                                 redact(err && err->message ? err->message : "warning", source));
                     if (err) g_error_free(err);
                     g_free(dbg);
                     break;
@@ -791,6 +843,8 @@ struct CapturePipeline::Impl {
                 build_test();
             else if (source.type == SourceType::device)
                 build_device();
+            else if (is_network(source.type))
+                build_network();
             else
                 build_file();
         } catch (...) {
@@ -811,7 +865,7 @@ struct CapturePipeline::Impl {
             std::string why = "state change failed";
             GstBus* bus = gst_element_get_bus(pipeline);
             if (GstMessage* msg = gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR)) {
-                why = error_text(msg);
+                why = describe_error(msg);
                 gst_message_unref(msg);
             }
             gst_object_unref(bus);

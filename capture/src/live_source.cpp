@@ -68,6 +68,7 @@ struct LiveSource::Impl : std::enable_shared_from_this<Impl> {
     std::string last_failure;
     Micros last_failure_logged = 0;
     std::uint64_t attempts_since_loss = 0;
+    std::uint64_t failed_in_a_row = 0;  // attach attempts since the source last delivered
     LiveSourceStatus st;  // counters below are kept apart: they change under the time line locks
     std::atomic<std::uint64_t> filler_frames{0}, silence_frames{0}, late_frames{0}, ahead_frames{0};
     bool quit = false;
@@ -169,6 +170,7 @@ struct LiveSource::Impl : std::enable_shared_from_this<Impl> {
         if (g != gen.load()) return false;
         if (!delivering) {
             delivering = true;
+            failed_in_a_row = 0;
             const bool back = st.losses > 0;
             state = SourceState::live;
             if (back) {
@@ -342,8 +344,46 @@ struct LiveSource::Impl : std::enable_shared_from_this<Impl> {
         return {};
     }
 
+    // The wait before the next attempt: the interval, doubled for each attempt that failed in a
+    // row up to reattach_max_interval_us.
+    Micros retry_delay() const {
+        const Micros base = policy.reattach_interval_us;
+        const Micros cap = std::max(base, policy.reattach_max_interval_us);
+        Micros d = base;
+        for (std::uint64_t i = 1; i < failed_in_a_row && d < cap; ++i) d *= 2;
+        return std::min(d, cap);
+    }
+
+    // Logs a failed attempt once per distinct reason (again after kRepeatFailureLog).
+    void log_attempt_failure(const std::string& failure, Micros now) {
+        if (failure != last_failure || now - last_failure_logged > kRepeatFailureLog) {
+            spdlog::warn("capture: the source cannot start yet: {} (next attempt in {:.1f} s)", failure,
+                         retry_delay() / 1e6);
+            last_failure = failure;
+            last_failure_logged = now;
+        }
+    }
+
     // Takes the current source off (supervisor thread; m held by the caller through `lk`).
     void detach(std::unique_lock<std::mutex>& lk, const std::string& why) {
+        if (state == SourceState::lost && !delivering) {
+            // A re-attach attempt that started but failed later (a network source connects after
+            // start(): refused credentials, unreachable host): one more failed attempt, not a
+            // new loss; the slate is on air already.
+            gen.fetch_add(1);
+            std::unique_ptr<MediaSource> old = std::move(src);
+            current = nullptr;
+            ++failed_in_a_row;
+            ++st.attach_failures;
+            const Micros now = monotonic_us();
+            next_attempt = now + retry_delay();
+            log_attempt_failure(why, now);
+            lk.unlock();
+            if (old) old->abort();
+            old.reset();
+            lk.lock();
+            return;
+        }
         gen.fetch_add(1);
         Micros unset = kUnset;
         origin.compare_exchange_strong(unset, monotonic_us());  // nothing ever came: the slate starts now
@@ -414,12 +454,9 @@ struct LiveSource::Impl : std::enable_shared_from_this<Impl> {
                     continue;
                 }
                 ++st.attach_failures;
-                next_attempt = monotonic_us() + policy.reattach_interval_us;
-                if (failure != last_failure || now - last_failure_logged > kRepeatFailureLog) {
-                    spdlog::warn("capture: the source cannot start yet: {}", failure);
-                    last_failure = failure;
-                    last_failure_logged = now;
-                }
+                ++failed_in_a_row;
+                next_attempt = monotonic_us() + retry_delay();
+                log_attempt_failure(failure, now);
             }
         }
     }

@@ -43,10 +43,13 @@ constexpr std::array<std::string_view, 15> kDrmKeys = {
     "program", "library", "config", "deadline_ms", "enabled"};
 constexpr std::array<std::string_view, 3> kPackagers = {"playready", "program", "shared-object"};
 constexpr std::array<std::string_view, 2> kWrmHeaderVersions = {"4.0.0.0", "4.2.0.0"};
-constexpr std::array<std::string_view, 15> kSourceKeys = {
+constexpr std::array<std::string_view, 27> kSourceKeys = {
     "type",         "path",         "pattern",      "tone_hz",          "video_device",    "audio_device",
     "video_format", "deinterlace",  "av_offset_ms", "drift_correction", "on_loss",         "loss_timeout_ms",
-    "reattach_interval_ms", "slate_image", "slate_text"};
+    "reattach_interval_ms", "slate_image", "slate_text",
+    // network sources (issue 15)
+    "url", "transport", "user", "password", "password_file", "mode", "address", "port", "latency_ms", "passphrase",
+    "streamid", "reattach_max_interval_ms"};
 constexpr std::array<std::string_view, 3> kOnLoss = {"auto", "slate", "stop"};
 constexpr std::array<std::string_view, 16> kVideoKeys = {
     "codec",   "fourcc",      "width", "height",  "framerate", "bitrate_kbps", "max_bitrate_kbps", "vbv_buffer_kbit",
@@ -84,7 +87,9 @@ constexpr std::array<std::string_view, 13> kMsbdKeys = {
     "ping_interval_ms", "ping_timeout_ms", "max_lag_ms", "lag_policy", "send_interval_ms"};
 constexpr std::array<std::string_view, 2> kBools = {"true", "false"};
 
-constexpr std::array<std::string_view, 3> kSourceTypes = {"test", "file", "device"};
+constexpr std::array<std::string_view, 6> kSourceTypes = {"test", "file", "device", "rtsp", "srt", "uri"};
+constexpr std::array<std::string_view, 3> kRtspTransports = {"auto", "tcp", "udp"};
+constexpr std::array<std::string_view, 2> kSrtModes = {"caller", "listener"};
 constexpr std::array<std::string_view, 5> kVideoFormats = {"auto", "yuyv", "nv12", "i420", "mjpeg"};
 constexpr std::array<std::string_view, 3> kDeinterlace = {"auto", "on", "off"};
 constexpr std::array<std::string_view, 26> kPatterns = {
@@ -381,6 +386,20 @@ private:
             else if (k == "reattach_interval_ms") s.reattach_interval_ms = static_cast<int>(get_int(v, key, 200, 600000));
             else if (k == "slate_image") s.slate_image = get_string(v, key, kMaxPathBytes);
             else if (k == "slate_text") s.slate_text = get_string(v, key, 256);
+            // network sources (issue 15)
+            else if (k == "url") s.url = get_string(v, key, kMaxPathBytes);
+            else if (k == "transport") s.transport = get_enum(v, key, kRtspTransports);
+            else if (k == "user") s.user = get_string(v, key, 256);
+            else if (k == "password") s.password = get_string(v, key, 256);
+            else if (k == "password_file") s.password_file = get_string(v, key, kMaxPathBytes);
+            else if (k == "mode") s.mode = get_enum(v, key, kSrtModes);
+            else if (k == "address") s.address = get_string(v, key, 256);
+            else if (k == "port") s.port = static_cast<int>(get_int(v, key, 1, 65535));
+            else if (k == "latency_ms") s.latency_ms = static_cast<int>(get_int(v, key, 0, 10000));
+            else if (k == "passphrase") s.passphrase = get_string(v, key, 79);
+            else if (k == "streamid") s.streamid = get_string(v, key, 512);
+            else if (k == "reattach_max_interval_ms")
+                s.reattach_max_interval_ms = static_cast<int>(get_int(v, key, 0, 3600000));
         }
     }
 
@@ -1055,6 +1074,33 @@ private:
     }
 
     // Rules between keys, on the merged result (base + overrides).
+    // Network sources (issue 15): the keys each type needs, and none of another type's secrets.
+    void validate_network_source(const SourcePreset& s) const {
+        const bool rtsp = s.type == "rtsp", srt = s.type == "srt", uri = s.type == "uri";
+        if (rtsp) {
+            if (s.url.rfind("rtsp://", 0) != 0 && s.url.rfind("rtsps://", 0) != 0 && s.url.rfind("rtspt://", 0) != 0)
+                fail_key("source.url", "is required when source.type is rtsp and must start with rtsp:// (or rtsps://)");
+            if (!s.password.empty() && !s.password_file.empty())
+                fail_key("source.password_file", "and source.password are both set (use one)");
+            if ((!s.password.empty() || !s.password_file.empty()) && s.user.empty())
+                fail_key("source.user", "is required with source.password or source.password_file");
+        } else if (!s.user.empty() || !s.password.empty() || !s.password_file.empty()) {
+            fail_key("source.user", "source.user, source.password and source.password_file apply to source.type rtsp only");
+        }
+        if (srt) {
+            if (s.mode == "listener" && s.port == 0)
+                fail_key("source.port", "is required when source.type is srt and source.mode is listener");
+            if (s.mode == "caller" && s.url.rfind("srt://", 0) != 0)
+                fail_key("source.url", "is required when source.type is srt and source.mode is caller (srt://host:port)");
+            if (!s.passphrase.empty() && s.passphrase.size() < 10)
+                fail_key("source.passphrase", "must be 10 to 79 characters (SRT's rule)");
+        } else if (!s.passphrase.empty() || !s.streamid.empty()) {
+            fail_key("source.passphrase", "source.passphrase and source.streamid apply to source.type srt only");
+        }
+        if (uri && s.url.find("://") == std::string::npos)
+            fail_key("source.url", "is required when source.type is uri (scheme://...)");
+    }
+
     void validate(const Preset& p) const {
         if (!p.video && !p.audio)
             fail("video, audio: a preset needs at least one of video and audio (both are none or missing)");
@@ -1072,6 +1118,7 @@ private:
         }
         if (p.source.type == "file" && p.source.path.empty())
             fail_key("source.path", "is required when source.type is file");
+        validate_network_source(p.source);
         if (p.source.type == "device" && p.source.video_device == "none" && p.source.audio_device == "none")
             fail_key("source.video_device", "and source.audio_device are both none: a device source needs one of them");
         if (p.video) {
