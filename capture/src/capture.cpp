@@ -730,9 +730,11 @@ struct CapturePipeline::Impl {
         g_object_set(dec, "uri", uri.c_str(), nullptr);
         gst_bin_add(GST_BIN(pipeline), dec);
         desc = "uridecodebin uri=" + redact(uri, source) + " name=dec";
+        // videorate skip-to-first: a sender's segment starts at 0, long before its first picture
+        // when it connected late; videorate would fill the difference with copies of that picture.
         if (format.video)
             vbranch = add_file_branch(
-                fmt::format("queue ! videoconvert ! videoscale ! videorate ! capsfilter caps=\"{}\" ! appsink name=vsink",
+                fmt::format("queue ! videoconvert ! videoscale ! videorate skip-to-first=true ! capsfilter caps=\"{}\" ! appsink name=vsink",
                             video_caps(format)),
                 "vsink", true);
         if (format.audio)
@@ -858,9 +860,21 @@ struct CapturePipeline::Impl {
         GstClock* sysclock = gst_system_clock_obtain();
         g_object_set(sysclock, "clock-type", GST_CLOCK_TYPE_MONOTONIC, nullptr);
         gst_pipeline_use_clock(GST_PIPELINE(pipeline), sysclock);
+        if (is_network(source.type)) {
+            // A network source's first data comes when the sender connects (an SRT caller may come
+            // minutes later); its sinks then finish the asynchronous state change, and GstPipeline
+            // would pick a new base time, moving the running time of buffers already stamped
+            // against the old one. The base time is fixed here instead, so clock_base_us() holds
+            // for every buffer.
+            gst_element_set_start_time(pipeline, GST_CLOCK_TIME_NONE);
+            gst_element_set_base_time(pipeline, gst_clock_get_time(sysclock));
+        }
         gst_object_unref(sysclock);
         GstStateChangeReturn r = gst_element_set_state(pipeline, GST_STATE_PLAYING);
-        if (r == GST_STATE_CHANGE_ASYNC) r = gst_element_get_state(pipeline, nullptr, nullptr, 5 * GST_SECOND);
+        // A network source connects on its own threads after this (its errors come on the bus);
+        // its sinks preroll once the sender's first data is decoded, which may take a while.
+        if (r == GST_STATE_CHANGE_ASYNC && !is_network(source.type))
+            r = gst_element_get_state(pipeline, nullptr, nullptr, 5 * GST_SECOND);
         if (r == GST_STATE_CHANGE_FAILURE) {
             std::string why = "state change failed";
             GstBus* bus = gst_element_get_bus(pipeline);
@@ -872,7 +886,8 @@ struct CapturePipeline::Impl {
             release();
             throw CaptureError("cannot start capture (" + why + ") [" + desc + "]");
         }
-        if (r == GST_STATE_CHANGE_ASYNC) spdlog::warn("capture: pipeline still prerolling after 5 s");
+        if (r == GST_STATE_CHANGE_ASYNC && !is_network(source.type))
+            spdlog::warn("capture: pipeline still prerolling after 5 s");
         // Running time 0 on the monotonic clock: base time (ns of the system clock) in us.
         base_us = static_cast<Micros>(gst_element_get_base_time(pipeline) / 1000);
         started = true;
@@ -949,6 +964,9 @@ Micros CapturePipeline::clock_base_us() const {
     // GstPipeline set on its way to PLAYING (before any source produced a buffer).
     if (GstElement* p = impl_->pipeline) return static_cast<Micros>(gst_element_get_base_time(p) / 1000);
     return impl_->base_us.load();
+}
+bool CapturePipeline::waits_for_sender() const {
+    return impl_->source.type == SourceType::srt && impl_->source.srt_mode == "listener";
 }
 const CaptureStats& CapturePipeline::stats() const { return impl_->stats; }
 std::string CapturePipeline::description() const { return impl_->desc; }

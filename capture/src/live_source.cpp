@@ -429,7 +429,8 @@ struct LiveSource::Impl : std::enable_shared_from_this<Impl> {
                     why = end_reason;
                 } else if (delivering && now - last_arrival.load() > policy.loss_timeout_us) {
                     why = fmt::format("no media for {:.1f} s", (now - last_arrival.load()) / 1e6);
-                } else if (!delivering && now - attached_at > policy.loss_timeout_us + kFirstMediaGrace) {
+                } else if (!delivering && !src->waits_for_sender() &&
+                           now - attached_at > policy.loss_timeout_us + kFirstMediaGrace) {
                     why = fmt::format("started but delivered nothing for {:.1f} s", (now - attached_at) / 1e6);
                 }
                 if (why.empty()) continue;
@@ -533,6 +534,14 @@ void LiveSource::start() {
     if (d.format.video && d.policy.slate)
         d.slate = render_slate(d.format.width, d.format.height, d.policy.slate_image, d.policy.slate_text);
     const std::string failure = d.attach();
+    if (failure.empty()) {
+        std::lock_guard lk(d.m);
+        if (d.src && d.src->waits_for_sender()) {
+            // A listener may wait minutes for its sender: the time line (and the slate) starts now.
+            Micros expected = kUnset;
+            d.origin.compare_exchange_strong(expected, monotonic_us());
+        }
+    }
     if (!failure.empty()) {
         if (!d.policy.slate) throw CaptureError(failure);
         spdlog::error("capture: the source cannot start: {}. Broadcasting the slate; trying again every {:.1f} s",
@@ -563,12 +572,18 @@ void LiveSource::stop() {
     if (d.supervisor.joinable()) d.supervisor.join();
     if (d.filler.joinable()) d.filler.join();
     std::unique_ptr<MediaSource> s;
+    bool delivered = false;
     {
         std::lock_guard lk(d.m);
         s = std::move(d.src);
+        delivered = d.delivering;
         d.state = SourceState::stopped;
     }
-    if (s) s->stop();  // drains: the last frames still reach downstream through the callbacks
+    // Drains: the last frames still reach downstream through the callbacks. A source that never
+    // delivered (a listener still waiting for its sender) has nothing to drain, and an end of
+    // stream pushed into its empty decoder is only an error on the bus.
+    if (s && delivered) s->stop();
+    else if (s) s->abort();
     d.gen.fetch_add(1);
     d.current = nullptr;
     d.end_downstream(false, {});

@@ -105,6 +105,10 @@ void configure_network_element(GstElement* element, const SourceConfig& source) 
         // LiveSource re-attaches (with the slate on air and one log line per state change);
         // srtsrc's own silent reconnection would hide a lost encoder behind a "late" source.
         if (has_property(obj, "auto-reconnect")) g_object_set(obj, "auto-reconnect", FALSE, nullptr);
+        // Arrival times on the buffers: tsdemux maps the sender's PCR onto them (skew corrected),
+        // so decoded media carries running times of our clock. Without them it starts the time
+        // line at 0 when the first packet comes, seconds off when the sender connects late.
+        g_object_set(obj, "do-timestamp", TRUE, nullptr);
     }
 }
 

@@ -97,6 +97,9 @@ public:
     virtual std::string description() const = 0;
     // Monotonic time (monotonic_us) at which the source's timestamps are 0, once started.
     virtual Micros clock_base_us() const = 0;
+    // True for a source that waits for a sender to connect (an SRT listener): not delivering is
+    // then not a failure, and re-attaching would only close the port the sender is looking for.
+    virtual bool waits_for_sender() const { return false; }
 };
 
 // One capture graph. Calls on_video/on_audio from GStreamer streaming threads (concurrently with
@@ -120,6 +123,7 @@ public:
     // Sets the pipeline to NULL at once: no draining, no further callbacks; idempotent.
     void abort() override;
     Micros clock_base_us() const override;
+    bool waits_for_sender() const override;
 
     const CaptureStats& stats() const;
     // The pipeline description actually used (logged, and useful in error reports).
