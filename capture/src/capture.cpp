@@ -791,7 +791,10 @@ struct CapturePipeline::Impl {
             switch (GST_MESSAGE_TYPE(msg)) {
                 case GST_MESSAGE_ERROR: {
                     std::string text = describe_error(msg);
-                    spdlog::error("capture: {}", text);
+                    // A network source's errors repeat at every re-attach attempt: LiveSource, which
+                    // gets them through on_error, logs each distinct one once.
+                    if (is_network(source.type) && cb.on_error) spdlog::debug("capture: {}", text);
+                    else spdlog::error("capture: {}", text);
                     {
                         std::lock_guard lk(m);
                         errored = true;

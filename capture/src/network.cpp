@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <regex>
 
 namespace asfcast::capture {
@@ -42,7 +43,7 @@ std::string redact_url(std::string_view url) {
     // scheme://user:password@host -> scheme://user:***@host (and user@ alone is kept).
     static const std::regex userinfo(R"(([A-Za-z][A-Za-z0-9+.-]*://[^:@/\s]*):[^@/\s]*@)");
     out = std::regex_replace(out, userinfo, "$1:***@");
-    static const std::regex passphrase(R"(((?:passphrase|password|pw)=)[^&\s"']*)", std::regex::icase);
+    static const std::regex passphrase(R"(((?:passphrase|password|pw)=)(?!\*\*\*)[^&\s"']*)", std::regex::icase);
     return std::regex_replace(out, passphrase, "$1***");
 }
 
@@ -147,6 +148,7 @@ std::string explain_network_error(const GError* error, const std::string& raw, c
         }
     }
     std::string out = what.empty() ? fmt::format("{}: {}", where, raw) : fmt::format("{}: {} [{}]", where, what, raw);
+    std::replace(out.begin(), out.end(), '\n', ' ');  // GStreamer's debug text spans lines: one log line
     return redact(out, source);
 }
 
