@@ -552,6 +552,7 @@ void LiveSource::start() {
         d.state = SourceState::lost;
         ++d.st.losses;
         ++d.st.attach_failures;
+        d.failed_in_a_row = 1;
         d.st.last_event = "source missing at start: " + failure;
         d.last_failure = failure;
         d.last_failure_logged = monotonic_us();
