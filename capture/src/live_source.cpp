@@ -25,6 +25,10 @@ constexpr Micros kFirstMediaGrace = 3'000'000;
 constexpr Micros kRepeatFailureLog = 300'000'000;
 // Audio this far ahead of the system clock comes from a source faster than real time: dropped.
 constexpr Micros kMaxAhead = 500'000;
+// A live source that delivers one kind of media only (a camera without audio; video still waiting
+// for the sender's next key frame while its audio flows): once one time line has run this long,
+// the filler starts the other (silence, the slate) so that downstream gets both from the start.
+constexpr Micros kOtherLineStart = 500'000;
 
 }  // namespace
 
@@ -78,6 +82,7 @@ struct LiveSource::Impl : std::enable_shared_from_this<Impl> {
     // Video time line.
     std::mutex vm;
     bool video_started = false;
+    std::atomic<Micros> video_line_start{kUnset};  // time-line time of the first video frame
     Micros last_vpts = 0;
     RawVideoFrame held;
     bool have_held = false;
@@ -88,6 +93,7 @@ struct LiveSource::Impl : std::enable_shared_from_this<Impl> {
     std::mutex am;
     std::unique_ptr<AudioDriftCorrector> drift;
     bool audio_started = false;
+    std::atomic<Micros> audio_line_start{kUnset};  // time-line time of the first audio sample
     std::int64_t audio_pos = 0;
     bool audio_align = true;          // the next source block realigns the time line
     std::int64_t drop_pending = 0;    // source samples still to drop (overlap after filling)
@@ -208,6 +214,7 @@ struct LiveSource::Impl : std::enable_shared_from_this<Impl> {
         if (g != gen.load()) return;
         if (!video_started) {
             video_started = true;
+            video_line_start = pts;
             last_vpts = pts - frame_us;
         }
         if (video_snap) {
@@ -260,6 +267,7 @@ struct LiveSource::Impl : std::enable_shared_from_this<Impl> {
             const auto target = static_cast<std::int64_t>(std::llround(static_cast<double>(pts) * format.sample_rate / 1e6));
             if (!audio_started) {
                 audio_started = true;
+                audio_line_start = pts;
                 audio_pos = target;
             } else if (target > audio_pos) {
                 emit_silence_locked(static_cast<std::size_t>(target - audio_pos));
@@ -483,9 +491,11 @@ struct LiveSource::Impl : std::enable_shared_from_this<Impl> {
             bool filled = false;
             if (format.video) {
                 std::lock_guard lk(vm);
-                if (!video_started && lost) {
+                const Micros audio_began = audio_line_start.load();
+                if (!video_started && (lost || (audio_began != kUnset && until - audio_began >= kOtherLineStart))) {
                     video_started = true;
                     last_vpts = std::max<Micros>(0, until) - frame_us;
+                    video_line_start = last_vpts + frame_us;
                 }
                 for (int i = 0; video_started && last_vpts + frame_us <= until && i < 1000; ++i) {
                     emit_filler_video_locked(last_vpts + frame_us, lost);
@@ -495,9 +505,11 @@ struct LiveSource::Impl : std::enable_shared_from_this<Impl> {
             }
             if (format.audio) {
                 std::lock_guard lk(am);
-                if (!audio_started && lost) {
+                const Micros video_began = video_line_start.load();
+                if (!audio_started && (lost || (video_began != kUnset && until - video_began >= kOtherLineStart))) {
                     audio_started = true;
                     audio_pos = std::max<std::int64_t>(0, until) * format.sample_rate / 1'000'000;
+                    audio_line_start = std::max<Micros>(0, until);
                 }
                 const std::int64_t target = until * format.sample_rate / 1'000'000;
                 if (audio_started && target > audio_pos) {

@@ -137,4 +137,52 @@ TEST(LiveSourceBackoff, FailuresAfterStartDoubleUpToTheCap) {
     expect_backoff(std::vector<Micros>(gaps.begin() + 1, gaps.end()));
 }
 
+// A camera without audio (or an encoder sending video only): the filler starts the audio time
+// line with silence once video has run for a moment, so downstream gets both; the same the other
+// way round.
+void one_kind_only(bool video_only) {
+    RawFormat f;
+    f.width = 160;
+    f.height = 120;
+    std::mutex m;
+    std::vector<Micros> video, audio_ends;
+    std::vector<Micros> audio_starts;
+    CaptureCallbacks down;
+    down.on_video = [&](RawVideoFrame&& v) {
+        std::lock_guard lk(m);
+        video.push_back(v.pts);
+    };
+    down.on_audio = [&](RawAudioBlock&& b) {
+        std::lock_guard lk(m);
+        audio_starts.push_back(b.pts);
+        audio_ends.push_back(b.pts + static_cast<Micros>(b.frames() * 1'000'000 / static_cast<std::size_t>(b.sample_rate)));
+    };
+    LiveSource live(f, LossPolicy{},
+                    [f, video_only](CaptureCallbacks cb) -> std::unique_ptr<MediaSource> {
+                        SourceConfig sc;
+                        sc.type = SourceType::test;
+                        RawFormat inner = f;
+                        (video_only ? inner.audio : inner.video) = false;
+                        return std::make_unique<CapturePipeline>(sc, inner, std::move(cb));
+                    },
+                    down);
+    live.start();
+    std::this_thread::sleep_for(2500ms);
+    const LiveSourceStatus st = live.status();
+    live.stop();
+    EXPECT_EQ(st.losses, 0u);
+    std::lock_guard lk(m);
+    ASSERT_GT(video.size(), 30u);
+    ASSERT_GT(audio_starts.size(), 5u);
+    const Micros first = std::min(video.front(), audio_starts.front());
+    EXPECT_LE((video_only ? audio_starts.front() : video.front()) - first, 1'100'000)
+        << "the missing kind starts within a second of the other";
+    for (std::size_t i = 1; i < audio_starts.size(); ++i)
+        ASSERT_NEAR(audio_starts[i], audio_ends[i - 1], 30) << "audio gap at block " << i;
+    for (std::size_t i = 1; i < video.size(); ++i) ASSERT_LE(video[i] - video[i - 1], 50'000) << "video gap at " << i;
+}
+
+TEST(LiveSourceOneKind, VideoOnlySourceGetsSilence) { one_kind_only(true); }
+TEST(LiveSourceOneKind, AudioOnlySourceGetsTheSlate) { one_kind_only(false); }
+
 }  // namespace
