@@ -1,5 +1,11 @@
 #include "job.hpp"
 
+// GCC 12 reports std::variant<EncodedFrame, StreamEnded> moves in run_job as maybe-uninitialized
+// (a false positive that comes and goes with unrelated changes to run_job's size and inlining).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
@@ -9,7 +15,10 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <fstream>
+#include <future>
+#include <mutex>
 #include <ctime>
 #include <thread>
 #include <variant>
@@ -36,6 +45,10 @@
 #include "asfcast/multicast/multicast.hpp"
 #include "asfcast/playlist/playlist.hpp"
 #include "asfcast/push/push_output.hpp"
+#include "asfcast/control/control.hpp"
+#include "job_control.hpp"
+#include "job_preview.hpp"
+#include "asfcast/presets/keys.hpp"
 #include "job_script.hpp"
 #include "job_source.hpp"
 
@@ -77,6 +90,19 @@ encode::AudioEncoderConfig audio_config(const presets::AudioPreset& a, int strea
     c.sample_rate = a.sample_rate;
     c.channels = a.channels;
     return c;
+}
+
+// Out of line: inlined into the mux thread's (larger since the control API) lambda, GCC 12 took
+// the moved-from variant in BoundedQueue::take for uninitialized (a false -Wmaybe-uninitialized).
+[[gnu::noinline]] std::optional<MuxItem> pop_mux_item(BoundedQueue<MuxItem>& queue, std::chrono::microseconds wait) {
+    return queue.pop_for(wait);
+}
+
+// Per-stream counters for the control API.
+void count_stream_frame(JobStats& stats, const EncodedFrame& f) {
+    if (f.stream <= 0 || f.stream >= static_cast<int>(stats.stream_frames.size())) return;
+    ++stats.stream_frames[static_cast<std::size_t>(f.stream)];
+    stats.stream_bytes[static_cast<std::size_t>(f.stream)] += f.data.size();
 }
 
 std::string format_clock(Micros us) {
@@ -156,7 +182,9 @@ bool write_media_clock(const std::string& path, Micros origin_us, std::uint32_t 
     return true;
 }
 
-std::shared_ptr<push::PushOutput> make_push_output(const presets::Preset& preset) {
+// Every target of the preset with its password read; the job gives each one a PushOutput of its own
+// (so the control API can stop, start and remove one), numbered as in the preset's list.
+push::PushConfig make_push_config(const presets::Preset& preset) {
     const presets::PushPreset& pp = preset.outputs.push;
     push::PushConfig pc;
     for (const auto& t : pp.targets) {
@@ -171,11 +199,27 @@ std::shared_ptr<push::PushOutput> make_push_output(const presets::Preset& preset
     pc.backoff_initial = std::chrono::milliseconds(pp.backoff_initial_ms);
     pc.backoff_max = std::chrono::milliseconds(pp.backoff_max_ms);
     pc.queue_bytes = static_cast<std::size_t>(pp.queue_kbytes) * 1024;
-    try {
-        return std::make_shared<push::PushOutput>(std::move(pc));
-    } catch (const std::invalid_argument& e) {
-        throw std::runtime_error(preset.origin + ": outputs.push: " + e.what());
-    }
+    return pc;
+}
+
+// The control API's token: control.token, or the first line of control.token_file (which must be
+// private to the service user). Never logged.
+std::string control_token(const presets::Preset& preset) {
+    const presets::ControlPreset& c = preset.control;
+    if (c.token_file.empty()) return c.token;
+    struct stat st {};
+    if (::stat(c.token_file.c_str(), &st) != 0)
+        throw std::runtime_error(fmt::format("control.token_file {}: {}", c.token_file, std::strerror(errno)));
+    if (st.st_mode & 077)
+        throw std::runtime_error(fmt::format("control.token_file {} is readable by group or others; run chmod 600 on it",
+                                             c.token_file));
+    std::ifstream in(c.token_file);
+    std::string line;
+    if (!in || !std::getline(in, line) || line.empty())
+        throw std::runtime_error(fmt::format("control.token_file {} cannot be read or is empty", c.token_file));
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.size() < 16) throw std::runtime_error(fmt::format("control.token_file {}: the token is shorter than 16 characters", c.token_file));
+    return line;
 }
 
 // MS-MSB multicast (outputs.multicast, --multicast). Throws with the reason when the socket cannot
@@ -244,7 +288,49 @@ void serve_announcements(pull::PullServer& server, const presets::Preset& preset
     spdlog::info("announcing http://{}/stream.asx{}", fallback_host, multicast ? " and http://" + fallback_host + "/stream.nsc" : "");
 }
 
+// The push targets of a preset as PushOutput takes them (password files read).
+std::vector<push::PushTarget> push_targets(const presets::Preset& preset) {
+    std::vector<push::PushTarget> out;
+    for (const auto& t : preset.outputs.push.targets) {
+        push::PushTarget target;
+        target.url = t.url;
+        target.user = t.user;
+        target.password = t.password_file.empty() ? t.password : read_password_file(preset.origin, t.password_file);
+        target.template_url = t.template_url;
+        target.auto_remove = t.auto_remove;
+        out.push_back(std::move(target));
+    }
+    return out;
+}
+
+
 }  // namespace
+
+ReloadResult JobReloader::reload(const presets::Preset& next) {
+    std::lock_guard lk(mutex_);
+    if (!reloader_) return {false, "no job is running (it is starting or ending); try again", {}, {}};
+    return reloader_(next);
+}
+
+void JobReloader::connect(std::function<ReloadResult(const presets::Preset&)> reloader) {
+    std::lock_guard lk(mutex_);
+    reloader_ = std::move(reloader);
+}
+
+void JobReloader::disconnect() {
+    std::lock_guard lk(mutex_);
+    reloader_ = nullptr;
+}
+
+void log_reload(const ReloadResult& r) {
+    if (!r.applied) {
+        spdlog::error("reload refused: {}; nothing changed", r.error);
+        return;
+    }
+    for (const auto& key : r.live) spdlog::info("reload: {} changed: applied", key);
+    for (const auto& key : r.restart) spdlog::warn("reload: {} changed: needs a restart (the running value stays)", key);
+    if (r.live.empty() && r.restart.empty()) spdlog::info("reload: nothing changed");
+}
 
 int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& stats) {
     const presets::Preset& preset = options.preset;
@@ -418,11 +504,32 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
         bus.attach(archive->feed());
         spdlog::info("archiving to {}", ac.path);
     }
-    // The pull source: "/" serves the stream, and the preset's mount path too.
+    // The pull source: "/" serves the stream, and the preset's mount path too. The control API
+    // may stop it and start it again: a new server on the same address and port.
     std::unique_ptr<pull::PullServer> pull_server;
+    pull::PullConfig pull_config;
+    pull::PullStats pull_totals_before;  // of servers stopped by the operator, for the totals
+    std::shared_ptr<multicast::MulticastOutput> multicast_output;
+    auto start_pull = [&] {
+        const presets::PullPreset& pp = preset.outputs.pull;
+        std::unique_ptr<pull::PullServer> server;
+        try {
+            server = std::make_unique<pull::PullServer>(pull_config);
+        } catch (const std::invalid_argument& e) {
+            throw std::runtime_error(preset.origin + ": " + e.what());
+        }
+        bus.attach(server->add_mount("/"));
+        if (!pp.mount.empty()) bus.attach(server->add_mount(pp.mount));
+        server->start();
+        pull_config.port = server->port();  // a restart keeps the port, even one chosen by the system
+        const std::string host = pp.address.find(':') != std::string::npos ? "[" + pp.address + "]" : pp.address;
+        spdlog::info("serving mmsh://{}:{}/{}{}", host, server->port(),
+                     pp.mount.empty() ? "" : " and mmsh://" + host + ":" + std::to_string(server->port()), pp.mount);
+        pull_server = std::move(server);
+    };
     if (preset.outputs.pull.enabled) {
         const presets::PullPreset& pp = preset.outputs.pull;
-        pull::PullConfig pc;
+        pull::PullConfig& pc = pull_config;
         pc.bind_address = pp.address;
         pc.port = static_cast<std::uint16_t>(pp.port);
         pc.max_clients = static_cast<std::size_t>(pp.max_clients);
@@ -438,23 +545,27 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
         pc.max_lag_ms = static_cast<std::uint32_t>(pp.max_lag_ms);
         pc.lag_policy = pp.lag_policy;
         pc.send_interval_ms = static_cast<std::uint32_t>(pp.send_interval_ms);
-        try {
-            pull_server = std::make_unique<pull::PullServer>(pc);
-        } catch (const std::invalid_argument& e) {
-            throw std::runtime_error(preset.origin + ": " + e.what());
-        }
-        bus.attach(pull_server->add_mount("/"));
-        if (!pp.mount.empty()) bus.attach(pull_server->add_mount(pp.mount));
-        pull_server->start();
-        const std::string host = pp.address.find(':') != std::string::npos ? "[" + pp.address + "]" : pp.address;
-        spdlog::info("serving mmsh://{}:{}/{}{}", host, pull_server->port(),
-                     pp.mount.empty() ? "" : " and mmsh://" + host + ":" + std::to_string(pull_server->port()),
-                     pp.mount);
+        start_pull();
     }
-    // MS-MSBD (outputs.msbd, --msbd): Windows Media servers connect over TCP.
+    // MS-MSBD (outputs.msbd, --msbd): Windows Media servers connect over TCP. Stopped and started
+    // like the pull server.
     std::unique_ptr<msbd::MsbdServer> msbd_server;
+    msbd::MsbdConfig msbd_config;
+    auto start_msbd = [&] {
+        std::unique_ptr<msbd::MsbdServer> server;
+        try {
+            server = std::make_unique<msbd::MsbdServer>(msbd_config);
+        } catch (const std::invalid_argument& e) {
+            throw std::runtime_error(preset.origin + ": outputs." + e.what());
+        }
+        bus.attach(server->feed());
+        server->start();
+        msbd_config.port = server->port();
+        spdlog::info("serving msbd://{}:{}/ (MS-MSBD)", msbd_config.address, server->port());
+        msbd_server = std::move(server);
+    };
     if (const presets::MsbdPreset& mp = preset.outputs.msbd; mp.enabled) {
-        msbd::MsbdConfig mc;
+        msbd::MsbdConfig& mc = msbd_config;
         mc.address = mp.address;
         mc.port = static_cast<std::uint16_t>(mp.port);
         mc.max_clients = static_cast<std::size_t>(mp.max_clients);
@@ -467,25 +578,63 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
         mc.max_lag_ms = static_cast<std::uint32_t>(mp.max_lag_ms);
         mc.lag_policy = mp.lag_policy;
         mc.send_interval_ms = static_cast<std::uint32_t>(mp.send_interval_ms);
+        start_msbd();
+    }
+    // Push: one PushOutput (state machine, queue, thread) per target, fed from the same stream, so
+    // that the control API can stop, start, add and remove one without touching the others.
+    struct PushEntry {
+        int index = 0;  // push[N] in the log, push:N in the control API
+        push::PushTarget target;
+        bool from_preset = false;
+        bool removed = false;
+        std::shared_ptr<push::PushOutput> output;  // null while stopped
+        push::TargetStatus last;                   // the status when it was stopped
+    };
+    std::vector<PushEntry> push_entries;
+    const push::PushConfig push_base = make_push_config(preset);
+    auto start_push = [&](PushEntry& e) {
+        push::PushConfig pc = push_base;
+        pc.targets = {e.target};
+        pc.first_index = e.index;
         try {
-            msbd_server = std::make_unique<msbd::MsbdServer>(mc);
-        } catch (const std::invalid_argument& e) {
-            throw std::runtime_error(preset.origin + ": outputs." + e.what());
+            e.output = std::make_shared<push::PushOutput>(std::move(pc));
+        } catch (const std::invalid_argument& err) {
+            throw std::invalid_argument(std::string("outputs.push: ") + err.what());
         }
-        bus.attach(msbd_server->feed());
-        msbd_server->start();
-        spdlog::info("serving msbd://{}:{}/ (MS-MSBD)", mp.address, msbd_server->port());
+        bus.attach(e.output->feed());
+        for (const auto& st : e.output->status()) spdlog::info("pushing to {}", st.url);
+    };
+    auto stop_push = [&](PushEntry& e) {
+        if (!e.output) return;
+        const auto st = e.output->status();
+        e.output->stop();
+        if (!st.empty()) e.last = st.front();
+        e.output.reset();
+    };
+    {
+        int index = 0;
+        for (auto& t : push_base.targets) {
+            PushEntry e;
+            e.index = index++;
+            e.target = t;
+            e.from_preset = true;
+            try {
+                start_push(e);
+            } catch (const std::invalid_argument& err) {
+                throw std::runtime_error(preset.origin + ": " + err.what());
+            }
+            push_entries.push_back(std::move(e));
+        }
     }
-    // Push: one state machine per target, fed from the same stream.
-    std::shared_ptr<push::PushOutput> push_output;
-    if (!preset.outputs.push.targets.empty()) {
-        push_output = make_push_output(preset);
-        bus.attach(push_output->feed());
-        for (const auto& s : push_output->status()) spdlog::info("pushing to {}", s.url);
-    }
+    auto push_statuses = [&] {
+        std::vector<push::TargetStatus> out;
+        for (const auto& e : push_entries)
+            if (e.output)
+                for (auto& st : e.output->status()) out.push_back(std::move(st));
+        return out;
+    };
     // Multicast: the .nsc file is written now, before the first packet (a path that cannot be
     // written stops the job here). multicast_output->nsc_text() is the announcement to serve.
-    std::shared_ptr<multicast::MulticastOutput> multicast_output;
     if (preset.outputs.multicast.enabled()) {
         multicast_output = make_multicast_output(preset);
         bus.attach(multicast_output->feed());
@@ -496,6 +645,28 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
         }
     }
     if (pull_server) serve_announcements(*pull_server, preset, multicast_output);
+    // The control API (control/, docs/api.md): on its own port, started before the capture so that
+    // a port in use or a missing token stops the job at once.
+    std::unique_ptr<PreviewGrabber> preview;
+    std::unique_ptr<JobControl> job_control;
+    std::unique_ptr<control::ControlServer> control_server;
+    if (preset.control.enabled) {
+        if (want_video) preview = std::make_unique<PreviewGrabber>();
+        job_control = std::make_unique<JobControl>(preview.get());
+        control::ControlConfig cc;
+        cc.address = preset.control.address;
+        cc.port = static_cast<std::uint16_t>(preset.control.port);
+        cc.token = control_token(preset);
+        try {
+            control_server = std::make_unique<control::ControlServer>(cc, *job_control);
+            control_server->start();
+        } catch (const control::ControlError& e) {
+            throw std::runtime_error(e.what());
+        }
+        const std::string host = cc.address.find(':') != std::string::npos ? "[" + cc.address + "]" : cc.address;
+        spdlog::info("control API and status page on http://{}:{}/{}", host, control_server->port(),
+                     cc.token.empty() ? "" : " (bearer token required)");
+    }
     const std::size_t outputs_attached = bus.open_outputs();
     if (outputs_attached == 0) spdlog::warn("no output is enabled (no archive, pull, push): the stream goes nowhere");
     // A playlist (issue 11, point 5) is the source of what goes on air: it publishes the headers,
@@ -524,6 +695,14 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
     } else {
         bus.publish_header(header);
     }
+    // The engine lives on the mux thread; the control API (main thread) leaves an entry to switch
+    // to here and reads what is on air from here.
+    struct PlaylistRemote {
+        std::mutex m;
+        std::optional<std::size_t> request;  // an entry the operator put on air, not yet served
+        std::string on_air;
+        std::uint64_t started = 0, refused = 0;
+    } playlist_remote;
 
     // Raw queues: live sources drop when the encoder falls behind (counted), files wait. Room for
     // the few frames the slate sends at once to close a gap when the source comes back.
@@ -565,6 +744,7 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
     };
     capture::CaptureCallbacks callbacks;
     callbacks.on_video = [&](RawVideoFrame&& f) {
+        if (preview) preview->offer(f);
         note_capture(f.pts);
         ++stats.video_frames_captured;
         bool ok = source.fast ? video_q.push(std::move(f)) : video_q.try_push(std::move(f));
@@ -670,6 +850,21 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
             };
             // With a playlist the loop goes on after the live encode ended, for the entries after it.
             const auto playlist_running = [&] { return engine && !engine->finished() && !playlist_stop; };
+            const auto poll_playlist = [&](Micros t) {
+                std::optional<std::size_t> request;
+                {
+                    std::lock_guard lock(playlist_remote.m);
+                    request = std::exchange(playlist_remote.request, std::nullopt);
+                }
+                if (request) engine->switch_to(*request, t);
+                engine->poll(t);
+                playlist_done = engine->finished();
+                std::string on_air = engine->on_air();
+                std::lock_guard lock(playlist_remote.m);
+                playlist_remote.on_air = std::move(on_air);
+                playlist_remote.started = engine->stats().entries_started;
+                playlist_remote.refused = engine->stats().entries_refused;
+            };
             while (open_streams > 0 || playlist_running()) {
                 Micros now = monotonic_us();
                 Micros wait = 50'000;
@@ -679,14 +874,14 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
                 if (open_streams == 0) {
                     // Only the playlist's files are left: nothing comes from the queue.
                     std::this_thread::sleep_for(std::chrono::microseconds(wait));
-                    engine->poll(monotonic_us());
-                    playlist_done = engine->finished();
+                    poll_playlist(monotonic_us());
                     continue;
                 }
-                auto item = mux_q.pop_for(std::chrono::microseconds(wait));
+                auto item = pop_mux_item(mux_q, std::chrono::microseconds(wait));
                 now = monotonic_us();
                 if (item) {
                     if (auto* f = std::get_if<EncodedFrame>(&*item)) {
+                        count_stream_frame(stats, *f);
                         if (f->pts >= duration_us) {
                             duration_reached = true;  // frames past the end are not sent
                         } else {
@@ -714,10 +909,7 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
                 }
                 packetizer.poll(now, out);
                 publish();
-                if (engine) {
-                    engine->poll(monotonic_us());
-                    playlist_done = engine->finished();
-                }
+                if (engine) poll_playlist(monotonic_us());
             }
             while (auto f = interleaver.pop_any()) {
                 add_script_commands(f->dts, monotonic_us());
@@ -791,25 +983,437 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
             last_source_event = ss->last_event;
         }
     };
+    // ---- The control API's view and actions (main thread only) ----
+    const auto started_wall = std::chrono::system_clock::now();
+    const auto started_steady = SteadyClock::now();
+    std::size_t outputs_stopped_by_operator = 0;
+    std::vector<std::pair<int, std::string>> stream_names;  // (stream, kind) for the renditions
+    for (const auto& v : streams.video) stream_names.emplace_back(v.stream, "video");
+    for (const auto& a : streams.audio) stream_names.emplace_back(a.stream, "audio");
+    for (const auto& c : streams.commands) stream_names.emplace_back(c.stream, "command");
+    auto stream_label = [&](int stream) -> std::string {
+        for (const auto& v : streams.video) if (v.stream == stream) return v.stream_name;
+        for (const auto& a : streams.audio) if (a.stream == stream) return a.stream_name;
+        for (const auto& c : streams.commands) if (c.stream == stream) return c.stream_name;
+        return "";
+    };
+    // Bit rates over the last snapshot interval (about a second).
+    struct RateState {
+        SteadyClock::time_point at{};
+        std::uint64_t bytes = 0;
+        std::array<std::uint64_t, 128> stream_bytes{};
+        double bitrate = 0;
+        std::array<double, 128> stream_bitrate{};
+    } rate;
+    auto build_snapshot = [&] {
+        control::StatusSnapshot snap;
+        const auto now = SteadyClock::now();
+        const double secs = std::chrono::duration<double>(now - rate.at).count();
+        if (rate.at != SteadyClock::time_point{} && secs > 0.2) {
+            rate.bitrate = static_cast<double>(stats.bytes.load() - rate.bytes) * 8 / secs;
+            for (const auto& [n, kind] : stream_names) {
+                const auto i = static_cast<std::size_t>(n);
+                rate.stream_bitrate[i] = static_cast<double>(stats.stream_bytes[i].load() - rate.stream_bytes[i]) * 8 / secs;
+            }
+        }
+        if (rate.at == SteadyClock::time_point{} || secs > 0.2) {
+            rate.at = now;
+            rate.bytes = stats.bytes.load();
+            for (const auto& [n, kind] : stream_names) rate.stream_bytes[static_cast<std::size_t>(n)] = stats.stream_bytes[static_cast<std::size_t>(n)].load();
+        }
+        snap.version = ASFCAST_VERSION;
+        snap.preset = preset.name;
+        snap.started_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(started_wall.time_since_epoch()).count();
+        snap.uptime_s = std::chrono::duration<double>(now - started_steady).count();
+        snap.media_time_s = static_cast<double>(stats.media_time_us.load()) / 1e6;
+        if (auto ss = pipeline.status()) {
+            snap.source.state = capture::to_string(ss->state);
+            snap.source.description = describe_source(*ss);
+            snap.source.losses = ss->losses;
+            snap.source.filler_frames = ss->filler_frames;
+        } else {
+            snap.source.state = capture_ended ? "ended" : "file";
+            snap.source.description = pipeline.description();
+        }
+        snap.video_frames_captured = stats.video_frames_captured.load();
+        snap.video_frames_dropped = stats.video_frames_dropped.load();
+        snap.audio_blocks_captured = stats.audio_blocks_captured.load();
+        snap.audio_blocks_dropped = stats.audio_blocks_dropped.load();
+        snap.packets = stats.packets.load();
+        snap.bytes = stats.bytes.load();
+        snap.bitrate_bps = rate.bitrate;
+        for (const auto& [n, kind] : stream_names) {
+            const auto i = static_cast<std::size_t>(n);
+            snap.renditions.push_back({n, kind, stream_label(n), stats.stream_frames[i].load(), stats.stream_bytes[i].load(),
+                                       rate.stream_bitrate[i]});
+        }
+        if (archive) {
+            const std::string error = archive->error();
+            snap.outputs.push_back({"archive", "archive", error.empty() ? "running" : "failed", preset.outputs.archive, error,
+                                    false, false});
+        }
+        if (preset.outputs.pull.enabled) {
+            const std::string host = pull_config.bind_address.find(':') != std::string::npos
+                                         ? "[" + pull_config.bind_address + "]" : pull_config.bind_address;
+            snap.outputs.push_back({"pull", "pull", pull_server ? "running" : "stopped",
+                                    fmt::format("mmsh://{}:{}/", host, pull_config.port), "", !pull_server, pull_server != nullptr});
+            pull::PullStats ps = pull_server ? pull_server->stats() : pull::PullStats{};
+            snap.pull.running = pull_server != nullptr;
+            snap.pull.connections_total = pull_totals_before.connections_accepted + ps.connections_accepted;
+            snap.pull.plays_total = pull_totals_before.plays + ps.plays;
+            snap.pull.refused_total = pull_totals_before.connections_refused + ps.connections_refused;
+            snap.pull.auth_failures_total = pull_totals_before.auth_failures + ps.auth_failures;
+            snap.pull.bytes_sent_total = pull_totals_before.bytes_sent + ps.bytes_sent;
+            snap.pull.clients_now = ps.clients_now;
+            snap.pull.streaming_now = ps.streaming_now;
+            if (pull_server)
+                for (auto& c : pull_server->clients(200))
+                    snap.pull.clients.push_back({std::move(c.address), std::move(c.user_agent), c.bytes_sent,
+                                                 c.connected_unix_ms, c.streaming});
+        }
+        if (preset.outputs.msbd.enabled)
+            snap.outputs.push_back({"msbd", "msbd", msbd_server ? "running" : "stopped",
+                                    fmt::format("msbd://{}:{}/", msbd_config.address, msbd_config.port), "", !msbd_server,
+                                    msbd_server != nullptr});
+        if (multicast_output) {
+            const bool mfailed = multicast_output->stats().failed;
+            snap.outputs.push_back({"multicast", "multicast", mfailed ? "failed" : "running", multicast_output->destination(),
+                                    mfailed ? "sending failed; see the log" : "", false, false});
+        }
+        for (const auto& e : push_entries) {
+            if (e.removed) continue;
+            control::PushTargetStatus t;
+            t.id = "push:" + std::to_string(e.index);
+            t.from_preset = e.from_preset;
+            push::TargetStatus st = e.last;
+            if (e.output) {
+                const auto list = e.output->status();
+                if (!list.empty()) st = list.front();
+            }
+            t.url = st.url;
+            t.state = e.output ? push::to_string(st.state) : "stopped";
+            t.last_error = st.last_error;
+            t.packets_sent = st.packets_sent;
+            t.packets_skipped = st.packets_skipped;
+            t.bytes_sent = st.bytes_sent;
+            t.reconnects = st.reconnects;
+            snap.outputs.push_back({t.id, "push", t.state, e.output ? st.describe() : t.url, t.last_error, !e.output,
+                                    e.output != nullptr});
+            if (snap.outputs.back().detail != t.url) snap.outputs.back().detail = t.url + " (" + snap.outputs.back().detail + ")";
+            snap.push_targets.push_back(std::move(t));
+        }
+        snap.playlist.enabled = engine != nullptr;
+        if (engine) {
+            for (const auto& e : preset.playlist.entries) snap.playlist.entries.push_back(e.name);
+            std::lock_guard lock(playlist_remote.m);
+            snap.playlist.on_air = playlist_remote.on_air;
+            snap.playlist.entries_started = playlist_remote.started;
+            snap.playlist.entries_refused = playlist_remote.refused;
+        }
+        snap.script.enabled = job_script != nullptr;
+        if (job_script) {
+            snap.script.commands_sent = job_script->commands_sent();
+            snap.script.markers = job_script->markers();
+        }
+        return snap;
+    };
+    // ---- Reload (issue 14, point 5): SIGHUP and the control API's reload action, main thread only ----
+    // `running` is what runs: the preset at start, then each reload's live keys. What cannot change
+    // live stays as it is and is named (presets/keys.cpp says which keys reload).
+    presets::Preset running = preset;
+    auto reload_now = [&](const presets::Preset& next) -> ReloadResult {
+        ReloadResult result;
+        const auto changes = presets::diff_presets(running, next);
+        bool push_changed = false, pull_changed = false;
+        for (const auto& c : changes) {
+            if (c.reload == presets::Reload::restart) continue;
+            if (c.key.starts_with("outputs.push.")) push_changed = true;
+            if (c.key.starts_with("outputs.pull.")) pull_changed = true;
+        }
+        // Everything that can fail comes before anything changes.
+        std::vector<push::PushTarget> new_targets;
+        try {
+            if (push_changed) new_targets = push_targets(next);  // password files are read here
+            if (pull_changed) {
+                if (!running.outputs.pull.enabled)
+                    throw std::runtime_error("outputs.pull: the pull output is off in the running job; its settings "
+                                             "need a restart");
+                const presets::PullPreset& pp = next.outputs.pull;
+                std::vector<pull::PullUser> users;
+                for (const auto& u : pp.users) users.push_back({u.name, u.password});
+                // Checks the schemes and CIDR blocks, then swaps them in for new requests (a stopped
+                // server takes them from pull_config when it starts again).
+                if (pull_server)
+                    pull_server->update_access(static_cast<std::size_t>(pp.max_clients),
+                                               static_cast<std::size_t>(pp.max_clients_per_ip), pp.auth, pp.realm,
+                                               users, pp.allow, pp.deny);
+                pull_config.max_clients = static_cast<std::size_t>(pp.max_clients);
+                pull_config.max_clients_per_ip = static_cast<std::size_t>(pp.max_clients_per_ip);
+                pull_config.auth = pp.auth;
+                pull_config.realm = pp.realm;
+                pull_config.users = users;
+                pull_config.allow = pp.allow;
+                pull_config.deny = pp.deny;
+                running.outputs.pull.max_clients = pp.max_clients;
+                running.outputs.pull.max_clients_per_ip = pp.max_clients_per_ip;
+                running.outputs.pull.auth = pp.auth;
+                running.outputs.pull.realm = pp.realm;
+                running.outputs.pull.users = pp.users;
+                running.outputs.pull.allow = pp.allow;
+                running.outputs.pull.deny = pp.deny;
+            }
+        } catch (const std::exception& e) {
+            result.error = e.what();
+            return result;
+        }
+        if (push_changed) {
+            // The preset's targets only: targets the control API added stay.
+            const auto same = [](const push::PushTarget& a, const push::PushTarget& b) {
+                return a.url == b.url && a.user == b.user && a.password == b.password &&
+                       a.template_url == b.template_url && a.auto_remove == b.auto_remove;
+            };  // a changed password is a new target
+            for (auto& e : push_entries) {
+                if (!e.from_preset || e.removed) continue;
+                if (std::any_of(new_targets.begin(), new_targets.end(), [&](const auto& t) { return same(e.target, t); }))
+                    continue;
+                if (e.output) ++outputs_stopped_by_operator;
+                stop_push(e);
+                e.removed = true;
+                spdlog::info("reload: push to {} removed", e.target.url);
+            }
+            for (const auto& t : new_targets) {
+                if (std::any_of(push_entries.begin(), push_entries.end(), [&](const PushEntry& e) {
+                        return e.from_preset && !e.removed && same(e.target, t);
+                    }))
+                    continue;
+                PushEntry e;
+                e.index = static_cast<int>(push_entries.size());
+                e.target = t;
+                e.from_preset = true;
+                try {
+                    start_push(e);
+                } catch (const std::exception& err) {
+                    spdlog::error("reload: {}", err.what());
+                    continue;
+                }
+                spdlog::info("reload: pushing to {}", t.url);
+                push_entries.push_back(std::move(e));
+            }
+            running.outputs.push.targets = next.outputs.push.targets;
+        }
+        for (const auto& c : changes) (c.reload == presets::Reload::live ? result.live : result.restart).push_back(c.key);
+        result.applied = true;
+        return result;
+    };
+    // Reloads asked from another thread (SIGHUP) wait here for the main loop.
+    struct ReloadRequests {
+        std::mutex m;
+        std::deque<std::pair<presets::Preset, std::promise<ReloadResult>>> queue;
+        bool closed = false;
+    } reload_requests;
+    auto serve_reloads = [&] {
+        std::deque<std::pair<presets::Preset, std::promise<ReloadResult>>> todo;
+        {
+            std::lock_guard lock(reload_requests.m);
+            todo.swap(reload_requests.queue);
+        }
+        for (auto& [next, answer] : todo) answer.set_value(reload_now(next));
+    };
+    auto find_push = [&](const std::string& id) -> PushEntry* {
+        for (auto& e : push_entries)
+            if (!e.removed && "push:" + std::to_string(e.index) == id) return &e;
+        return nullptr;
+    };
+    using Outcome = control::ActionResult::Outcome;
+    auto perform = [&](const control::Action& action) -> control::ActionResult {
+        if (const auto* a = std::get_if<control::StopOutput>(&action)) {
+            if (a->output == "pull" && preset.outputs.pull.enabled) {
+                if (!pull_server) return {Outcome::not_possible, "the pull server is already stopped", ""};
+                const pull::PullStats ps = pull_server->stats();
+                pull_server->stop();
+                pull_totals_before.connections_accepted += ps.connections_accepted;
+                pull_totals_before.plays += ps.plays;
+                pull_totals_before.connections_refused += ps.connections_refused;
+                pull_totals_before.auth_failures += ps.auth_failures;
+                pull_totals_before.bytes_sent += ps.bytes_sent;
+                pull_server.reset();
+                ++outputs_stopped_by_operator;
+                return {Outcome::done, "pull server stopped; its clients were disconnected", ""};
+            }
+            if (a->output == "msbd" && preset.outputs.msbd.enabled) {
+                if (!msbd_server) return {Outcome::not_possible, "the MSBD server is already stopped", ""};
+                msbd_server->stop();
+                msbd_server.reset();
+                ++outputs_stopped_by_operator;
+                return {Outcome::done, "MSBD server stopped", ""};
+            }
+            if (auto* e = find_push(a->output)) {
+                if (!e->output) return {Outcome::not_possible, a->output + " is already stopped", ""};
+                stop_push(*e);
+                ++outputs_stopped_by_operator;
+                return {Outcome::done, a->output + " stopped", ""};
+            }
+            if (a->output == "archive" || a->output == "multicast")
+                return {Outcome::not_possible, a->output + " cannot be stopped and started while the job runs", ""};
+            return {Outcome::unknown_target, "no output " + a->output + " in this job", ""};
+        }
+        if (const auto* a = std::get_if<control::StartOutput>(&action)) {
+            if (a->output == "pull" && preset.outputs.pull.enabled) {
+                if (pull_server) return {Outcome::not_possible, "the pull server is already running", ""};
+                start_pull();
+                serve_announcements(*pull_server, preset, multicast_output);
+                if (outputs_stopped_by_operator) --outputs_stopped_by_operator;
+                return {Outcome::done, "pull server started on port " + std::to_string(pull_server->port()), ""};
+            }
+            if (a->output == "msbd" && preset.outputs.msbd.enabled) {
+                if (msbd_server) return {Outcome::not_possible, "the MSBD server is already running", ""};
+                start_msbd();
+                if (outputs_stopped_by_operator) --outputs_stopped_by_operator;
+                return {Outcome::done, "MSBD server started", ""};
+            }
+            if (auto* e = find_push(a->output)) {
+                if (e->output) return {Outcome::not_possible, a->output + " is already running", ""};
+                start_push(*e);
+                if (outputs_stopped_by_operator) --outputs_stopped_by_operator;
+                return {Outcome::done, a->output + " started", ""};
+            }
+            if (a->output == "archive" || a->output == "multicast")
+                return {Outcome::not_possible, a->output + " cannot be stopped and started while the job runs", ""};
+            return {Outcome::unknown_target, "no output " + a->output + " in this job", ""};
+        }
+        if (const auto* a = std::get_if<control::AddPushTarget>(&action)) {
+            std::size_t live = 0;
+            for (const auto& e : push_entries) live += !e.removed;
+            if (live >= 64) return {Outcome::not_possible, "this job already has 64 push targets", ""};
+            if (preset.asf.packet_size > presets::kPushMaxPacketSize)
+                return {Outcome::not_possible,
+                        fmt::format("asf.packet_size {} is larger than push carries ({})", preset.asf.packet_size,
+                                    presets::kPushMaxPacketSize), ""};
+            PushEntry e;
+            e.index = static_cast<int>(push_entries.size());
+            e.target.url = a->url;
+            e.target.user = a->user;
+            e.target.password = a->password;
+            try {
+                start_push(e);
+            } catch (const std::invalid_argument& err) {
+                return {Outcome::invalid, err.what(), ""};
+            }
+            const std::string id = "push:" + std::to_string(e.index);
+            push_entries.push_back(std::move(e));
+            return {Outcome::done, "pushing to " + push_entries.back().output->status().front().url, id};
+        }
+        if (const auto* a = std::get_if<control::RemovePushTarget>(&action)) {
+            auto* e = find_push(a->id);
+            if (!e) return {Outcome::unknown_target, "no push target " + a->id + " in this job", ""};
+            if (e->output) ++outputs_stopped_by_operator;
+            stop_push(*e);
+            e->removed = true;
+            return {Outcome::done, a->id + " removed", ""};
+        }
+        if (std::holds_alternative<control::ReloadPreset>(action)) {
+            if (!options.load_preset) return {Outcome::not_possible, "this job cannot read its preset again", ""};
+            ReloadResult r;
+            try {
+                spdlog::info("reload: reading {} again (control API)", preset.origin);
+                r = reload_now(options.load_preset());
+            } catch (const std::exception& e) {
+                r.error = e.what();
+            }
+            log_reload(r);
+            if (!r.applied) return {Outcome::invalid, "reload refused: " + r.error + "; nothing changed", ""};
+            const auto list = [](const std::vector<std::string>& keys) {
+                return keys.empty() ? std::string("none") : fmt::format("{}", fmt::join(keys, ", "));
+            };
+            return {Outcome::done, "reloaded; applied: " + list(r.live) + "; needs a restart: " + list(r.restart), ""};
+        }
+        if (const auto* a = std::get_if<control::SwitchPlaylistEntry>(&action)) {
+            if (!engine) return {Outcome::not_possible, "this job has no playlist (a preset's playlist: section)", ""};
+            const auto& entries = preset.playlist.entries;
+            std::optional<std::size_t> index;
+            if (std::all_of(a->entry.begin(), a->entry.end(), [](char c) { return c >= '0' && c <= '9'; }) &&
+                a->entry.size() <= 6) {
+                const std::size_t n = std::stoul(a->entry);
+                if (n >= 1 && n <= entries.size()) index = n - 1;
+            } else {
+                for (std::size_t i = 0; i < entries.size() && !index; ++i)
+                    if (entries[i].name == a->entry) index = i;
+            }
+            if (!index)
+                return {Outcome::unknown_target,
+                        fmt::format("no playlist entry '{}': give a number 1..{} or an entry's name", a->entry.substr(0, 64),
+                                    entries.size()),
+                        ""};
+            if (playlist_done) return {Outcome::not_possible, "the playlist has ended", ""};
+            {
+                std::lock_guard lock(playlist_remote.m);
+                playlist_remote.request = *index;
+            }
+            return {Outcome::done, fmt::format("entry {} '{}' goes on air", *index + 1, entries[*index].name), ""};
+        }
+        std::string line;
+        if (const auto* a = std::get_if<control::SendScriptCommand>(&action)) {
+            if (a->type.empty() || !std::all_of(a->type.begin(), a->type.end(), [](char c) {
+                    return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+                }))
+                return {Outcome::invalid, "type must be letters, digits and '_' (CAPTION, URL, TEXT, EVENT, FILENAME, ...)", ""};
+            line = a->type + (a->parameter.empty() ? "" : " " + a->parameter);
+        } else if (const auto* m = std::get_if<control::AddMarker>(&action)) {
+            line = "MARKER " + m->name;
+        }
+        if (!job_script)
+            return {Outcome::not_possible,
+                    "script commands are off in this job: start it with --commands or a script_commands: section", ""};
+        const auto parsed = script::parse_command_line(line);
+        if (!parsed.command) return {Outcome::invalid, parsed.error.empty() ? "not a command" : parsed.error, ""};
+        const bool marker = parsed.command->is_marker();
+        job_script->submit(*parsed.command);
+        return {Outcome::done, marker ? "marker recorded" : parsed.command->type + " command queued", ""};
+    };
+
     // With a playlist the job runs until the playlist ends (the live source ending is only the end
     // of live entries); without, until the source ends.
     const auto ended = [&] { return engine ? playlist_done.load() : capture_ended.load(); };
+    if (options.reloader)
+        options.reloader->connect([&reload_requests](const presets::Preset& next) {
+            std::future<ReloadResult> answer;
+            {
+                std::lock_guard lock(reload_requests.m);
+                if (reload_requests.closed) return ReloadResult{false, "the job is ending", {}, {}};
+                reload_requests.queue.emplace_back(next, std::promise<ReloadResult>{});
+                answer = reload_requests.queue.back().second.get_future();
+            }
+            if (answer.wait_for(std::chrono::seconds(30)) != std::future_status::ready)
+                return ReloadResult{false, "the job's main loop did not take the reload within 30 s", {}, {}};
+            return answer.get();
+        });
     for (int tick = 0; !stop && !ended() && !duration_reached && !failed; ++tick) {
         // Outputs that fail (a disk that is full, ...) close their feeds; the broadcast goes on
-        // while any output can take it.
-        if (outputs_attached > 0 && bus.open_outputs() == 0) {
+        // while any output can take it. Outputs the operator stopped can be started again.
+        if (outputs_attached > 0 && bus.open_outputs() == 0 && outputs_stopped_by_operator == 0) {
             spdlog::error("every output has stopped; nothing can go on");
             failed = true;
             break;
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
         update_media_clock();
+        serve_reloads();
+        if (job_control) {
+            bool acted = false;
+            try {
+                acted = job_control->run_pending(perform);
+            } catch (const std::exception& e) {
+                spdlog::error("control: {}", e.what());
+            }
+            if (acted || tick % 10 == 0) job_control->publish(build_snapshot());
+        }
         if (tick % 10 == 0) {
             read_source();
             if (pull_server) stats.pull_clients = pull_server->stats().streaming_now;
-            if (push_output) {
+            else stats.pull_clients = 0;
+            {
                 std::uint64_t streaming = 0;
-                for (const auto& st : push_output->status()) streaming += st.state == push::TargetState::streaming;
+                for (const auto& st : push_statuses()) streaming += st.state == push::TargetState::streaming;
                 stats.push_streaming = streaming;
             }
             const std::int64_t media = stats.media_time_us.load();
@@ -824,10 +1428,27 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
                        static_cast<unsigned long long>(stats.packets.load()),
                        static_cast<unsigned long long>(stats.pull_clients.load()),
                        static_cast<unsigned long long>(stats.push_streaming.load()),
-                       preset.outputs.push.targets.size());
+                       static_cast<std::size_t>(std::count_if(push_entries.begin(), push_entries.end(),
+                                                              [](const PushEntry& e) { return !e.removed; })));
         }
         status.update(stats, source_line);
     }
+    // No more reloads: those asked meanwhile are answered before the connection goes.
+    {
+        std::lock_guard lock(reload_requests.m);
+        reload_requests.closed = true;
+    }
+    serve_reloads();
+    if (options.reloader) options.reloader->disconnect();
+    // The control API answers no more actions; its server closes before the outputs end.
+    if (job_control) job_control->close();
+    if (control_server) control_server->stop();
+    if (preview && preview->jpegs_encoded())
+        spdlog::info("control: {} preview pictures kept ({:.2f} ms each to scale), {} encoded to JPEG ({:.2f} ms each)",
+                     preview->pictures_kept(),
+                     static_cast<double>(preview->scale_us_total()) / 1000.0 / static_cast<double>(std::max<std::uint64_t>(1, preview->pictures_kept())),
+                     preview->jpegs_encoded(),
+                     static_cast<double>(preview->encode_us_total()) / 1000.0 / static_cast<double>(preview->jpegs_encoded()));
     sd_notify(0, "STOPPING=1");
     playlist_stop = true;
     pipeline.stop();  // EOS through the graph; every captured frame reaches the encoders
@@ -847,13 +1468,23 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
     // The mux thread has published the end: each output finishes on its own thread; the job
     // waits for them here, never on the mux thread.
     if (archive) archive->wait_finished(std::chrono::seconds(30));
-    if (push_output) {
-        if (!push_output->wait_finished(std::chrono::seconds(5)))
-            spdlog::warn("push: end of stream not confirmed by every target within 5 s; closing");
-        for (const auto& st : push_output->status())
-            spdlog::info("push {}: {}; {} packets sent, {} skipped, {} reconnects", st.url, st.describe(),
-                         st.packets_sent, st.packets_skipped, st.reconnects);
-        push_output->stop();
+    {
+        // Every target has 5 s in all to send what is queued and $E.
+        const auto push_deadline = SteadyClock::now() + std::chrono::seconds(5);
+        bool push_confirmed = true;
+        for (auto& e : push_entries) {
+            if (!e.output) continue;
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(push_deadline - SteadyClock::now());
+            if (!e.output->wait_finished(std::max(left, std::chrono::milliseconds(0)))) push_confirmed = false;
+        }
+        if (!push_confirmed) spdlog::warn("push: end of stream not confirmed by every target within 5 s; closing");
+        for (auto& e : push_entries) {
+            if (!e.output) continue;
+            for (const auto& st : e.output->status())
+                spdlog::info("push {}: {}; {} packets sent, {} skipped, {} reconnects", st.url, st.describe(),
+                             st.packets_sent, st.packets_skipped, st.reconnects);
+            e.output->stop();
+        }
     }
     if (multicast_output) {
         if (!multicast_output->wait_finished(std::chrono::seconds(5)))

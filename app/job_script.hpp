@@ -35,6 +35,9 @@ public:
     // when the operator sent it; the muxer's position on a file source.
     std::vector<EncodedFrame> due(Micros media_us, std::uint64_t next_packet, std::optional<Micros> origin_us);
 
+    // A command or marker from the control API (any thread): handled as one read from the input.
+    void submit(script::CommandLine c) { take(std::move(c)); }
+
     // What was sent and marked, for the archive's final header (any thread).
     asfmux::ScriptListing listing() const;
     std::size_t commands_sent() const;

@@ -5,7 +5,13 @@
 #include <charconv>
 
 #include <atomic>
+#include <cerrno>
 #include <csignal>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <thread>
+#include <chrono>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
@@ -13,18 +19,23 @@
 #include <spdlog/spdlog.h>
 
 #include "asfcast/core/log.hpp"
+#include "asfcast/presets/keys.hpp"
 #include "asfcast/presets/presets.hpp"
 #include "asfcast/script/script.hpp"
 #include "devices_cmd.hpp"
 #include "inspect.hpp"
 #include "asfcast/archive/repair.hpp"
 #include "job.hpp"
+#include "status_cmd.hpp"
 #include "job_source.hpp"
 #include "probe_cmd.hpp"
 
 namespace {
 
 std::atomic<bool> g_stop{false};
+std::atomic<bool> g_reload{false};  // SIGHUP: read the preset file again
+
+void on_reload_signal(int) { g_reload = true; }
 
 void on_signal(int) {
     // First Ctrl-C stops cleanly (archive finalized); a second one ends at once.
@@ -108,6 +119,29 @@ void apply_msbd_spec(const std::string& spec, asfcast::presets::MsbdPreset& msbd
     msbd.port = port;
 }
 
+// --control [ADDR:]PORT | off: the control API, metrics and status page (default address 127.0.0.1).
+void apply_control_spec(const std::string& spec, asfcast::presets::ControlPreset& control) {
+    if (spec == "off" || spec == "false" || spec == "no") {
+        control.enabled = false;
+        return;
+    }
+    std::string address = control.address;
+    std::string port_text = spec;
+    if (auto colon = spec.rfind(':'); colon != std::string::npos) {
+        address = spec.substr(0, colon);
+        port_text = spec.substr(colon + 1);
+        if (address.size() >= 2 && address.front() == '[' && address.back() == ']')
+            address = address.substr(1, address.size() - 2);
+    }
+    int port = -1;
+    auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    if (ec != std::errc() || end != port_text.data() + port_text.size() || port < 0 || port > 65535 || address.empty())
+        throw std::runtime_error("--control " + spec + ": expected [ADDR:]PORT (port 0..65535, 0 = any free port) or off");
+    control.enabled = true;
+    control.address = address;
+    control.port = port;
+}
+
 // Thousands of pull clients need thousands of descriptors (one each): take the hard limit, at
 // start, before any thread exists. Returns the soft limit now in force (0: unknown).
 rlim_t raise_descriptor_limit() {
@@ -176,6 +210,18 @@ int main(int argc, char** argv) {
     run->add_option("--captions", captions_spec,
                     "play this SRT or WebVTT file as CAPTION commands: FILE, or FILE@TIME to start its 00:00:00 at media "
                     "time TIME (seconds or HH:MM:SS.mmm); turns the command stream on");
+    std::string control_spec, control_token_file;
+    run->add_option("--control", control_spec,
+                    "serve the control API, /metrics and the status page on [ADDR:]PORT (default address 127.0.0.1; "
+                    "any other than a loopback address needs a token), or 'off'");
+    run->add_option("--control-token-file", control_token_file,
+                    "the control port's bearer token: the first line of this file (mode 600)");
+    auto* status_cmd = cli.add_subcommand("status", "Print the status of a running asfcast (its control port)");
+    std::string status_control = "127.0.0.1:8090", status_token_file;
+    bool status_json = false;
+    status_cmd->add_option("--control", status_control, "[ADDR:]PORT of its control port (default 127.0.0.1:8090)");
+    status_cmd->add_option("--token-file", status_token_file, "a file whose first line is the control port's token");
+    status_cmd->add_flag("--json", status_json, "the JSON document of GET /api/status");
     auto* marker_cmd = cli.add_subcommand("marker", "Mark the running broadcast (the archive's Marker Object lists it)");
     std::string marker_fifo, marker_name;
     marker_cmd->add_option("--commands", marker_fifo, "the FIFO of the broadcast (asfcast run --commands PATH)")->required();
@@ -199,6 +245,11 @@ int main(int argc, char** argv) {
     repair_cmd->add_flag("--dry-run", repair_dry_run, "say what would be done; change nothing");
 
     auto* presets_cmd = cli.add_subcommand("presets", "List the built-in presets");
+    bool presets_keys = false;
+    std::string presets_readme;
+    presets_cmd->add_flag("--keys", presets_keys, "print every preset key (type, default, reload, allowed) as Markdown");
+    presets_cmd->add_option("--update-readme", presets_readme,
+                            "rewrite the key tables of FILE (presets/README.md) from the key table");
     auto* devices_cmd = cli.add_subcommand("devices", "List the V4L2 video and ALSA audio capture devices");
     bool devices_json = false;
     devices_cmd->add_flag("--json", devices_json, "machine-readable output: {\"video\":[...],\"audio\":[...]}");
@@ -220,6 +271,8 @@ int main(int argc, char** argv) {
     if (*devices_cmd) return asfcast::app::list_devices(devices_json);
 
     if (*probe_cmd) return asfcast::app::probe_source(probe_url, probe_preset, probe_timeout);
+
+    if (*status_cmd) return asfcast::app::print_status(status_control, status_token_file, status_json);
 
     if (*repair_cmd) {
         try {
@@ -249,6 +302,28 @@ int main(int argc, char** argv) {
         }
     }
 
+    if (*presets_cmd && presets_keys) {
+        fmt::print("{}", asfcast::presets::all_keys_markdown());
+        return 0;
+    }
+    if (*presets_cmd && !presets_readme.empty()) {
+        try {
+            std::ifstream in(presets_readme, std::ios::binary);
+            if (!in) throw std::runtime_error(presets_readme + ": cannot be read: " + std::strerror(errno));
+            const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+            const std::string rendered = asfcast::presets::render_key_tables(text);
+            if (rendered != text) {
+                std::ofstream out(presets_readme, std::ios::binary | std::ios::trunc);
+                out << rendered;
+                if (!out.flush()) throw std::runtime_error(presets_readme + ": cannot be written: " + std::strerror(errno));
+            }
+            fmt::print("{}: key tables {}\n", presets_readme, rendered == text ? "already up to date" : "rewritten");
+            return 0;
+        } catch (const std::exception& e) {
+            spdlog::error("presets --update-readme: {}", e.what());
+            return 1;
+        }
+    }
     if (*presets_cmd) {
         const auto list = asfcast::presets::builtin_presets();
         std::size_t width = 0;
@@ -259,34 +334,47 @@ int main(int argc, char** argv) {
 
     try {
         asfcast::app::JobOptions options;
-        options.preset = asfcast::presets::resolve_preset(preset_name);
-        if (!input_path.empty()) asfcast::app::apply_input(input_path, options.preset.source);
-        if (!archive_path.empty()) options.preset.outputs.archive = archive_path;
-        if (!pull_spec.empty()) apply_pull_spec(pull_spec, options.preset.outputs.pull);
-        if (!msbd_spec.empty()) apply_msbd_spec(msbd_spec, options.preset.outputs.msbd);
-        if (!multicast_spec.empty()) apply_multicast_spec(multicast_spec, options.preset.outputs.multicast);
-        for (const auto& url : push_urls) {
-            asfcast::presets::PushTargetPreset target;
-            target.url = url;
-            options.preset.outputs.push.targets.push_back(std::move(target));
-        }
-        if (!commands_path.empty()) {
-            options.preset.script_commands.enabled = true;
-            options.preset.script_commands.input = commands_path;
-        }
-        if (!captions_spec.empty()) {
-            options.preset.script_commands.enabled = true;
-            std::string file = captions_spec;
-            if (const auto at = captions_spec.rfind('@'); at != std::string::npos) {
-                const auto t = asfcast::script::parse_media_time(captions_spec.substr(at + 1));
-                if (!t) throw std::runtime_error("--captions " + captions_spec + ": '" + captions_spec.substr(at + 1) +
-                                                 "' is not a media time (seconds or HH:MM:SS.mmm)");
-                file = captions_spec.substr(0, at);
-                options.preset.script_commands.captions_start_us = *t;
-                options.preset.script_commands.captions_wallclock.clear();
+        // Command-line overrides win over the file, at start and at every reload (SIGHUP).
+        const auto load_preset = [&] {
+            asfcast::presets::Preset preset = asfcast::presets::resolve_preset(preset_name);
+            if (!input_path.empty()) {
+                asfcast::app::apply_input(input_path, preset.source);
             }
-            options.preset.script_commands.captions = file;
-        }
+            if (!archive_path.empty()) preset.outputs.archive = archive_path;
+            if (!pull_spec.empty()) apply_pull_spec(pull_spec, preset.outputs.pull);
+            if (!msbd_spec.empty()) apply_msbd_spec(msbd_spec, preset.outputs.msbd);
+            if (!multicast_spec.empty()) apply_multicast_spec(multicast_spec, preset.outputs.multicast);
+            if (!control_spec.empty()) apply_control_spec(control_spec, preset.control);
+            if (!control_token_file.empty()) {
+                preset.control.token_file = control_token_file;
+                preset.control.token.clear();
+            }
+            for (const auto& url : push_urls) {
+                asfcast::presets::PushTargetPreset target;
+                target.url = url;
+                preset.outputs.push.targets.push_back(std::move(target));
+            }
+            if (!commands_path.empty()) {
+                preset.script_commands.enabled = true;
+                preset.script_commands.input = commands_path;
+            }
+            if (!captions_spec.empty()) {
+                preset.script_commands.enabled = true;
+                std::string file = captions_spec;
+                if (const auto at = captions_spec.rfind('@'); at != std::string::npos) {
+                    const auto t = asfcast::script::parse_media_time(captions_spec.substr(at + 1));
+                    if (!t) throw std::runtime_error("--captions " + captions_spec + ": '" + captions_spec.substr(at + 1) +
+                                                     "' is not a media time (seconds or HH:MM:SS.mmm)");
+                    file = captions_spec.substr(0, at);
+                    preset.script_commands.captions_start_us = *t;
+                    preset.script_commands.captions_wallclock.clear();
+                }
+                preset.script_commands.captions = file;
+            }
+            asfcast::presets::check_packet_size_for_outputs(preset, preset.origin);
+            return preset;
+        };
+        options.preset = load_preset();
         // The command line may have added outputs (--push, --pull, --msbd, --multicast): the packet
         // size must fit them too (issue 11).
         asfcast::presets::check_packet_size_for_outputs(options.preset, options.preset.origin);
@@ -311,6 +399,38 @@ int main(int argc, char** argv) {
                          pull.max_clients);
         asfcast::app::JobStats stats;
         spdlog::info("asfcast {}: preset '{}' ({})", ASFCAST_VERSION, options.preset.name, options.preset.origin);
+        // SIGHUP reloads: the preset is read and validated again on this thread, never in the
+        // signal handler; an invalid one changes nothing.
+        asfcast::app::JobReloader reloader_entry;
+        options.reloader = &reloader_entry;
+        options.load_preset = load_preset;  // the control API's reload action
+        struct sigaction hup {};
+        hup.sa_handler = on_reload_signal;
+        sigemptyset(&hup.sa_mask);
+        sigaction(SIGHUP, &hup, nullptr);
+        std::atomic<bool> job_done{false};
+        std::thread reloader([&] {
+            while (!job_done) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(100));
+                if (!g_reload.exchange(false)) continue;
+                asfcast::app::ReloadResult r;
+                try {
+                    spdlog::info("reload: reading {} again (SIGHUP)", preset_name);
+                    r = reloader_entry.reload(load_preset());
+                } catch (const std::exception& e) {
+                    r.error = e.what();
+                }
+                asfcast::app::log_reload(r);
+            }
+        });
+        struct JoinReloader {
+            std::atomic<bool>& done;
+            std::thread& thread;
+            ~JoinReloader() {
+                done = true;
+                thread.join();
+            }
+        } join_reloader{job_done, reloader};
         return asfcast::app::run_job(options, g_stop, stats);
     } catch (const std::exception& e) {
         spdlog::error("{}", e.what());

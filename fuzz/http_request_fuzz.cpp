@@ -30,12 +30,17 @@ struct Chunker {
     }
 };
 
-const pull::Authenticator& basic_auth() {
-    static const pull::Authenticator a("basic", "fuzz", {{"user", "secret"}, {"", ""}});
+pull::Authenticator& basic_auth() {
+    static pull::Authenticator a({"basic"}, "fuzz", {{"user", "secret"}, {"", ""}});
     return a;
 }
-const pull::Authenticator& digest_auth() {
-    static const pull::Authenticator a("digest", "fuzz", {{"user", "secret"}});
+pull::Authenticator& digest_auth() {
+    static pull::Authenticator a({"digest"}, "fuzz", {{"user", "secret"}});
+    return a;
+}
+// Every scheme offered: the X-Accept-Authentication choice and the NTLM paths.
+pull::Authenticator& every_scheme_auth() {
+    static pull::Authenticator a({"ntlm", "digest", "basic"}, "fuzz", {{"user", "secret"}});
     return a;
 }
 const IpAcl& acl() {
@@ -54,8 +59,10 @@ void use_head(const http::HttpHead& h, std::int64_t now) {
     (void)p.get_uint("stream-time");
     (void)p.stream_switch_entries();
     if (const std::string* ua = h.find("User-Agent")) (void)pull::parse_user_agent(*ua).is_wmsp_client();
-    (void)basic_auth().check(h, now);
-    (void)digest_auth().check(h, now);
+    (void)basic_auth().check(h, 1, now);
+    (void)digest_auth().check(h, 1, now);
+    (void)every_scheme_auth().check(h, 1, now);
+    every_scheme_auth().connection_closed(1);
 }
 
 void parse_head(ByteView input, http::HttpHeadParser::Kind kind, std::uint32_t seed) {
@@ -101,12 +108,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     h.target = "/";
     h.version = "HTTP/1.1";
     h.headers.push_back({"Authorization", std::string(text)});
-    (void)basic_auth().check(h, 1);
-    (void)digest_auth().check(h, 1);
+    (void)basic_auth().check(h, 2, 1);
+    (void)digest_auth().check(h, 2, 1);
     h.headers.back().value = "Basic " + std::string(text);
-    (void)basic_auth().check(h, 1);
+    (void)basic_auth().check(h, 2, 1);
     h.headers.back().value = "Digest " + std::string(text);
-    (void)digest_auth().check(h, 1);
+    (void)digest_auth().check(h, 2, 1);
+    h.headers.back().value = "NTLM " + std::string(text);
+    (void)every_scheme_auth().check(h, 2, 1);
+    every_scheme_auth().connection_closed(2);
 
     (void)acl().allowed(text);
     try {

@@ -29,6 +29,9 @@ TEST_PACKAGES=(
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev
   ffmpeg vlc-bin vlc-plugin-base mplayer libmms-dev util-linux procps jq curl systemd
+  # the control API's tests: OpenAPI schema checks, the status page in headless Chromium (over the
+  # DevTools protocol, from /usr/bin/python3)
+  python3-jsonschema python3-websocket chromium
   # the test RTSP camera (tests/interop/rtsp_camera.cpp)
   libgstrtspserver-1.0-dev
 )

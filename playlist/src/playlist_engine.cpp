@@ -156,6 +156,16 @@ void PlaylistEngine::end_entry(Micros) {
     pending_.reset();
 }
 
+bool PlaylistEngine::switch_to(std::size_t index, Micros now) {
+    if (finished_ || index >= config_.entries.size()) return false;
+    started_ = true;
+    spdlog::info("playlist: the operator puts {} on air", describe(index));
+    end_entry(now);
+    next_index_ = index;
+    start_next(now);
+    return true;
+}
+
 void PlaylistEngine::start_next(Micros now) {
     // Each entry is tried at most once per call, and a pass that put nothing on air does not
     // start over: a loop of refused entries ends instead of spinning.

@@ -23,93 +23,29 @@
 
 #include "asfcast/core/ip_acl.hpp"
 #include "asfcast/core/text.hpp"
+#include "asfcast/presets/keys.hpp"
+#include "key_choices.hpp"
 
 namespace asfcast::presets::detail {
 namespace {
 
 using Keys = std::span<const std::string_view>;
 
-constexpr std::array<std::string_view, 12> kTopKeys = {"name",  "description", "base",     "source",  "video",
-                                                       "audio", "asf",         "metadata", "outputs", "script_commands",
-                                                       "drm",   "playlist"};
-constexpr std::array<std::string_view, 2> kPlaylistKeys = {"loop", "entries"};
-constexpr std::array<std::string_view, 5> kPlaylistEntryKeys = {"name", "file", "live", "repeat", "duration_s"};
 constexpr std::size_t kMaxPlaylistEntries = 1000;
-constexpr std::array<std::string_view, 2> kArchiveKeys = {"path", "entry_pattern"};
-constexpr std::array<std::string_view, 7> kScriptKeys = {"enabled", "input", "captions", "captions_start",
-                                                         "captions_wallclock", "header_reserve_bytes", "bitrate_bps"};
-constexpr std::array<std::string_view, 15> kDrmKeys = {
-    "packager", "kid", "key_file", "key", "key_seed_file", "la_url", "lui_url", "ds_id", "header_version", "checksum",
-    "program", "library", "config", "deadline_ms", "enabled"};
-constexpr std::array<std::string_view, 3> kPackagers = {"playready", "program", "shared-object"};
-constexpr std::array<std::string_view, 2> kWrmHeaderVersions = {"4.0.0.0", "4.2.0.0"};
-constexpr std::array<std::string_view, 27> kSourceKeys = {
-    "type",         "path",         "pattern",      "tone_hz",          "video_device",    "audio_device",
-    "video_format", "deinterlace",  "av_offset_ms", "drift_correction", "on_loss",         "loss_timeout_ms",
-    "reattach_interval_ms", "slate_image", "slate_text",
-    // network sources (issue 15)
-    "url", "transport", "user", "password", "password_file", "mode", "address", "port", "latency_ms", "passphrase",
-    "streamid", "reattach_max_interval_ms"};
-constexpr std::array<std::string_view, 3> kOnLoss = {"auto", "slate", "stop"};
-constexpr std::array<std::string_view, 16> kVideoKeys = {
-    "codec",   "fourcc",      "width", "height",  "framerate", "bitrate_kbps", "max_bitrate_kbps", "vbv_buffer_kbit",
-    "keyframe_interval_s", "profile", "x264_preset", "tune", "bframes", "threads", "name", "renditions"};
-constexpr std::array<std::string_view, 6> kAudioKeys = {"codec", "bitrate_kbps", "sample_rate", "channels", "name",
-                                                        "renditions"};
-// MBR (video.renditions, audio.renditions): the keys an alternative may set; the rest is shared.
-constexpr std::array<std::string_view, 9> kVideoRenditionKeys = {
-    "width", "height", "framerate", "bitrate_kbps", "max_bitrate_kbps", "vbv_buffer_kbit", "profile", "x264_preset",
-    "name"};
-constexpr std::array<std::string_view, 2> kAudioRenditionKeys = {"bitrate_kbps", "name"};
 constexpr std::size_t kMaxVideoRenditions = 8;  // main + 7 alternatives
 constexpr std::size_t kMaxAudioRenditions = 4;
-constexpr std::array<std::string_view, 3> kAsfKeys = {"packet_size", "preroll_ms", "max_packet_delay_ms"};
-constexpr std::array<std::string_view, 4> kMetadataKeys = {"title", "author", "copyright", "description"};
-constexpr std::array<std::string_view, 5> kOutputsKeys = {"archive", "pull", "push", "multicast", "msbd"};
-constexpr std::array<std::string_view, 11> kMulticastKeys = {
-    "group", "port", "ttl", "interface", "fec_span", "beacon_interval_s", "nsc_path", "nsc_strings", "name",
-    "unicast_url", "network_buffer_ms"};
-constexpr std::array<std::string_view, 2> kNscStrings = {"encoded", "plain"};
-constexpr std::array<std::string_view, 4> kPushKeys = {"targets", "backoff_initial_ms", "backoff_max_ms",
-                                                       "queue_kbytes"};
-constexpr std::array<std::string_view, 6> kPushTargetKeys = {"url",      "user",        "password",
-                                                             "password_file", "template", "auto_remove"};
-constexpr std::array<std::string_view, 17> kPullKeys = {
-    "enabled", "address", "port", "mount", "max_clients", "max_clients_per_ip", "auth", "realm", "users", "allow",
-    "deny", "max_head_bytes", "header_timeout_ms", "idle_timeout_ms", "max_lag_ms", "lag_policy",
-    "send_interval_ms"};
-constexpr std::array<std::string_view, 2> kPullUserKeys = {"name", "password"};
 constexpr std::array<std::string_view, 4> kPullAuth = {"none", "basic", "digest", "ntlm"};
 constexpr std::array<std::string_view, 3> kPullAuthSchemes = {"basic", "digest", "ntlm"};
-constexpr std::array<std::string_view, 2> kLagPolicies = {"skip", "disconnect"};
-constexpr std::array<std::string_view, 13> kMsbdKeys = {
-    "enabled", "address", "port", "max_clients", "max_clients_per_ip", "allow", "deny", "connect_timeout_ms",
-    "ping_interval_ms", "ping_timeout_ms", "max_lag_ms", "lag_policy", "send_interval_ms"};
 constexpr std::array<std::string_view, 2> kBools = {"true", "false"};
 
-constexpr std::array<std::string_view, 6> kSourceTypes = {"test", "file", "device", "rtsp", "srt", "uri"};
-constexpr std::array<std::string_view, 3> kRtspTransports = {"auto", "tcp", "udp"};
-constexpr std::array<std::string_view, 2> kSrtModes = {"caller", "listener"};
-constexpr std::array<std::string_view, 5> kVideoFormats = {"auto", "yuyv", "nv12", "i420", "mjpeg"};
-constexpr std::array<std::string_view, 3> kDeinterlace = {"auto", "on", "off"};
-constexpr std::array<std::string_view, 26> kPatterns = {
-    "smpte",   "snow",        "black",  "white",   "red",      "green",        "blue",     "checkers-1", "checkers-2",
-    "checkers-4", "checkers-8", "circular", "blink", "smpte75", "zone-plate", "gamut", "chroma-zone-plate",
-    "solid-color", "ball",     "smpte100", "bar",   "pinwheel", "spokes",      "gradient", "colors",
-    "smpte-rp-219"};
-constexpr std::array<std::string_view, 2> kVideoCodecs = {"h264", "wmv2"};
 constexpr std::array<std::string_view, 6> kFourccs = {"H264", "h264", "X264", "x264", "AVC1", "avc1"};
 constexpr std::array<std::string_view, 1> kWmv2Fourccs = {"WMV2"};
 // Keys only libx264 uses: an error when written in a video section whose codec is wmv2.
 constexpr std::array<std::string_view, 5> kX264OnlyKeys = {"profile", "x264_preset", "tune", "bframes", "threads"};
-constexpr std::array<std::string_view, 3> kProfiles = {"baseline", "main", "high"};
-constexpr std::array<std::string_view, 10> kX264Presets = {"ultrafast", "superfast", "veryfast", "faster", "fast",
-                                                           "medium",    "slow",      "slower",   "veryslow", "placebo"};
 // At most one of the first six ("psy" tunes), plus fastdecode and/or zerolatency, comma separated.
 constexpr std::array<std::string_view, 8> kTunes = {"film", "animation",  "grain",      "stillimage",
                                                     "psnr", "ssim",       "fastdecode", "zerolatency"};
 constexpr std::size_t kPsyTunes = 6;
-constexpr std::array<std::string_view, 2> kAudioCodecs = {"wma2", "mp3"};
 constexpr std::array<int, 4> kWma2Rates = {22050, 32000, 44100, 48000};
 constexpr std::array<int, 3> kMp3Rates = {32000, 44100, 48000};
 // MPEG-1 layer III bit rates (kbit/s); a CBR frame header can only say one of these.
@@ -163,7 +99,8 @@ std::string kind(const YAML::Node& n) {
     }
 }
 
-bool contains(Keys keys, std::string_view key) { return std::find(keys.begin(), keys.end(), key) != keys.end(); }
+template <class List>
+bool contains(const List& keys, std::string_view key) { return std::find(keys.begin(), keys.end(), key) != keys.end(); }
 
 std::size_t edit_distance(std::string_view a, std::string_view b) {
     std::vector<std::size_t> row(b.size() + 1);
@@ -181,7 +118,7 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
 }
 
 // The closest allowed key, if the unknown one looks like a typo of it.
-std::string_view suggestion(std::string_view key, Keys allowed) {
+std::string_view suggestion(std::string_view key, std::span<const std::string_view> allowed) {
     if (key.size() > 64) return {};
     std::string_view best;
     std::size_t best_d = 3;
@@ -205,7 +142,7 @@ public:
 
     Preset parse(const YAML::Node& root) {
         if (!root.IsMap()) fail("expected a mapping of preset keys at the top level, got " + kind(root));
-        const Entries top = entries(root, "", kTopKeys);
+        const Entries top = entries(root, "", "");
 
         Preset p;
         // `base:` first, whatever its position: everything else overrides it.
@@ -241,6 +178,8 @@ public:
                 apply_drm(value, p.drm);
             } else if (key == "playlist") {
                 apply_playlist(value, p.playlist);
+            } else if (key == "control") {
+                apply_control(value, p.control);
             }
         }
         if (p.name.empty()) p.name = name_from_origin();
@@ -268,8 +207,10 @@ private:
         return stem.empty() ? origin_ : stem;
     }
 
-    // The key/value pairs of a mapping, after checking every key is allowed and appears once.
-    Entries entries(const YAML::Node& map, const std::string& path, Keys allowed) const {
+    // The key/value pairs of a mapping, after checking every key is one the key table declares in
+    // `table_path` (list items as "PATH[]") and appears once. `path` is the key as the user sees it.
+    Entries entries(const YAML::Node& map, const std::string& path, std::string_view table_path) const {
+        const std::vector<std::string_view> allowed = child_keys(table_path);
         Entries out;
         for (const auto& kv : map) {
             const YAML::Node k = kv.first;
@@ -289,9 +230,52 @@ private:
         return out;
     }
 
-    Entries section(const YAML::Node& value, const std::string& key, Keys allowed) const {
+    Entries section(const YAML::Node& value, const std::string& key, std::string_view table_path) const {
         if (!value.IsMap()) fail_key(key, "expected a mapping, got " + kind(value));
-        return entries(value, key, allowed);
+        return entries(value, key, table_path);
+    }
+
+    static const KeySpec& spec_of(std::string_view table_path, std::string_view name) {
+        const std::string path = table_path.empty() ? std::string(name) : std::string(table_path) + "." + std::string(name);
+        const KeySpec* spec = find_key(path);
+        if (!spec) throw std::logic_error("preset key table: no entry " + path);
+        return *spec;
+    }
+
+    // A scalar key read as its KeySpec says (type, range, length); `key` names it in errors.
+    KeyValue read_value(const KeySpec& spec, const YAML::Node& v, const std::string& key) const {
+        KeyValue out;
+        const auto lo = static_cast<std::int64_t>(spec.min), hi = static_cast<std::int64_t>(spec.max);
+        switch (spec.kind) {
+            case KeyKind::integer: out.integer = get_int(v, key, lo, hi); break;
+            case KeyKind::even_integer:
+                out.integer = get_int(v, key, lo, hi);
+                if (out.integer % 2 != 0) out_of_range(key, v.Scalar(), range_text(spec));
+                break;
+            case KeyKind::number: out.number = get_number(v, key, spec.min, spec.max, range_text(spec)); break;
+            case KeyKind::boolean: out.boolean = get_enum(v, key, kBools) == "true"; break;
+            case KeyKind::choice: out.text = get_enum(v, key, spec.choices); break;
+            case KeyKind::text: out.text = get_string(v, key, spec.max_bytes); break;
+            default: throw std::logic_error("preset key table: " + std::string(spec.path) + " is not a scalar key");
+        }
+        return out;
+    }
+
+    // Reads every key of a section: scalar keys the table places (spec.field) are set on `owner`;
+    // then `custom(name, node, key)` runs for every key, for the hand-parsed keys and the checks a
+    // value needs beyond its range (ping_interval_ms: 0 or 100..; a multicast group; ...).
+    template <class Custom>
+    void apply_keys(const Entries& items, const std::string& shown_path, std::string_view table_path, void* owner,
+                    Custom&& custom) const {
+        for (const auto& [k, v] : items) {
+            const KeySpec& spec = spec_of(table_path, k);
+            const std::string key = shown_path + "." + k;
+            if (spec.field) spec.field.set(owner, read_value(spec, v, key));
+            custom(k, v, key);
+        }
+    }
+    void apply_keys(const Entries& items, const std::string& shown_path, std::string_view table_path, void* owner) const {
+        apply_keys(items, shown_path, table_path, owner, [](const std::string&, const YAML::Node&, const std::string&) {});
     }
 
     const std::string& scalar(const YAML::Node& v, const std::string& key, std::string_view expected) const {
@@ -340,7 +324,7 @@ private:
         return s;
     }
 
-    std::string get_enum(const YAML::Node& v, const std::string& key, Keys allowed) const {
+    std::string get_enum(const YAML::Node& v, const std::string& key, std::span<const std::string_view> allowed) const {
         const std::string& s = scalar(v, key, "one of " + join<std::string_view>(allowed));
         if (!contains(allowed, s))
             fail_key(key, quote(s) + " is not allowed (allowed: " + join<std::string_view>(allowed) + ")");
@@ -369,38 +353,7 @@ private:
     }
 
     void apply_source(const YAML::Node& value, SourcePreset& s) const {
-        for (const auto& [k, v] : section(value, "source", kSourceKeys)) {
-            const std::string key = "source." + k;
-            if (k == "type") s.type = get_enum(v, key, kSourceTypes);
-            else if (k == "path") s.path = get_string(v, key, kMaxPathBytes);
-            else if (k == "pattern") s.pattern = get_enum(v, key, kPatterns);
-            else if (k == "tone_hz") s.tone_hz = get_number(v, key, 1, 20000, "1..20000");
-            else if (k == "video_device") s.video_device = get_string(v, key, kMaxPathBytes);
-            else if (k == "audio_device") s.audio_device = get_string(v, key, kMaxPathBytes);
-            else if (k == "video_format") s.video_format = get_enum(v, key, kVideoFormats);
-            else if (k == "deinterlace") s.deinterlace = get_enum(v, key, kDeinterlace);
-            else if (k == "av_offset_ms") s.av_offset_ms = static_cast<int>(get_int(v, key, -5000, 5000));
-            else if (k == "drift_correction") s.drift_correction = get_enum(v, key, kBools) == "true";
-            else if (k == "on_loss") s.on_loss = get_enum(v, key, kOnLoss);
-            else if (k == "loss_timeout_ms") s.loss_timeout_ms = static_cast<int>(get_int(v, key, 200, 60000));
-            else if (k == "reattach_interval_ms") s.reattach_interval_ms = static_cast<int>(get_int(v, key, 200, 600000));
-            else if (k == "slate_image") s.slate_image = get_string(v, key, kMaxPathBytes);
-            else if (k == "slate_text") s.slate_text = get_string(v, key, 256);
-            // network sources (issue 15)
-            else if (k == "url") s.url = get_string(v, key, kMaxPathBytes);
-            else if (k == "transport") s.transport = get_enum(v, key, kRtspTransports);
-            else if (k == "user") s.user = get_string(v, key, 256);
-            else if (k == "password") s.password = get_string(v, key, 256);
-            else if (k == "password_file") s.password_file = get_string(v, key, kMaxPathBytes);
-            else if (k == "mode") s.mode = get_enum(v, key, kSrtModes);
-            else if (k == "address") s.address = get_string(v, key, 256);
-            else if (k == "port") s.port = static_cast<int>(get_int(v, key, 1, 65535));
-            else if (k == "latency_ms") s.latency_ms = static_cast<int>(get_int(v, key, 0, 10000));
-            else if (k == "passphrase") s.passphrase = get_string(v, key, 79);
-            else if (k == "streamid") s.streamid = get_string(v, key, 512);
-            else if (k == "reattach_max_interval_ms")
-                s.reattach_max_interval_ms = static_cast<int>(get_int(v, key, 0, 3600000));
-        }
+        apply_keys(section(value, "source", "source"), "source", "source", &s);
     }
 
     static bool is_none(const YAML::Node& v) { return v.IsNull() || (v.IsScalar() && v.Scalar() == "none"); }
@@ -415,27 +368,14 @@ private:
         const std::string inherited_codec = v.codec;
         const YAML::Node* fourcc = nullptr;
         std::vector<std::string> x264_keys;  // x264-only keys written here
-        const Entries items = entries(value, "video", kVideoKeys);
-        for (const auto& [k, n] : items) {
-            const std::string key = "video." + k;
+        const Entries items = entries(value, "video", "video");
+        apply_keys(items, "video", "video", &v, [&](const std::string& k, const YAML::Node& n, const std::string& key) {
             if (contains(kX264OnlyKeys, k)) x264_keys.push_back(key);
-            if (k == "codec") v.codec = get_enum(n, key, kVideoCodecs);
-            else if (k == "fourcc") fourcc = &n;
-            else if (k == "width") v.width = get_dimension(n, key);
-            else if (k == "height") v.height = get_dimension(n, key);
+            if (k == "fourcc") fourcc = &n;
             else if (k == "framerate") get_framerate(n, key, v.fps_num, v.fps_den);
-            else if (k == "bitrate_kbps") v.bitrate_kbps = static_cast<int>(get_int(n, key, 32, 100000));
-            else if (k == "max_bitrate_kbps") v.max_bitrate_kbps = static_cast<int>(get_int(n, key, 0, 200000));
-            else if (k == "vbv_buffer_kbit") v.vbv_buffer_kbit = static_cast<int>(get_int(n, key, 0, 200000));
-            else if (k == "keyframe_interval_s") v.keyframe_interval_s = get_number(n, key, 0.1, 30, "0.1..30");
-            else if (k == "profile") v.profile = get_enum(n, key, kProfiles);
-            else if (k == "x264_preset") v.x264_preset = get_enum(n, key, kX264Presets);
             else if (k == "tune") v.tune = get_tune(n, key);
-            else if (k == "bframes") v.bframes = static_cast<int>(get_int(n, key, 0, 16));
-            else if (k == "threads") v.threads = static_cast<int>(get_int(n, key, 0, 64));
-            else if (k == "name") v.name = get_string(n, key, kMaxNameBytes);
             else if (k == "renditions") v.renditions = get_video_renditions(n, key);
-        }
+        });
         const bool wmv2 = v.codec == "wmv2";
         // The fourcc follows the codec: kept from the base only while the codec stays the same.
         if (fourcc) {
@@ -474,22 +414,14 @@ private:
         for (std::size_t i = 0; i < n.size(); ++i) {
             const std::string path = key + "[" + std::to_string(i) + "]";
             VideoRenditionPreset r;
-            for (const auto& [k, v] : section(n[i], path, kVideoRenditionKeys)) {
-                const std::string rk = path + "." + k;
-                if (k == "width") r.width = get_dimension(v, rk);
-                else if (k == "height") r.height = get_dimension(v, rk);
-                else if (k == "framerate") {
-                    int num = 0, den = 1;
-                    get_framerate(v, rk, num, den);
-                    r.fps_num = num;
-                    r.fps_den = den;
-                } else if (k == "bitrate_kbps") r.bitrate_kbps = static_cast<int>(get_int(v, rk, 32, 100000));
-                else if (k == "max_bitrate_kbps") r.max_bitrate_kbps = static_cast<int>(get_int(v, rk, 0, 200000));
-                else if (k == "vbv_buffer_kbit") r.vbv_buffer_kbit = static_cast<int>(get_int(v, rk, 0, 200000));
-                else if (k == "profile") r.profile = get_enum(v, rk, kProfiles);
-                else if (k == "x264_preset") r.x264_preset = get_enum(v, rk, kX264Presets);
-                else if (k == "name") r.name = get_string(v, rk, kMaxNameBytes);
-            }
+            apply_keys(section(n[i], path, "video.renditions[]"), path, "video.renditions[]", &r,
+                       [&](const std::string& k, const YAML::Node& v, const std::string& rk) {
+                           if (k != "framerate") return;
+                           int num = 0, den = 1;
+                           get_framerate(v, rk, num, den);
+                           r.fps_num = num;
+                           r.fps_den = den;
+                       });
             out.push_back(std::move(r));
         }
         return out;
@@ -505,11 +437,7 @@ private:
         for (std::size_t i = 0; i < n.size(); ++i) {
             const std::string path = key + "[" + std::to_string(i) + "]";
             AudioRenditionPreset r;
-            for (const auto& [k, v] : section(n[i], path, kAudioRenditionKeys)) {
-                const std::string rk = path + "." + k;
-                if (k == "bitrate_kbps") r.bitrate_kbps = static_cast<int>(get_int(v, rk, 32, 320));
-                else if (k == "name") r.name = get_string(v, rk, kMaxNameBytes);
-            }
+            apply_keys(section(n[i], path, "audio.renditions[]"), path, "audio.renditions[]", &r);
             out.push_back(std::move(r));
         }
         return out;
@@ -594,37 +522,19 @@ private:
         }
         if (!value.IsMap()) fail_key("audio", "expected a mapping or none, got " + kind(value));
         AudioPreset a = audio.value_or(AudioPreset{});
-        for (const auto& [k, n] : entries(value, "audio", kAudioKeys)) {
-            const std::string key = "audio." + k;
-            if (k == "codec") a.codec = get_enum(n, key, kAudioCodecs);
-            else if (k == "bitrate_kbps") a.bitrate_kbps = static_cast<int>(get_int(n, key, 32, 320));
-            else if (k == "sample_rate") a.sample_rate = static_cast<int>(get_int(n, key, 22050, 48000));
-            else if (k == "channels") a.channels = static_cast<int>(get_int(n, key, 1, 2));
-            else if (k == "name") a.name = get_string(n, key, kMaxNameBytes);
-            else if (k == "renditions") a.renditions = get_audio_renditions(n, key);
-        }
+        apply_keys(entries(value, "audio", "audio"), "audio", "audio", &a,
+                   [&](const std::string& k, const YAML::Node& n, const std::string& key) {
+                       if (k == "renditions") a.renditions = get_audio_renditions(n, key);
+                   });
         audio = a;
     }
 
     void apply_asf(const YAML::Node& value, AsfPreset& asf) const {
-        for (const auto& [k, v] : section(value, "asf", kAsfKeys)) {
-            const std::string key = "asf." + k;
-            if (k == "packet_size") asf.packet_size = static_cast<std::uint32_t>(get_int(v, key, 512, 65535));
-            else if (k == "preroll_ms") asf.preroll_ms = static_cast<std::uint32_t>(get_int(v, key, 0, 60000));
-            else if (k == "max_packet_delay_ms")
-                asf.max_packet_delay_ms = static_cast<std::uint32_t>(get_int(v, key, 1, 10000));
-        }
+        apply_keys(section(value, "asf", "asf"), "asf", "asf", &asf);
     }
 
     void apply_metadata(const YAML::Node& value, MetadataPreset& m) const {
-        for (const auto& [k, v] : section(value, "metadata", kMetadataKeys)) {
-            const std::string key = "metadata." + k;
-            std::string s = get_string(v, key, kMaxTextBytes);
-            if (k == "title") m.title = std::move(s);
-            else if (k == "author") m.author = std::move(s);
-            else if (k == "copyright") m.copyright = std::move(s);
-            else if (k == "description") m.description = std::move(s);
-        }
+        apply_keys(section(value, "metadata", "metadata"), "metadata", "metadata", &m);
     }
 
     // `script_commands: on` turns the command stream on with the defaults; a section turns it on
@@ -635,29 +545,24 @@ private:
             sc.enabled = value.Scalar() == "true" || value.Scalar() == "on";
             return;
         }
-        const auto items = section(value, "script_commands", kScriptKeys);
+        const auto items = section(value, "script_commands", "script_commands");
         sc.enabled = true;
-        for (const auto& [k, v] : items) {
-            const std::string key = "script_commands." + k;
-            if (k == "enabled") sc.enabled = get_enum(v, key, kBools) == "true";
-            else if (k == "input") sc.input = get_string(v, key, kMaxPathBytes);
-            else if (k == "captions") sc.captions = get_string(v, key, kMaxPathBytes);
-            else if (k == "captions_start") {
+        apply_keys(items, "script_commands", "script_commands", &sc,
+                   [&](const std::string& k, const YAML::Node& v, const std::string& key) {
+            if (k == "captions_start") {
                 const std::string t = get_string(v, key, 32);
                 auto us = media_time(t);
                 if (!us) fail_key(key, quote(t) + " is not a media time (seconds like 12.5, or HH:MM:SS.mmm)");
                 sc.captions_start_us = *us;
             } else if (k == "captions_wallclock") {
-                sc.captions_wallclock = get_string(v, key, 32);
                 if (!wallclock_ok(sc.captions_wallclock))
                     fail_key(key, quote(sc.captions_wallclock) +
                                       " is not a time of day (HH:MM:SS) or a date and time (YYYY-MM-DDTHH:MM:SS, Z for UTC)");
             } else if (k == "header_reserve_bytes") {
-                sc.header_reserve_bytes = static_cast<int>(get_int(v, key, 0, 60000));
                 if (sc.header_reserve_bytes != 0 && sc.header_reserve_bytes < 24)
                     out_of_range(key, std::to_string(sc.header_reserve_bytes), "0, or 24..60000: a Padding Object takes 24 bytes");
-            } else if (k == "bitrate_bps") sc.bitrate_bps = static_cast<int>(get_int(v, key, 100, 1000000));
-        }
+            }
+        });
     }
 
     // "12.5", "90", "HH:MM:SS[.mmm]" -> microseconds.
@@ -714,34 +619,23 @@ private:
     }
 
     void apply_drm(const YAML::Node& value, DrmPreset& d) const {
-        for (const auto& [k, v] : section(value, "drm", kDrmKeys)) {
-            const std::string key = "drm." + k;
-            if (k == "packager") d.packager = get_enum(v, key, kPackagers);
-            else if (k == "enabled") {
+        apply_keys(section(value, "drm", "drm"), "drm", "drm", &d,
+                   [&](const std::string& k, const YAML::Node& v, const std::string& key) {
+            if (k == "enabled") {
                 if (get_enum(v, key, kBools) == "false") d.packager.clear();
             } else if (k == "kid") {
-                d.kid = get_string(v, key, 40);
                 if (!guid_ok(d.kid)) fail_key(key, quote(d.kid) + " is not a GUID (XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX)");
-            } else if (k == "key_file") d.key_file = get_string(v, key, kMaxPathBytes);
-            else if (k == "key") d.key = get_string(v, key, 64);
-            else if (k == "key_seed_file") d.key_seed_file = get_string(v, key, kMaxPathBytes);
-            else if (k == "la_url" || k == "lui_url") {
-                std::string url = get_string(v, key, 2048);
+            } else if (k == "la_url" || k == "lui_url") {
+                const std::string& url = k == "la_url" ? d.la_url : d.lui_url;
                 if (!url.empty() && url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0)
                     fail_key(key, quote(url) + " is not an absolute http:// or https:// URL");
-                (k == "la_url" ? d.la_url : d.lui_url) = std::move(url);
-            } else if (k == "ds_id") d.ds_id = get_string(v, key, 64);
-            else if (k == "header_version") d.header_version = get_enum(v, key, kWrmHeaderVersions);
-            else if (k == "checksum") d.checksum = get_enum(v, key, kBools) == "true";
-            else if (k == "program") {
+            } else if (k == "program") {
                 d.program.clear();
                 if (v.IsScalar()) d.program.push_back(get_string(v, key, kMaxPathBytes));
                 else
                     for (const auto& item : get_list(v, key, 64)) d.program.push_back(get_string(item, key, kMaxPathBytes));
-            } else if (k == "library") d.library = get_string(v, key, kMaxPathBytes);
-            else if (k == "config") d.config = get_string(v, key, 65536);
-            else if (k == "deadline_ms") d.deadline_ms = static_cast<int>(get_int(v, key, 1, 60000));
-        }
+            }
+        });
     }
 
     static bool guid_ok(std::string_view s) {
@@ -758,7 +652,7 @@ private:
     }
 
     void apply_outputs(const YAML::Node& value, OutputsPreset& o) const {
-        for (const auto& [k, v] : section(value, "outputs", kOutputsKeys)) {
+        for (const auto& [k, v] : section(value, "outputs", "outputs")) {
             if (k == "archive") apply_archive(v, o);
             else if (k == "pull") apply_pull(v, o.pull);
             else if (k == "push") apply_push(v, o.push);
@@ -773,11 +667,9 @@ private:
             o.archive = get_string(value, "outputs.archive", kMaxPathBytes);
             return;
         }
-        for (const auto& [k, v] : section(value, "outputs.archive", kArchiveKeys)) {
-            const std::string key = "outputs.archive." + k;
-            if (k == "path") o.archive = get_string(v, key, kMaxPathBytes);
-            else if (k == "entry_pattern") {
-                o.archive_entry_pattern = get_string(v, key, kMaxPathBytes);
+        apply_keys(section(value, "outputs.archive", "outputs.archive"), "outputs.archive", "outputs.archive", &o,
+                   [&](const std::string& k, const YAML::Node&, const std::string& key) {
+            if (k == "entry_pattern") {
                 // The rule of archive::check_entry_pattern (presets does not link the archive).
                 bool has_n = false;
                 const std::string& pat = o.archive_entry_pattern;
@@ -790,7 +682,7 @@ private:
                 if (!pat.empty() && !has_n)
                     fail_key(key, quote(pat) + " must contain {n} (the file's number), so that every file has its own name");
             }
-        }
+        });
     }
 
     // `playlist:` a list of entries, or a mapping {loop, entries}.
@@ -801,10 +693,10 @@ private:
         list.reset(value);
         if (value.IsMap()) {
             list.reset(YAML::Node());
-            for (const auto& [k, v] : section(value, "playlist", kPlaylistKeys)) {
-                if (k == "loop") pl.loop = get_enum(v, "playlist.loop", kBools) == "true";
-                else if (k == "entries") list.reset(v);
-            }
+            apply_keys(section(value, "playlist", "playlist"), "playlist", "playlist", &pl,
+                       [&](const std::string& k, const YAML::Node& v, const std::string&) {
+                           if (k == "entries") list.reset(v);
+                       });
             if (!list.IsDefined() || list.IsNull()) fail_key("playlist.entries", "is required (a list of entries)");
         }
         const std::string key = value.IsMap() ? "playlist.entries" : "playlist";
@@ -813,19 +705,11 @@ private:
             const std::string ek = key + "[" + std::to_string(i++) + "]";
             PlaylistEntryPreset e;
             bool has_repeat = false, has_duration = false;
-            for (const auto& [k, v] : section(item, ek, kPlaylistEntryKeys)) {
-                const std::string fk = ek + "." + k;
-                if (k == "name") e.name = get_string(v, fk, kMaxNameBytes);
-                else if (k == "file") e.file = get_string(v, fk, kMaxPathBytes);
-                else if (k == "live") e.live = get_enum(v, fk, kBools) == "true";
-                else if (k == "repeat") {
-                    e.repeat = static_cast<int>(get_int(v, fk, 1, 100000));
-                    has_repeat = true;
-                } else if (k == "duration_s") {
-                    e.duration_s = get_number(v, fk, 0.1, 31'536'000, "0.1..31536000");
-                    has_duration = true;
-                }
-            }
+            apply_keys(section(item, ek, "playlist.entries[]"), ek, "playlist.entries[]", &e,
+                       [&](const std::string& k, const YAML::Node&, const std::string&) {
+                           has_repeat = has_repeat || k == "repeat";
+                           has_duration = has_duration || k == "duration_s";
+                       });
             if (e.live == !e.file.empty())
                 fail_key(ek, "an entry is either `file: PATH` (a pre-encoded ASF/WMV file) or `live: true` (the live encode)");
             if (e.live && has_repeat) fail_key(ek + ".repeat", "applies to file entries only (a live entry takes duration_s)");
@@ -844,23 +728,12 @@ private:
             m = MulticastPreset{};
             return;
         }
-        for (const auto& [k, v] : section(value, "outputs.multicast", kMulticastKeys)) {
-            const std::string key = "outputs.multicast." + k;
-            if (k == "group") {
-                m.group = get_string(v, key, 64);
-                if (!is_multicast_address(m.group))
-                    fail_key(key, quote(m.group) + " is not a multicast address (allowed: IPv4 224.0.0.0/4, IPv6 ff00::/8)");
-            } else if (k == "port") m.port = static_cast<int>(get_int(v, key, 1, 65535));
-            else if (k == "ttl") m.ttl = static_cast<int>(get_int(v, key, 0, 255));
-            else if (k == "interface") m.interface = get_string(v, key, 255);
-            else if (k == "fec_span") m.fec_span = static_cast<int>(get_int(v, key, 0, 15));
-            else if (k == "beacon_interval_s") m.beacon_interval_s = static_cast<int>(get_int(v, key, 1, 10));
-            else if (k == "nsc_path") m.nsc_path = get_string(v, key, kMaxPathBytes);
-            else if (k == "nsc_strings") m.nsc_strings = get_enum(v, key, kNscStrings);
-            else if (k == "name") m.name = get_string(v, key, 255);
-            else if (k == "unicast_url") m.unicast_url = get_string(v, key, 2048);
-            else if (k == "network_buffer_ms") m.network_buffer_ms = static_cast<int>(get_int(v, key, 0, 60000));
-        }
+        apply_keys(section(value, "outputs.multicast", "outputs.multicast"), "outputs.multicast", "outputs.multicast", &m,
+                   [&](const std::string& k, const YAML::Node&, const std::string& key) {
+                       if (k == "group" && !is_multicast_address(m.group))
+                           fail_key(key, quote(m.group) +
+                                             " is not a multicast address (allowed: IPv4 224.0.0.0/4, IPv6 ff00::/8)");
+                   });
     }
 
     static bool is_multicast_address(const std::string& a) {
@@ -874,28 +747,17 @@ private:
     // `push:` is either a list of targets or a mapping with `targets:` and the shared settings.
     void apply_push(const YAML::Node& value, PushPreset& push) const {
         if (value.IsSequence() || value.IsNull()) return apply_push_targets(value, "outputs.push", push);
-        for (const auto& [k, v] : section(value, "outputs.push", kPushKeys)) {
-            const std::string key = "outputs.push." + k;
-            if (k == "targets") apply_push_targets(v, key, push);
-            else if (k == "backoff_initial_ms") push.backoff_initial_ms = static_cast<int>(get_int(v, key, 100, 60000));
-            else if (k == "backoff_max_ms") push.backoff_max_ms = static_cast<int>(get_int(v, key, 1000, 3600000));
-            else if (k == "queue_kbytes") push.queue_kbytes = static_cast<int>(get_int(v, key, 64, 1048576));
-        }
+        apply_keys(section(value, "outputs.push", "outputs.push"), "outputs.push", "outputs.push", &push,
+                   [&](const std::string& k, const YAML::Node& v, const std::string& key) {
+                       if (k == "targets") apply_push_targets(v, key, push);
+                   });
     }
 
     void apply_push_targets(const YAML::Node& value, const std::string& key, PushPreset& push) const {
         push.targets.clear();
         for (const auto& item : get_list(value, key, 64)) {
             PushTargetPreset t;
-            for (const auto& [tk, tv] : section(item, key, kPushTargetKeys)) {
-                const std::string k2 = key + "." + tk;
-                if (tk == "url") t.url = get_string(tv, k2, 2048);
-                else if (tk == "user") t.user = get_string(tv, k2, 256);
-                else if (tk == "password") t.password = get_string(tv, k2, 1024);
-                else if (tk == "password_file") t.password_file = get_string(tv, k2, kMaxPathBytes);
-                else if (tk == "template") t.template_url = get_string(tv, k2, 2048);
-                else if (tk == "auto_remove") t.auto_remove = get_enum(tv, k2, kBools) == "true";
-            }
+            apply_keys(section(item, key, "outputs.push.targets[]"), key, "outputs.push.targets[]", &t);
             if (t.url.empty()) fail_key(key + ".url", "is required for every push target");
             if (!t.password.empty() && !t.password_file.empty())
                 fail_key(key + ".password_file", "and password are both set (use one)");
@@ -913,6 +775,29 @@ private:
         return out;
     }
 
+    // `control: on` serves the control API with the defaults (127.0.0.1:8090); a section turns it on
+    // unless it says `enabled: false`. A non-loopback address without a token is refused when the
+    // job starts (the token may come from the command line).
+    void apply_control(const YAML::Node& value, ControlPreset& c) const {
+        if (value.IsScalar() && (value.Scalar() == "false" || value.Scalar() == "off" || value.Scalar() == "true" ||
+                                 value.Scalar() == "on")) {
+            c.enabled = value.Scalar() == "true" || value.Scalar() == "on";
+            return;
+        }
+        const auto items = section(value, "control", "control");
+        c.enabled = true;
+        apply_keys(items, "control", "control", &c, [&](const std::string& k, const YAML::Node&, const std::string& key) {
+            if (k == "address") {
+                in6_addr a6{};
+                in_addr a4{};
+                if (inet_pton(AF_INET, c.address.c_str(), &a4) != 1 && inet_pton(AF_INET6, c.address.c_str(), &a6) != 1)
+                    fail_key(key, quote(c.address) + " is not an IP address (127.0.0.1, ::1, 0.0.0.0, ...)");
+            } else if (k == "token" && !c.token.empty() && c.token.size() < 16) {
+                fail_key(key, "is shorter than 16 characters; use a long random token (or none)");
+            }
+        });
+    }
+
     // `msbd: on` (or true) serves MSBD with the defaults, `msbd: off` (or false) turns it off; a
     // section turns it on unless it says `enabled: false`.
     void apply_msbd(const YAML::Node& value, MsbdPreset& m) const {
@@ -921,29 +806,18 @@ private:
             m.enabled = value.Scalar() == "true" || value.Scalar() == "on";
             return;
         }
-        const auto entries = section(value, "outputs.msbd", kMsbdKeys);
+        const auto items = section(value, "outputs.msbd", "outputs.msbd");
         m.enabled = true;
-        for (const auto& [k, v] : entries) {
-            const std::string key = "outputs.msbd." + k;
-            if (k == "enabled") m.enabled = get_enum(v, key, kBools) == "true";
-            else if (k == "address") {
-                m.address = get_string(v, key, 64);
+        apply_keys(items, "outputs.msbd", "outputs.msbd", &m,
+                   [&](const std::string& k, const YAML::Node& v, const std::string& key) {
+            if (k == "address") {
                 if (!is_ipv4_address(m.address))
                     fail_key(key, quote(m.address) + " is not an IPv4 address (MS-MSBD runs over IPv4; 0.0.0.0 for "
                                                      "every interface)");
-            } else if (k == "port") m.port = static_cast<int>(get_int(v, key, 1, 65535));
-            else if (k == "max_clients") m.max_clients = static_cast<int>(get_int(v, key, 1, 100000));
-            else if (k == "max_clients_per_ip") m.max_clients_per_ip = static_cast<int>(get_int(v, key, 0, 100000));
-            else if (k == "connect_timeout_ms") m.connect_timeout_ms = static_cast<int>(get_int(v, key, 100, 600000));
-            else if (k == "ping_interval_ms") {
-                m.ping_interval_ms = static_cast<int>(get_int(v, key, 0, 3600000));
+            } else if (k == "ping_interval_ms") {
                 if (m.ping_interval_ms != 0 && m.ping_interval_ms < 100)
                     out_of_range(key, std::to_string(m.ping_interval_ms), "0 for no pings, or 100..3600000");
-            } else if (k == "ping_timeout_ms") m.ping_timeout_ms = static_cast<int>(get_int(v, key, 100, 3600000));
-            else if (k == "max_lag_ms") m.max_lag_ms = static_cast<int>(get_int(v, key, 500, 60000));
-            else if (k == "lag_policy") m.lag_policy = get_enum(v, key, kLagPolicies);
-            else if (k == "send_interval_ms") m.send_interval_ms = static_cast<int>(get_int(v, key, 0, 1000));
-            else if (k == "allow" || k == "deny") {
+            } else if (k == "allow" || k == "deny") {
                 std::vector<std::string> blocks;
                 for (const auto& item : get_list(v, key, 1024)) {
                     std::string block = get_string(item, key, 64);
@@ -956,7 +830,7 @@ private:
                 }
                 (k == "allow" ? m.allow : m.deny) = std::move(blocks);
             }
-        }
+        });
     }
 
     // Dotted-quad IPv4: four decimal numbers 0..255.
@@ -1000,22 +874,9 @@ private:
             pull.enabled = false;
             return;
         }
-        for (const auto& [k, v] : section(value, "outputs.pull", kPullKeys)) {
-            const std::string key = "outputs.pull." + k;
-            if (k == "enabled") pull.enabled = get_enum(v, key, kBools) == "true";
-            else if (k == "address") pull.address = get_string(v, key, 255);
-            else if (k == "port") pull.port = static_cast<int>(get_int(v, key, 1, 65535));
-            else if (k == "mount") pull.mount = get_string(v, key, 255);
-            else if (k == "max_clients") pull.max_clients = static_cast<int>(get_int(v, key, 1, 100000));
-            else if (k == "max_clients_per_ip") pull.max_clients_per_ip = static_cast<int>(get_int(v, key, 0, 100000));
-            else if (k == "auth") pull.auth = get_auth_schemes(v, key);
-            else if (k == "realm") pull.realm = get_string(v, key, 128);
-            else if (k == "max_head_bytes") pull.max_head_bytes = static_cast<int>(get_int(v, key, 1024, 65536));
-            else if (k == "header_timeout_ms") pull.header_timeout_ms = static_cast<int>(get_int(v, key, 100, 600000));
-            else if (k == "idle_timeout_ms") pull.idle_timeout_ms = static_cast<int>(get_int(v, key, 10000, 3600000));
-            else if (k == "max_lag_ms") pull.max_lag_ms = static_cast<int>(get_int(v, key, 500, 60000));
-            else if (k == "lag_policy") pull.lag_policy = get_enum(v, key, kLagPolicies);
-            else if (k == "send_interval_ms") pull.send_interval_ms = static_cast<int>(get_int(v, key, 0, 1000));
+        apply_keys(section(value, "outputs.pull", "outputs.pull"), "outputs.pull", "outputs.pull", &pull,
+                   [&](const std::string& k, const YAML::Node& v, const std::string& key) {
+            if (k == "auth") pull.auth = get_auth_schemes(v, key);
             else if (k == "allow" || k == "deny") {
                 std::vector<std::string> blocks;
                 for (const auto& item : get_list(v, key, 1024)) blocks.push_back(get_string(item, key, 64));
@@ -1024,16 +885,13 @@ private:
                 pull.users.clear();
                 for (const auto& item : get_list(v, key, 1024)) {
                     PullUserPreset user;
-                    for (const auto& [uk, uv] : section(item, key, kPullUserKeys)) {
-                        if (uk == "name") user.name = get_string(uv, key + "." + uk, 128);
-                        else user.password = get_string(uv, key + "." + uk, 1024);
-                    }
+                    apply_keys(section(item, key, "outputs.pull.users[]"), key, "outputs.pull.users[]", &user);
                     if (user.name.empty() || user.name.find(':') != std::string::npos)
                         fail_key(key + ".name", "must be 1..128 bytes without ':'");
                     pull.users.push_back(std::move(user));
                 }
             }
-        }
+        });
     }
 
     // Largest encoded audio frame in bytes (audio payloads are never split across ASF packets).

@@ -140,7 +140,10 @@ struct PullServer::Impl {
 class Connection : public std::enable_shared_from_this<Connection> {
 public:
     Connection(PullServer::Impl& server, tcp::socket socket, std::uint64_t id, std::string peer)
-        : server_(server), socket_(std::move(socket)), id_(id), peer_(std::move(peer)) {}
+        : server_(server), socket_(std::move(socket)), id_(id), peer_(std::move(peer)),
+          connected_unix_ms_(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count()) {}
 
     void start() {
         head_deadline_us_ = monotonic_us() + std::int64_t{server_.config.header_timeout_ms} * 1000;
@@ -154,6 +157,8 @@ public:
     std::uint64_t bytes_sent() const { return bytes_sent_; }
     std::uint64_t lag_skips() const { return cursor_ ? cursor_->lag_skips() : 0; }
     bool streaming() const { return mount_ != nullptr; }
+    const std::string& user_agent() const { return user_agent_; }
+    std::int64_t connected_unix_ms() const { return connected_unix_ms_; }
 
     // A SelectStream for this connection's session (MS-WMSP 3.2.5.7), from any connection: the
     // cursor switches at the right payloads from the next packet on.
@@ -523,6 +528,7 @@ private:
     void handle_request() {
         const http::HttpHead head = parser_->head();
         parser_.reset();
+        if (const auto* agent = head.find("User-Agent")) user_agent_ = agent->substr(0, 256);
         head_deadline_us_ = 0;
         Bytes body = std::move(body_);
         body_ = Bytes();
@@ -657,6 +663,8 @@ private:
     CursorStep step_;  // the $D batch being written
     bool chunked_ = false;
     std::uint64_t bytes_sent_ = 0;
+    std::string user_agent_;  // for PullServer::clients()
+    std::int64_t connected_unix_ms_ = 0;
     std::array<iovec, kMaxBatch * 3> iov_{};
     std::size_t iov_count_ = 0, iov_index_ = 0;
 };
@@ -1034,6 +1042,49 @@ PullStats PullServer::stats() const {
     });
     if (future.wait_for(std::chrono::seconds(2)) != std::future_status::ready) return {};
     return future.get();
+}
+
+std::vector<PullClientInfo> PullServer::clients(std::size_t max) const {
+    if (!impl_->running) return {};
+    auto promise = std::make_shared<std::promise<std::vector<PullClientInfo>>>();
+    auto future = promise->get_future();
+    asio::post(impl_->io, [impl = impl_.get(), promise, max] {
+        std::vector<PullClientInfo> out;
+        for (const auto& [id, c] : impl->connections) {  // ids increase: the map's order is not
+            if (c->closed()) continue;
+            out.push_back({c->peer(), c->user_agent(), c->bytes_sent(), c->connected_unix_ms(), c->streaming()});
+        }
+        std::sort(out.begin(), out.end(),
+                  [](const PullClientInfo& a, const PullClientInfo& b) { return a.connected_unix_ms < b.connected_unix_ms; });
+        if (out.size() > max) out.resize(max);
+        promise->set_value(std::move(out));
+    });
+    if (future.wait_for(std::chrono::seconds(2)) != std::future_status::ready) return {};
+    return future.get();
+}
+
+}  // namespace asfcast::pull
+
+namespace asfcast::pull {
+
+void PullServer::update_access(std::size_t max_clients, std::size_t max_clients_per_ip,
+                               const std::vector<std::string>& auth, const std::string& realm,
+                               const std::vector<PullUser>& users, const std::vector<std::string>& allow,
+                               const std::vector<std::string>& deny) {
+    // Built here, so that a bad value throws before anything changes.
+    auto acl = std::make_shared<IpAcl>(IpAcl::parse(allow, deny));
+    auto authenticator = std::make_shared<Authenticator>(auth, realm, users);
+    auto done = std::make_shared<std::promise<void>>();
+    auto fut = done->get_future();
+    asio::post(impl_->io, [impl = impl_.get(), acl, authenticator, done, max_clients, max_clients_per_ip] {
+        impl->config.max_clients = max_clients;
+        impl->config.max_clients_per_ip = max_clients_per_ip;
+        impl->acl = std::move(*acl);
+        impl->responder.set_authenticator(std::move(*authenticator));
+        done->set_value();
+    });
+    if (fut.wait_for(std::chrono::seconds(10)) != std::future_status::ready)
+        throw std::runtime_error("pull: the network thread did not take the new access rules within 10 s");
 }
 
 }  // namespace asfcast::pull

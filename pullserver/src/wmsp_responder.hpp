@@ -112,6 +112,8 @@ public:
                       std::uint64_t connection_id, std::int64_t now_us);
     // The edge closed a connection: what was bound to it goes (its NTLM authentication).
     void connection_closed(std::uint64_t connection_id);
+    // Reload: authentication for requests from now on (NTLM connections authenticate again).
+    void set_authenticator(Authenticator auth) { auth_ = std::move(auth); }
 
     // The edge stopped streaming to this session (end of broadcast, client gone, lag policy):
     // the session turns IDLE and its Idle-Timeout starts (§3.2.4.1, §3.2.7.1).

@@ -92,7 +92,9 @@ struct PushOutput::Impl {
         std::array<std::uint8_t, 16384> read_buf{};
 
         bool broken = false;  // its session threw: stopped, reported failed
+        bool removed = false; // remove_target: closed, kept only for callbacks still queued
         int index = 0;        // for log lines
+        PushTarget target;    // as configured, for remove_target
 
         mutable std::mutex status_m;
         TargetStatus snapshot;
@@ -254,7 +256,7 @@ struct PushOutput::Impl {
     };
 
     explicit Impl(PushConfig cfg) : config(std::move(cfg)), guard(asio::make_work_guard(ioc)) {
-        int i = 0;
+        int i = config.first_index;
         for (const auto& t : config.targets) {
             std::string error;
             auto sc = make_session_config(t, config, &error);
@@ -262,6 +264,7 @@ struct PushOutput::Impl {
             sc->index = i;
             runners.push_back(std::make_unique<Runner>(*this, std::move(*sc)));
             runners.back()->index = i;
+            runners.back()->target = t;
             ++i;
         }
         feed = std::make_shared<OutputFeed>(OutputFeed::Config{"push", config.feed_packets,
@@ -373,6 +376,62 @@ struct PushOutput::Impl {
         r.session.start_from(std::move(packets), Clock::now());
     }
 
+    // Network thread. The new runner is pushed under runners_m: status() reads the list.
+    void add_runner(std::unique_ptr<Runner> r) {
+        Runner& added = *r;
+        {
+            std::lock_guard lk(runners_m);
+            runners.push_back(std::move(r));
+        }
+        const auto now = Clock::now();
+        if (header) guarded(added, [&] { added.session.on_header(header, now); });
+        if (ended) guarded(added, [&] { added.session.on_end(now); });
+        added.sync();
+    }
+
+    // Network thread. The runner stays in the list (its queued callbacks hold it) but is closed,
+    // skipped by drain (broken) and hidden from status() (removed).
+    bool remove_runner(const PushTarget& t) {
+        for (auto& r : runners) {
+            if (r->removed || r->target.url != t.url || r->target.user != t.user ||
+                r->target.password != t.password || r->target.template_url != t.template_url ||
+                r->target.auto_remove != t.auto_remove)
+                continue;
+            std::lock_guard lk(runners_m);
+            r->removed = true;
+            r->broken = true;
+            r->session.stop(Clock::now());
+            r->close_socket();
+            ++r->timer_gen;
+            r->timer.cancel();
+            return true;
+        }
+        return false;
+    }
+
+    // Runs `f` on the network thread and waits for it (rethrowing what it throws).
+    template <typename F>
+    auto on_network_thread(F&& f) -> decltype(f()) {
+        using R = decltype(f());
+        auto done = std::make_shared<std::promise<R>>();
+        auto fut = done->get_future();
+        asio::post(ioc, [done, fn = std::forward<F>(f)]() mutable {
+            try {
+                if constexpr (std::is_void_v<R>) {
+                    fn();
+                    done->set_value();
+                } else {
+                    done->set_value(fn());
+                }
+            } catch (...) {
+                done->set_exception(std::current_exception());
+            }
+        });
+        if (fut.wait_for(std::chrono::seconds(10)) != std::future_status::ready)
+            throw std::runtime_error("push: the network thread did not answer within 10 s");
+        return fut.get();
+    }
+
     void notify_progress() {
         std::lock_guard lk(done_m);
         done_cv.notify_all();
@@ -380,7 +439,7 @@ struct PushOutput::Impl {
 
     bool all_done() const {
         for (const auto& r : runners)
-            if (!r->broken && !r->session.done()) return false;
+            if (!r->broken && !r->removed && !r->session.done()) return false;
         return true;
     }
 
@@ -410,7 +469,8 @@ struct PushOutput::Impl {
     PushConfig config;
     asio::io_context ioc;
     asio::executor_work_guard<asio::io_context::executor_type> guard;
-    std::vector<std::unique_ptr<Runner>> runners;
+    std::vector<std::unique_ptr<Runner>> runners;  // grows on the network thread only, under runners_m
+    mutable std::mutex runners_m;                  // for readers on other threads (status())
     std::thread thread;
     // Keeps what it hands out for a while, so that a target can resume at a start point.
     std::shared_ptr<OutputFeed> feed;
@@ -450,10 +510,30 @@ bool PushOutput::wait_finished(std::chrono::milliseconds timeout) {
 
 void PushOutput::stop() { impl_->stop(); }
 
+void PushOutput::add_target(const PushTarget& target) {
+    std::string error;
+    auto sc = make_session_config(target, impl_->config, &error);
+    if (!sc) throw std::invalid_argument(fmt::format("push target '{}': {}", Impl::redact(target.url), error));
+    impl_->on_network_thread([impl = impl_.get(), sc = std::move(*sc), target]() mutable {
+        const int index = static_cast<int>(impl->runners.size());
+        sc.index = index;
+        auto r = std::make_unique<Impl::Runner>(*impl, std::move(sc));
+        r->index = index;
+        r->target = target;
+        impl->add_runner(std::move(r));
+    });
+}
+
+bool PushOutput::remove_target(const PushTarget& target) {
+    return impl_->on_network_thread([impl = impl_.get(), target] { return impl->remove_runner(target); });
+}
+
 std::vector<TargetStatus> PushOutput::status() const {
     std::vector<TargetStatus> out;
     const auto now = Clock::now();
+    std::lock_guard runners_lock(impl_->runners_m);
     for (const auto& r : impl_->runners) {
+        if (r->removed) continue;
         std::lock_guard lk(r->status_m);
         TargetStatus s = r->snapshot;
         if (s.retry_in_ms > 0) {

@@ -213,6 +213,46 @@ TEST(PlaylistEngine, FileLiveFileInOrderWithTimesIncreasingAcrossEntries) {
     EXPECT_GT(engine.stats().live_packets_dropped, 0u);  // made while the promo was on air
 }
 
+// The operator (control API) puts another entry on air: the entry on air ends where it is, the
+// chosen one starts at once with its header, times keep increasing, and the playlist goes on
+// after it. An index out of range changes nothing.
+TEST(PlaylistEngine, SwitchToPutsTheChosenEntryOnAirAndGoesOnFromThere) {
+    const Made loop = make_stream(2048, 10, 320, "loop");
+    const Made closing = make_stream(4096, 2, 640, "closing");
+    const Made extra = make_stream(2048, 2, 320, "extra");
+    Files files;
+    files.files["loop.wmv"] = file_of(loop, 2048);
+    files.files["closing.wmv"] = file_of(closing, 4096);
+    files.files["extra.wmv"] = file_of(extra, 2048);
+    playlist::EngineConfig cfg;
+    cfg.entries = {{Entry::Kind::file, "loop", "loop.wmv", 100, {}},
+                   {Entry::Kind::file, "closing", "closing.wmv", 1, {}},
+                   {Entry::Kind::file, "extra", "extra.wmv", 1, {}}};
+    cfg.open = files.opener();
+    Recorder rec;
+    playlist::PlaylistEngine engine(cfg, rec.sink());
+    Micros t = 0;
+    for (int tick = 0; tick < 200; ++tick, t += kStep) engine.poll(t);  // 2 s of the 10 s loop
+    EXPECT_NE(engine.on_air().find("loop"), std::string::npos);
+    EXPECT_FALSE(engine.switch_to(3, t)) << "out of range";
+    EXPECT_NE(engine.on_air().find("loop"), std::string::npos);
+    const std::size_t before = rec.packets.size();
+    ASSERT_GT(before, 0u);
+    ASSERT_TRUE(engine.switch_to(1, t));
+    EXPECT_NE(engine.on_air().find("closing"), std::string::npos);
+    for (int tick = 0; tick < 3000 && !engine.finished(); ++tick, t += kStep) engine.poll(t);
+    ASSERT_TRUE(engine.finished());
+    const auto runs = rec.runs();
+    ASSERT_EQ(runs.size(), 3u);
+    EXPECT_EQ(runs[0].first, "loop");
+    EXPECT_LT(runs[0].second, loop.packets.size()) << "the loop was cut where it was";
+    EXPECT_EQ(runs[1], (std::pair<std::string, std::size_t>{"closing", closing.packets.size()}));
+    EXPECT_EQ(runs[2], (std::pair<std::string, std::size_t>{"extra", extra.packets.size()}));
+    ASSERT_EQ(rec.headers.size(), 3u);
+    check_stream(rec);
+    EXPECT_FALSE(engine.switch_to(0, t)) << "the playlist has finished";
+}
+
 TEST(PlaylistEngine, BadEntriesAreRefusedByNameAndTheBroadcastGoesOn) {
     const Made good = make_stream(2048, 2, 320, "good");
     const Made big = make_stream(16384, 1, 320, "big");

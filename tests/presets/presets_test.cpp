@@ -404,7 +404,7 @@ TEST(Base, CycleIsDetected) {
 TEST(Validate, UnknownTopLevelKey) {
     EXPECT_THAT(error_of(kMinimal + "vidoe: {}\n"),
                 AllOf(StartsWith("test.yaml: unknown key 'vidoe' (allowed keys: name, description, base, source, "
-                                 "video, audio, asf, metadata, outputs, script_commands, drm, playlist)"),
+                                 "video, audio, asf, metadata, outputs, script_commands, drm, playlist, control)"),
                       HasSubstr("did you mean 'video'?")));
 }
 

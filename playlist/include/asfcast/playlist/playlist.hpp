@@ -140,6 +140,11 @@ public:
     std::optional<Micros> next_deadline() const;
     // Ends the playlist now (the job stops): the end of the stream is published.
     void stop();
+    // The operator puts entry `index` (0-based) on air now: the entry on air ends where it is and
+    // the playlist goes on from `index` (a refused entry gives way to the next, as always). False
+    // when `index` is out of range or the playlist has finished.
+    bool switch_to(std::size_t index, Micros now);
+    std::size_t entry_count() const { return config_.entries.size(); }
     bool finished() const { return finished_; }
     // True while the entry on air is a live entry (the live encode's packets are used).
     bool live_on_air() const;

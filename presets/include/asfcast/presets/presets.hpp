@@ -243,6 +243,16 @@ struct PlaylistPreset {
     bool enabled() const { return !entries.empty(); }
 };
 
+// The control API, metrics and status page (control/, docs/api.md): off unless a `control:` section
+// (or `asfcast run --control`) turns it on. A token is required on any non-loopback address.
+struct ControlPreset {
+    bool enabled = false;
+    std::string address = "127.0.0.1";
+    int port = 8090;
+    std::string token;       // never logged; prefer token_file
+    std::string token_file;  // first line; the file must not be readable by group or others
+};
+
 struct Preset {
     std::string name;
     std::string description;
@@ -256,6 +266,7 @@ struct Preset {
     ScriptCommandsPreset script_commands;
     DrmPreset drm;
     PlaylistPreset playlist;        // empty: the live encode only
+    ControlPreset control;
 };
 
 // Parses and validates YAML text; `origin` names it in errors (a path or "built-in:NAME").

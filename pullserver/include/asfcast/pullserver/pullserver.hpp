@@ -76,6 +76,15 @@ struct PullStats {
     double latency_p50_ms = 0, latency_p99_ms = 0, latency_max_ms = 0;
 };
 
+// One open connection, for the control API's client list.
+struct PullClientInfo {
+    std::string address;
+    std::string user_agent;             // of its latest request; empty before one arrived
+    std::uint64_t bytes_sent = 0;
+    std::int64_t connected_unix_ms = 0;  // when it was accepted
+    bool streaming = false;              // receiving $D
+};
+
 // A small document served over plain HTTP beside the stream: the multicast's .nsc announcement,
 // an .asx redirector. GET and HEAD only, same address rules and authentication as the stream,
 // never cached by the client (the text changes when the stream's header does).
@@ -105,6 +114,15 @@ public:
     void stop();
     std::uint16_t port() const;  // the bound port
     PullStats stats() const;
+    // The open connections (at most `max`, oldest first); empty when the server is not running.
+    std::vector<PullClientInfo> clients(std::size_t max) const;
+    // Reload (issue 14, point 5): new limits, address rules and authentication for connections and
+    // requests from now on; connected clients keep streaming. Runs on the network thread and waits
+    // for it (never call it there). Throws std::invalid_argument (a bad CIDR block or scheme)
+    // before changing anything.
+    void update_access(std::size_t max_clients, std::size_t max_clients_per_ip, const std::vector<std::string>& auth,
+                       const std::string& realm, const std::vector<PullUser>& users,
+                       const std::vector<std::string>& allow, const std::vector<std::string>& deny);
 
     struct Impl;  // defined in pull_server.cpp only
 

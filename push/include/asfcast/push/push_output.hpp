@@ -31,6 +31,9 @@ struct PushTarget {
 
 struct PushConfig {
     std::vector<PushTarget> targets;
+    // The first target's number in log lines ("push[N]") and failpoints ("push.target.N"): a job
+    // that gives each target a PushOutput of its own keeps the numbers of one list.
+    int first_index = 0;
 
     // Reconnect back-off: initial delay doubling after every failed attempt up to max, each delay
     // varied by +-jitter (a fraction: 0.2 = +-20%). Reset after streaming for stable_after.
@@ -126,6 +129,15 @@ public:
     void stop();
 
     std::vector<TargetStatus> status() const;
+
+    // Reload (issue 14, point 5): targets change while the others stream on. Both run on the
+    // network thread and wait for it (at most a few milliseconds); never called on it.
+    // Adds a target: it connects at once and starts at the newest start point of the stream.
+    // Throws std::invalid_argument naming the URL when it cannot be parsed.
+    void add_target(const PushTarget& target);
+    // Closes and forgets the target equal to `target` (URL, credentials and options): it gets no
+    // $E, as on stop(). False when there is none.
+    bool remove_target(const PushTarget& target);
 
 private:
     struct Impl;
