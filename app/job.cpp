@@ -355,6 +355,7 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
     source.path = preset.source.path;
     source.pattern = preset.source.pattern;
     source.tone_hz = preset.source.tone_hz;
+    apply_network_source(preset, source);  // rtsp, srt, uri (issue 15)
     source.fast = options.fast && source.type == capture::SourceType::file;
     if (options.fast && source.type != capture::SourceType::file)
         spdlog::warn("--fast applies to file sources only; a live source runs in real time");

@@ -28,6 +28,17 @@ private:
     std::unique_ptr<capture::LiveSource> live_;
 };
 
+// Network sources (issue 15): for a preset whose source.type is rtsp, srt or uri, sets the
+// capture type and its keys, reading source.password_file (refused unless private to the user:
+// mode 600 or stricter). Other types are left as they are. Throws std::runtime_error naming the
+// preset, the key and what to do.
+void apply_network_source(const presets::Preset& preset, capture::SourceConfig& source);
+
+// `asfcast run --input X`: an rtsp(s)://, srt:// or other scheme:// URL becomes a network source
+// (srt://host:port?mode=listener a listener on that port, other srt:// URLs a caller); file:// URLs
+// and paths stay a file source. The preset's other source keys (credentials, latency) still apply.
+void apply_input(const std::string& input, presets::SourcePreset& source);
+
 // One short line for the status line and systemd STATUS: "live", "LOST (slate) 3 times"...
 std::string describe_source(const capture::LiveSourceStatus& s);
 

@@ -29,6 +29,8 @@
 #include "asfcast/archive/repair.hpp"
 #include "job.hpp"
 #include "status_cmd.hpp"
+#include "job_source.hpp"
+#include "probe_cmd.hpp"
 
 namespace {
 
@@ -150,7 +152,9 @@ int main(int argc, char** argv) {
     run->add_option("--preset", preset_name, "built-in preset NAME or a YAML FILE (default: default)");
     run->add_option("--archive", archive_path, "archive the stream to this .wmv/.asf file");
     run->add_option("--duration", duration, "end the broadcast cleanly after SECONDS")->check(CLI::PositiveNumber);
-    run->add_option("--input", input_path, "encode this media file instead of the preset's source");
+    run->add_option("--input", input_path,
+                    "encode this media file, or this rtsp://, srt:// or other URL (a live network source), instead "
+                    "of the preset's source");
     run->add_flag("--fast", fast, "file input: encode as fast as possible instead of in real time");
     std::vector<std::string> push_urls;
     run->add_option("--push", push_urls,
@@ -226,12 +230,23 @@ int main(int argc, char** argv) {
     bool devices_json = false;
     devices_cmd->add_flag("--json", devices_json, "machine-readable output: {\"video\":[...],\"audio\":[...]}");
 
+    auto* probe_cmd = cli.add_subcommand("probe", "Print what a network source offers and what the preset would do with it");
+    std::string probe_url, probe_preset = "default";
+    int probe_timeout = 10;
+    probe_cmd->add_option("URL", probe_url, "rtsp://..., srt://host:port[?mode=listener], or any URI GStreamer opens")
+        ->required();
+    probe_cmd->add_option("--preset", probe_preset, "built-in preset NAME or a YAML FILE whose source keys apply "
+                                                    "(credentials, transport, latency)");
+    probe_cmd->add_option("--timeout", probe_timeout, "give up after SECONDS (default 10)")->check(CLI::Range(1, 300));
+
     CLI11_PARSE(cli, argc, argv);
     asfcast::init_logging(log_level);
 
     if (*inspect) return asfcast::app::inspect_file(inspect_path, inspect_json);
 
     if (*devices_cmd) return asfcast::app::list_devices(devices_json);
+
+    if (*probe_cmd) return asfcast::app::probe_source(probe_url, probe_preset, probe_timeout);
 
     if (*status_cmd) return asfcast::app::print_status(status_control, status_token_file, status_json);
 
@@ -299,8 +314,7 @@ int main(int argc, char** argv) {
         const auto load_preset = [&] {
             asfcast::presets::Preset preset = asfcast::presets::resolve_preset(preset_name);
             if (!input_path.empty()) {
-                preset.source.type = "file";
-                preset.source.path = input_path;
+                asfcast::app::apply_input(input_path, preset.source);
             }
             if (!archive_path.empty()) preset.outputs.archive = archive_path;
             if (!pull_spec.empty()) apply_pull_spec(pull_spec, preset.outputs.pull);

@@ -32,6 +32,8 @@ TEST_PACKAGES=(
   # the control API's tests: OpenAPI schema checks, the status page in headless Chromium (over the
   # DevTools protocol, from /usr/bin/python3)
   python3-jsonschema python3-websocket chromium
+  # the test RTSP camera (tests/interop/rtsp_camera.cpp)
+  libgstrtspserver-1.0-dev
 )
 if [ "$with_tests" = 1 ]; then PACKAGES+=("${TEST_PACKAGES[@]}"); fi
 

@@ -4,7 +4,10 @@
 #include "asfcast/capture/capture.hpp"
 #include "asfcast/capture/devices.hpp"
 
+#include "asfcast/capture/network.hpp"
+
 #include "gst_frame.hpp"
+#include "network_gst.hpp"
 
 #include <gst/app/gstappsink.h>
 #include <gst/audio/audio.h>
@@ -532,7 +535,7 @@ struct CapturePipeline::Impl {
         for (auto [branch, linked, name] : {std::tuple{self->vbranch, &self->vlinked, "video"},
                                             std::tuple{self->abranch, &self->alinked, "audio"}}) {
             if (branch && !linked->load()) {
-                spdlog::warn("capture: {} has no decodable {} stream", self->source.path, name);
+                spdlog::warn("capture: {} has no decodable {} stream", self->source_name(), name);
                 GstPad* sinkpad = gst_element_get_static_pad(branch, "sink");
                 gst_pad_send_event(sinkpad, gst_event_new_eos());
                 gst_object_unref(sinkpad);
@@ -713,6 +716,57 @@ struct CapturePipeline::Impl {
         g_signal_connect(dec, "no-more-pads", G_CALLBACK(&Impl::on_no_more_pads), this);
     }
 
+    // RTSP, SRT and other URIs: uridecodebin opens the source element for the URI (configured in
+    // on_source_setup: transport, latency, credentials as properties) and plugs demuxer, parsers and
+    // decoders; the decoded pads go to the same branches as a file's. Live: the appsinks drop rather
+    // than hold the network source back, and timestamps are the pipeline's running time (rtspsrc's
+    // jitter buffer and tsdemux map the sender's clock onto it).
+    void build_network() {
+        live = true;
+        const std::string uri = network_uri(source);
+        pipeline = gst_pipeline_new("capture");
+        GstElement* dec = gst_element_factory_make("uridecodebin", "dec");
+        if (!dec) throw CaptureError("GStreamer element 'uridecodebin' not found (gst-plugins-base missing?)");
+        g_object_set(dec, "uri", uri.c_str(), nullptr);
+        gst_bin_add(GST_BIN(pipeline), dec);
+        desc = "uridecodebin uri=" + redact(uri, source) + " name=dec";
+        // videorate skip-to-first: a sender's segment starts at 0, long before its first picture
+        // when it connected late; videorate would fill the difference with copies of that picture.
+        if (format.video)
+            vbranch = add_file_branch(
+                fmt::format("queue ! videoconvert ! videoscale ! videorate skip-to-first=true ! capsfilter caps=\"{}\" ! appsink name=vsink",
+                            video_caps(format)),
+                "vsink", true);
+        if (format.audio)
+            abranch = add_file_branch(
+                fmt::format("queue ! audioconvert ! audioresample ! capsfilter caps=\"{}\" ! appsink name=asink",
+                            audio_caps(format)),
+                "asink", false);
+        g_signal_connect(dec, "source-setup", G_CALLBACK(&Impl::on_source_setup), this);
+        g_signal_connect(dec, "pad-added", G_CALLBACK(&Impl::on_pad_added), this);
+        g_signal_connect(dec, "no-more-pads", G_CALLBACK(&Impl::on_no_more_pads), this);
+    }
+
+    static void on_source_setup(GstElement*, GstElement* element, gpointer user) {
+        detail::configure_network_element(element, static_cast<Impl*>(user)->source);
+    }
+
+    // What the source is called in log lines (a network URL without its credentials).
+    std::string source_name() const {
+        return is_network(source.type) ? redact_url(source.url.empty() ? desc : source.url) : source.path;
+    }
+
+    // error_text, and for network sources what it means for the operator, credentials redacted.
+    std::string describe_error(GstMessage* msg) const {
+        std::string text = error_text(msg);
+        if (!is_network(source.type)) return text;
+        GError* err = nullptr;
+        gst_message_parse_error(msg, &err, nullptr);
+        text = detail::explain_network_error(err, text, source);
+        if (err) g_error_free(err);
+        return text;
+    }
+
     static std::string error_text(GstMessage* msg) {
         GError* err = nullptr;
         gchar* dbg = nullptr;
@@ -736,8 +790,11 @@ struct CapturePipeline::Impl {
             if (!msg) continue;
             switch (GST_MESSAGE_TYPE(msg)) {
                 case GST_MESSAGE_ERROR: {
-                    std::string text = error_text(msg);
-                    spdlog::error("capture: {}", text);
+                    std::string text = describe_error(msg);
+                    // A network source's errors repeat at every re-attach attempt: LiveSource, which
+                    // gets them through on_error, logs each distinct one once.
+                    if (is_network(source.type) && cb.on_error) spdlog::debug("capture: {}", text);
+                    else spdlog::error("capture: {}", text);
                     {
                         std::lock_guard lk(m);
                         errored = true;
@@ -768,7 +825,7 @@ struct CapturePipeline::Impl {
                     gchar* dbg = nullptr;
                     gst_message_parse_warning(msg, &err, &dbg);
                     spdlog::warn("capture: {}: {}", GST_OBJECT_NAME(GST_MESSAGE_SRC(msg)),
-                                 err && err->message ? err->message : "warning");
+                                 redact(err && err->message ? err->message : "warning", source));
                     if (err) g_error_free(err);
                     g_free(dbg);
                     break;
@@ -791,6 +848,8 @@ struct CapturePipeline::Impl {
                 build_test();
             else if (source.type == SourceType::device)
                 build_device();
+            else if (is_network(source.type))
+                build_network();
             else
                 build_file();
         } catch (...) {
@@ -804,21 +863,34 @@ struct CapturePipeline::Impl {
         GstClock* sysclock = gst_system_clock_obtain();
         g_object_set(sysclock, "clock-type", GST_CLOCK_TYPE_MONOTONIC, nullptr);
         gst_pipeline_use_clock(GST_PIPELINE(pipeline), sysclock);
+        if (is_network(source.type)) {
+            // A network source's first data comes when the sender connects (an SRT caller may come
+            // minutes later); its sinks then finish the asynchronous state change, and GstPipeline
+            // would pick a new base time, moving the running time of buffers already stamped
+            // against the old one. The base time is fixed here instead, so clock_base_us() holds
+            // for every buffer.
+            gst_element_set_start_time(pipeline, GST_CLOCK_TIME_NONE);
+            gst_element_set_base_time(pipeline, gst_clock_get_time(sysclock));
+        }
         gst_object_unref(sysclock);
         GstStateChangeReturn r = gst_element_set_state(pipeline, GST_STATE_PLAYING);
-        if (r == GST_STATE_CHANGE_ASYNC) r = gst_element_get_state(pipeline, nullptr, nullptr, 5 * GST_SECOND);
+        // A network source connects on its own threads after this (its errors come on the bus);
+        // its sinks preroll once the sender's first data is decoded, which may take a while.
+        if (r == GST_STATE_CHANGE_ASYNC && !is_network(source.type))
+            r = gst_element_get_state(pipeline, nullptr, nullptr, 5 * GST_SECOND);
         if (r == GST_STATE_CHANGE_FAILURE) {
             std::string why = "state change failed";
             GstBus* bus = gst_element_get_bus(pipeline);
             if (GstMessage* msg = gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR)) {
-                why = error_text(msg);
+                why = describe_error(msg);
                 gst_message_unref(msg);
             }
             gst_object_unref(bus);
             release();
             throw CaptureError("cannot start capture (" + why + ") [" + desc + "]");
         }
-        if (r == GST_STATE_CHANGE_ASYNC) spdlog::warn("capture: pipeline still prerolling after 5 s");
+        if (r == GST_STATE_CHANGE_ASYNC && !is_network(source.type))
+            spdlog::warn("capture: pipeline still prerolling after 5 s");
         // Running time 0 on the monotonic clock: base time (ns of the system clock) in us.
         base_us = static_cast<Micros>(gst_element_get_base_time(pipeline) / 1000);
         started = true;
@@ -895,6 +967,9 @@ Micros CapturePipeline::clock_base_us() const {
     // GstPipeline set on its way to PLAYING (before any source produced a buffer).
     if (GstElement* p = impl_->pipeline) return static_cast<Micros>(gst_element_get_base_time(p) / 1000);
     return impl_->base_us.load();
+}
+bool CapturePipeline::waits_for_sender() const {
+    return impl_->source.type == SourceType::srt && impl_->source.srt_mode == "listener";
 }
 const CaptureStats& CapturePipeline::stats() const { return impl_->stats; }
 std::string CapturePipeline::description() const { return impl_->desc; }

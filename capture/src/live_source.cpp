@@ -25,6 +25,10 @@ constexpr Micros kFirstMediaGrace = 3'000'000;
 constexpr Micros kRepeatFailureLog = 300'000'000;
 // Audio this far ahead of the system clock comes from a source faster than real time: dropped.
 constexpr Micros kMaxAhead = 500'000;
+// A live source that delivers one kind of media only (a camera without audio; video still waiting
+// for the sender's next key frame while its audio flows): once one time line has run this long,
+// the filler starts the other (silence, the slate) so that downstream gets both from the start.
+constexpr Micros kOtherLineStart = 500'000;
 
 }  // namespace
 
@@ -68,6 +72,7 @@ struct LiveSource::Impl : std::enable_shared_from_this<Impl> {
     std::string last_failure;
     Micros last_failure_logged = 0;
     std::uint64_t attempts_since_loss = 0;
+    std::uint64_t failed_in_a_row = 0;  // attach attempts since the source last delivered
     LiveSourceStatus st;  // counters below are kept apart: they change under the time line locks
     std::atomic<std::uint64_t> filler_frames{0}, silence_frames{0}, late_frames{0}, ahead_frames{0};
     bool quit = false;
@@ -77,6 +82,7 @@ struct LiveSource::Impl : std::enable_shared_from_this<Impl> {
     // Video time line.
     std::mutex vm;
     bool video_started = false;
+    std::atomic<Micros> video_line_start{kUnset};  // time-line time of the first video frame
     Micros last_vpts = 0;
     RawVideoFrame held;
     bool have_held = false;
@@ -87,6 +93,7 @@ struct LiveSource::Impl : std::enable_shared_from_this<Impl> {
     std::mutex am;
     std::unique_ptr<AudioDriftCorrector> drift;
     bool audio_started = false;
+    std::atomic<Micros> audio_line_start{kUnset};  // time-line time of the first audio sample
     std::int64_t audio_pos = 0;
     bool audio_align = true;          // the next source block realigns the time line
     std::int64_t drop_pending = 0;    // source samples still to drop (overlap after filling)
@@ -169,6 +176,7 @@ struct LiveSource::Impl : std::enable_shared_from_this<Impl> {
         if (g != gen.load()) return false;
         if (!delivering) {
             delivering = true;
+            failed_in_a_row = 0;
             const bool back = st.losses > 0;
             state = SourceState::live;
             if (back) {
@@ -206,6 +214,7 @@ struct LiveSource::Impl : std::enable_shared_from_this<Impl> {
         if (g != gen.load()) return;
         if (!video_started) {
             video_started = true;
+            video_line_start = pts;
             last_vpts = pts - frame_us;
         }
         if (video_snap) {
@@ -258,6 +267,7 @@ struct LiveSource::Impl : std::enable_shared_from_this<Impl> {
             const auto target = static_cast<std::int64_t>(std::llround(static_cast<double>(pts) * format.sample_rate / 1e6));
             if (!audio_started) {
                 audio_started = true;
+                audio_line_start = pts;
                 audio_pos = target;
             } else if (target > audio_pos) {
                 emit_silence_locked(static_cast<std::size_t>(target - audio_pos));
@@ -342,8 +352,46 @@ struct LiveSource::Impl : std::enable_shared_from_this<Impl> {
         return {};
     }
 
+    // The wait before the next attempt: the interval, doubled for each attempt that failed in a
+    // row up to reattach_max_interval_us.
+    Micros retry_delay() const {
+        const Micros base = policy.reattach_interval_us;
+        const Micros cap = std::max(base, policy.reattach_max_interval_us);
+        Micros d = base;
+        for (std::uint64_t i = 1; i < failed_in_a_row && d < cap; ++i) d *= 2;
+        return std::min(d, cap);
+    }
+
+    // Logs a failed attempt once per distinct reason (again after kRepeatFailureLog).
+    void log_attempt_failure(const std::string& failure, Micros now) {
+        if (failure != last_failure || now - last_failure_logged > kRepeatFailureLog) {
+            spdlog::warn("capture: the source cannot start yet: {} (next attempt in {:.1f} s)", failure,
+                         retry_delay() / 1e6);
+            last_failure = failure;
+            last_failure_logged = now;
+        }
+    }
+
     // Takes the current source off (supervisor thread; m held by the caller through `lk`).
     void detach(std::unique_lock<std::mutex>& lk, const std::string& why) {
+        if (state == SourceState::lost && !delivering) {
+            // A re-attach attempt that started but failed later (a network source connects after
+            // start(): refused credentials, unreachable host): one more failed attempt, not a
+            // new loss; the slate is on air already.
+            gen.fetch_add(1);
+            std::unique_ptr<MediaSource> old = std::move(src);
+            current = nullptr;
+            ++failed_in_a_row;
+            ++st.attach_failures;
+            const Micros now = monotonic_us();
+            next_attempt = now + retry_delay();
+            log_attempt_failure(why, now);
+            lk.unlock();
+            if (old) old->abort();
+            old.reset();
+            lk.lock();
+            return;
+        }
         gen.fetch_add(1);
         Micros unset = kUnset;
         origin.compare_exchange_strong(unset, monotonic_us());  // nothing ever came: the slate starts now
@@ -389,7 +437,8 @@ struct LiveSource::Impl : std::enable_shared_from_this<Impl> {
                     why = end_reason;
                 } else if (delivering && now - last_arrival.load() > policy.loss_timeout_us) {
                     why = fmt::format("no media for {:.1f} s", (now - last_arrival.load()) / 1e6);
-                } else if (!delivering && now - attached_at > policy.loss_timeout_us + kFirstMediaGrace) {
+                } else if (!delivering && !src->waits_for_sender() &&
+                           now - attached_at > policy.loss_timeout_us + kFirstMediaGrace) {
                     why = fmt::format("started but delivered nothing for {:.1f} s", (now - attached_at) / 1e6);
                 }
                 if (why.empty()) continue;
@@ -414,12 +463,9 @@ struct LiveSource::Impl : std::enable_shared_from_this<Impl> {
                     continue;
                 }
                 ++st.attach_failures;
-                next_attempt = monotonic_us() + policy.reattach_interval_us;
-                if (failure != last_failure || now - last_failure_logged > kRepeatFailureLog) {
-                    spdlog::warn("capture: the source cannot start yet: {}", failure);
-                    last_failure = failure;
-                    last_failure_logged = now;
-                }
+                ++failed_in_a_row;
+                next_attempt = monotonic_us() + retry_delay();
+                log_attempt_failure(failure, now);
             }
         }
     }
@@ -445,9 +491,11 @@ struct LiveSource::Impl : std::enable_shared_from_this<Impl> {
             bool filled = false;
             if (format.video) {
                 std::lock_guard lk(vm);
-                if (!video_started && lost) {
+                const Micros audio_began = audio_line_start.load();
+                if (!video_started && (lost || (audio_began != kUnset && until - audio_began >= kOtherLineStart))) {
                     video_started = true;
                     last_vpts = std::max<Micros>(0, until) - frame_us;
+                    video_line_start = last_vpts + frame_us;
                 }
                 for (int i = 0; video_started && last_vpts + frame_us <= until && i < 1000; ++i) {
                     emit_filler_video_locked(last_vpts + frame_us, lost);
@@ -457,9 +505,11 @@ struct LiveSource::Impl : std::enable_shared_from_this<Impl> {
             }
             if (format.audio) {
                 std::lock_guard lk(am);
-                if (!audio_started && lost) {
+                const Micros video_began = video_line_start.load();
+                if (!audio_started && (lost || (video_began != kUnset && until - video_began >= kOtherLineStart))) {
                     audio_started = true;
                     audio_pos = std::max<std::int64_t>(0, until) * format.sample_rate / 1'000'000;
+                    audio_line_start = std::max<Micros>(0, until);
                 }
                 const std::int64_t target = until * format.sample_rate / 1'000'000;
                 if (audio_started && target > audio_pos) {
@@ -496,6 +546,14 @@ void LiveSource::start() {
     if (d.format.video && d.policy.slate)
         d.slate = render_slate(d.format.width, d.format.height, d.policy.slate_image, d.policy.slate_text);
     const std::string failure = d.attach();
+    if (failure.empty()) {
+        std::lock_guard lk(d.m);
+        if (d.src && d.src->waits_for_sender()) {
+            // A listener may wait minutes for its sender: the time line (and the slate) starts now.
+            Micros expected = kUnset;
+            d.origin.compare_exchange_strong(expected, monotonic_us());
+        }
+    }
     if (!failure.empty()) {
         if (!d.policy.slate) throw CaptureError(failure);
         spdlog::error("capture: the source cannot start: {}. Broadcasting the slate; trying again every {:.1f} s",
@@ -506,6 +564,7 @@ void LiveSource::start() {
         d.state = SourceState::lost;
         ++d.st.losses;
         ++d.st.attach_failures;
+        d.failed_in_a_row = 1;
         d.st.last_event = "source missing at start: " + failure;
         d.last_failure = failure;
         d.last_failure_logged = monotonic_us();
@@ -526,12 +585,18 @@ void LiveSource::stop() {
     if (d.supervisor.joinable()) d.supervisor.join();
     if (d.filler.joinable()) d.filler.join();
     std::unique_ptr<MediaSource> s;
+    bool delivered = false;
     {
         std::lock_guard lk(d.m);
         s = std::move(d.src);
+        delivered = d.delivering;
         d.state = SourceState::stopped;
     }
-    if (s) s->stop();  // drains: the last frames still reach downstream through the callbacks
+    // Drains: the last frames still reach downstream through the callbacks. A source that never
+    // delivered (a listener still waiting for its sender) has nothing to drain, and an end of
+    // stream pushed into its empty decoder is only an error on the bus.
+    if (s && delivered) s->stop();
+    else if (s) s->abort();
     d.gen.fetch_add(1);
     d.current = nullptr;
     d.end_downstream(false, {});

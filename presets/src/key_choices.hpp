@@ -7,7 +7,9 @@
 
 namespace asfcast::presets::detail {
 
-inline constexpr std::array<std::string_view, 3> kSourceTypes = {"test", "file", "device"};
+inline constexpr std::array<std::string_view, 6> kSourceTypes = {"test", "file", "device", "rtsp", "srt", "uri"};
+inline constexpr std::array<std::string_view, 3> kRtspTransports = {"auto", "tcp", "udp"};  // network sources (issue 15)
+inline constexpr std::array<std::string_view, 2> kSrtModes = {"caller", "listener"};
 inline constexpr std::array<std::string_view, 26> kPatterns = {
     "smpte",   "snow",        "black",  "white",   "red",      "green",        "blue",     "checkers-1", "checkers-2",
     "checkers-4", "checkers-8", "circular", "blink", "smpte75", "zone-plate", "gamut", "chroma-zone-plate",

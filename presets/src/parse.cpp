@@ -932,6 +932,33 @@ private:
     }
 
     // Rules between keys, on the merged result (base + overrides).
+    // Network sources (issue 15): the keys each type needs, and none of another type's secrets.
+    void validate_network_source(const SourcePreset& s) const {
+        const bool rtsp = s.type == "rtsp", srt = s.type == "srt", uri = s.type == "uri";
+        if (rtsp) {
+            if (s.url.rfind("rtsp://", 0) != 0 && s.url.rfind("rtsps://", 0) != 0 && s.url.rfind("rtspt://", 0) != 0)
+                fail_key("source.url", "is required when source.type is rtsp and must start with rtsp:// (or rtsps://)");
+            if (!s.password.empty() && !s.password_file.empty())
+                fail_key("source.password_file", "and source.password are both set (use one)");
+            if ((!s.password.empty() || !s.password_file.empty()) && s.user.empty())
+                fail_key("source.user", "is required with source.password or source.password_file");
+        } else if (!s.user.empty() || !s.password.empty() || !s.password_file.empty()) {
+            fail_key("source.user", "source.user, source.password and source.password_file apply to source.type rtsp only");
+        }
+        if (srt) {
+            if (s.mode == "listener" && s.port == 0)
+                fail_key("source.port", "is required when source.type is srt and source.mode is listener");
+            if (s.mode == "caller" && s.url.rfind("srt://", 0) != 0)
+                fail_key("source.url", "is required when source.type is srt and source.mode is caller (srt://host:port)");
+            if (!s.passphrase.empty() && s.passphrase.size() < 10)
+                fail_key("source.passphrase", "must be 10 to 79 characters (SRT's rule)");
+        } else if (!s.passphrase.empty() || !s.streamid.empty()) {
+            fail_key("source.passphrase", "source.passphrase and source.streamid apply to source.type srt only");
+        }
+        if (uri && s.url.find("://") == std::string::npos)
+            fail_key("source.url", "is required when source.type is uri (scheme://...)");
+    }
+
     void validate(const Preset& p) const {
         if (!p.video && !p.audio)
             fail("video, audio: a preset needs at least one of video and audio (both are none or missing)");
@@ -949,6 +976,7 @@ private:
         }
         if (p.source.type == "file" && p.source.path.empty())
             fail_key("source.path", "is required when source.type is file");
+        validate_network_source(p.source);
         if (p.source.type == "device" && p.source.video_device == "none" && p.source.audio_device == "none")
             fail_key("source.video_device", "and source.audio_device are both none: a device source needs one of them");
         if (p.video) {

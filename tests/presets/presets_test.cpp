@@ -464,7 +464,7 @@ TEST(Validate, EnumsListTheAllowedValues) {
     EXPECT_THAT(error_of("video: {codec: vp8}\n"), HasSubstr("video.codec: 'vp8' is not allowed (allowed: h264, wmv2)"));
     EXPECT_THAT(error_of("audio: {codec: aac}\n"), HasSubstr("audio.codec: 'aac' is not allowed (allowed: wma2, mp3)"));
     EXPECT_THAT(error_of("audio: {}\nsource: {type: v4l2}\n"),
-                HasSubstr("source.type: 'v4l2' is not allowed (allowed: test, file, device)"));
+                HasSubstr("source.type: 'v4l2' is not allowed (allowed: test, file, device, rtsp, srt, uri)"));
     EXPECT_THAT(error_of("audio: {}\nsource: {pattern: plaid}\n"),
                 AllOf(HasSubstr("source.pattern: 'plaid' is not allowed (allowed: smpte, snow"),
                       HasSubstr("smpte-rp-219")));

@@ -20,7 +20,9 @@ public:
     using std::runtime_error::runtime_error;
 };
 
-enum class SourceType { test, file, device };
+// rtsp, srt and uri are network sources (network.hpp): always live, decoded by uridecodebin.
+enum class SourceType { test, file, device, rtsp, srt, uri };
+inline bool is_network(SourceType t) { return t == SourceType::rtsp || t == SourceType::srt || t == SourceType::uri; }
 
 class DeviceBackend;  // devices.hpp
 
@@ -36,6 +38,17 @@ struct SourceConfig {
     std::string video_format = "auto";  // auto | yuyv | nv12 | i420 | mjpeg
     std::string deinterlace = "auto";   // auto | on | off
     std::shared_ptr<const DeviceBackend> devices;  // null: the machine's (SystemDevices)
+    // Network sources (network.hpp). Secrets here are never logged: see redact().
+    std::string url;                  // rtsp://..., srt://host:port (caller), any URI (uri)
+    std::string rtsp_transport = "auto";  // rtsp: tcp | udp | auto (rtspsrc tries UDP, then TCP)
+    std::string user;                 // rtsp: Basic/Digest user
+    std::string password;             // rtsp: its password (read from password_file by the app)
+    std::string srt_mode = "caller";  // srt: listener | caller
+    std::string srt_address = "0.0.0.0";  // srt listener: local address to listen on
+    int srt_port = 0;                 // srt listener: port
+    std::string passphrase;           // srt: encryption passphrase (10..79 characters), "" = none
+    std::string streamid;             // srt: stream id sent by the caller
+    int latency_ms = 200;             // rtsp: jitter buffer; srt: SRT latency
 };
 
 // The raw format the encoders want; the pipeline converts, scales and changes rate to it.
@@ -84,6 +97,9 @@ public:
     virtual std::string description() const = 0;
     // Monotonic time (monotonic_us) at which the source's timestamps are 0, once started.
     virtual Micros clock_base_us() const = 0;
+    // True for a source that waits for a sender to connect (an SRT listener): not delivering is
+    // then not a failure, and re-attaching would only close the port the sender is looking for.
+    virtual bool waits_for_sender() const { return false; }
 };
 
 // One capture graph. Calls on_video/on_audio from GStreamer streaming threads (concurrently with
@@ -107,6 +123,7 @@ public:
     // Sets the pipeline to NULL at once: no draining, no further callbacks; idempotent.
     void abort() override;
     Micros clock_base_us() const override;
+    bool waits_for_sender() const override;
 
     const CaptureStats& stats() const;
     // The pipeline description actually used (logged, and useful in error reports).

@@ -22,6 +22,9 @@ struct LossPolicy {
     bool slate = true;                 // false: a lost source ends the job (on_end / on_error)
     Micros loss_timeout_us = 2'000'000;       // no media for this long: the source is lost
     Micros reattach_interval_us = 2'000'000;  // how often a lost source is tried again
+    // Back-off: each attempt that fails in a row waits twice as long, up to this (network sources:
+    // a camera that is off is not called every 2 s for hours). 0 or <= reattach_interval: none.
+    Micros reattach_max_interval_us = 0;
     std::string slate_image;           // still image file; empty: colour bars
     std::string slate_text = "Signal lost - back shortly";
     bool drift_correction = true;      // live audio only; files pass through

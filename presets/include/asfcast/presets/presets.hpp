@@ -17,7 +17,7 @@ public:
 };
 
 struct SourcePreset {
-    std::string type = "test";      // test | file | device
+    std::string type = "test";      // test | file | device | rtsp | srt | uri
     std::string path;               // file: path or URI
     std::string pattern = "smpte";  // test: videotestsrc pattern
     double tone_hz = 1000.0;        // test: sine frequency
@@ -33,6 +33,19 @@ struct SourcePreset {
     int reattach_interval_ms = 2000;  // how often a lost source is tried again
     std::string slate_image;        // still image shown while the source is lost; empty: colour bars
     std::string slate_text = "Signal lost - back shortly";  // written over the slate
+    // Network sources (issue 15). Secrets are never logged.
+    std::string url;                // rtsp: rtsp://host[:port]/path; srt caller: srt://host:port; uri: any URI
+    std::string transport = "auto"; // rtsp: tcp | udp | auto
+    std::string user;               // rtsp: user name
+    std::string password;           // rtsp: password (or password_file)
+    std::string password_file;      // rtsp: read at start; must not be readable by group or others
+    std::string mode = "caller";    // srt: listener | caller
+    std::string address = "0.0.0.0";  // srt listener: local address
+    int port = 0;                   // srt listener: local port
+    int latency_ms = 200;           // rtsp: jitter buffer; srt: SRT receive latency
+    std::string passphrase;         // srt: encryption passphrase (10..79 characters)
+    std::string streamid;           // srt: stream id
+    int reattach_max_interval_ms = 0;  // back-off cap for re-attach attempts; 0: 10000 for network sources
 };
 
 // One MBR alternative of the main video (video.renditions[i]). Keys left out take the main

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Issue 15: SRT into asfcast, both ways, encrypted. (1) asfcast listens (source.mode listener) and
+# ffmpeg calls it with H.264 + AAC in MPEG-TS, as OBS or a hardware encoder would; the slate is on
+# air until the sender connects. (2) asfcast calls (srt://host:port) GStreamer's srtsink listening.
+# Each run goes to pull and archive; ffmpeg decodes every frame of both without an error and
+# without a gap in the time line; the passphrase appears in no log line.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/pull_lib.sh"
+source "$(dirname "$0")/network_lib.sh"
+ffmpeg -hide_banner -protocols 2>/dev/null | grep -qx "  srt" || fail "this ffmpeg has no SRT protocol"
+
+dir=$WORK/srt-relay
+rm -rf "$dir"
+mkdir -p "$dir"
+secret=srt-secret-4242
+senders=()
+trap 'for p in "${senders[@]}"; do kill "$p" 2>/dev/null || true; done; stop_asfcast "$dir/pid"' EXIT
+
+# Runs asfcast for DURATION seconds with pull and archive (name.asf, name-pulled.asf); waits for it.
+relay() {
+    local name=$1 duration=$2
+    shift 2
+    local port pid client
+    port=$(start_asfcast "$dir/$name.log" "$dir/pid" --duration "$duration" --archive "$dir/$name.asf" --pull 127.0.0.1:0 "$@")
+    timeout 60 ffmpeg -nostdin -v error -y -i "mmsh://127.0.0.1:$port/" -c copy -f asf "$dir/$name-pulled.asf" \
+        > "$dir/$name-pull.log" 2>&1 &
+    client=$!
+    echo "$client" > "$dir/client"
+}
+wait_relay() {
+    local name=$1 pid
+    pid=$(cat "$dir/pid")
+    for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$pid" 2>/dev/null && fail "$name: asfcast did not end after --duration"
+    wait "$(cat "$dir/client")" || true
+    grep -q " done: " "$dir/$name.log" || { tail -20 "$dir/$name.log" >&2; fail "$name: asfcast did not finish cleanly"; }
+    local pull_err
+    pull_err=$(grep -v -E "^Stream ended!$|Stream ends prematurely|^Read data packet header failed!$|^Recv other type packet -5$|Invalid data found when processing input$" \
+               "$dir/$name-pull.log" || true)
+    [ -z "$pull_err" ] || fail "$name: the live client reported: $pull_err"
+    assert_not_logged "$secret" "$dir/$name.log"
+}
+
+# (1) asfcast listens; ffmpeg calls 2 s later (the slate is on air until then).
+srt_port=$(free_port)
+write_network_preset "$dir/listener.yaml" "{type: srt, mode: listener, address: 127.0.0.1, port: $srt_port,
+         passphrase: $secret, latency_ms: 120}"
+relay listener 12 --preset "$dir/listener.yaml"
+sleep 2
+timeout 40 ffmpeg -nostdin -v error -re -f lavfi -i testsrc2=size=640x360:rate=30 \
+    -f lavfi -i sine=frequency=440:sample_rate=48000 -t 30 -c:v libx264 -preset ultrafast -tune zerolatency -g 30 \
+    -pix_fmt yuv420p -c:a aac -b:a 128k -f mpegts \
+    "srt://127.0.0.1:$srt_port?mode=caller&passphrase=$secret&latency=120000" > "$dir/ffmpeg-sender.log" 2>&1 &
+senders+=($!)
+wait_relay listener
+grep -q "video timestamps are .* away from the system clock" "$dir/listener.log" && fail "listener: timestamps off our clock"
+slate=$(sed -n 's/.*source: stopped; \([0-9]*\) held\/slate frames.*/\1/p' "$dir/listener.log")
+[ -n "$slate" ] || fail "listener: no source summary: $(grep -E 'capture:|source:' "$dir/listener.log" | tail -5)"
+# The slate covers the wait for the caller (about 2 s = 60 frames), and only that.
+[ "$slate" -ge 30 ] && [ "$slate" -le 120 ] || fail "listener: $slate slate frames where about 60 (the 2 s before the caller)"
+note "listener: $slate slate frames before ffmpeg called"
+check_timeline "$dir/listener.asf" 0.070 "SRT listener (ffmpeg caller): archive"
+check_timeline "$dir/listener-pulled.asf" 0.070 "SRT listener (ffmpeg caller): pull capture"
+
+# (2) GStreamer's srtsink listens; asfcast calls it (--input srt://..., the passphrase from the preset).
+srt_port=$(free_port)
+timeout 40 gst-launch-1.0 -q videotestsrc is-live=true pattern=ball ! video/x-raw,width=640,height=360,framerate=30/1 ! \
+    timeoverlay ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=30 ! h264parse ! mpegtsmux name=m alignment=7 ! \
+    srtsink uri="srt://127.0.0.1:$srt_port?mode=listener" passphrase=$secret wait-for-connection=false \
+    audiotestsrc is-live=true ! audio/x-raw,rate=48000,channels=2 ! avenc_aac ! aacparse ! m. > "$dir/gst-sender.log" 2>&1 &
+senders+=($!)
+sleep 1
+write_network_preset "$dir/caller.yaml" "{type: srt, mode: caller, url: \"srt://127.0.0.1:1\", passphrase: $secret, streamid: asfcast-test}"
+relay caller 10 --preset "$dir/caller.yaml" --input "srt://127.0.0.1:$srt_port"
+wait_relay caller
+grep -q "capturing: uridecodebin uri=srt://127.0.0.1:$srt_port?mode=caller" "$dir/caller.log" || fail "caller: --input not used"
+# Never lost; the slate only fills the wait for the sender's first key frame (1 s apart) while its
+# audio already flows.
+held=$(sed -n 's/.*source: stopped; \([0-9]*\) held\/slate frames.*/\1/p' "$dir/caller.log")
+[ -n "$held" ] && [ "$held" -le 45 ] ||
+    fail "caller: the sender was not live throughout: $(grep -E 'capture:|source:' "$dir/caller.log" | tail -5)"
+note "caller: $held slate frames before the first key frame"
+check_timeline "$dir/caller.asf" 0.070 "SRT caller (gst srtsink listener): archive"
+check_timeline "$dir/caller-pulled.asf" 0.070 "SRT caller (gst srtsink listener): pull capture"
+# (3) The other codecs MPEG-TS senders use: HEVC video and AC-3 audio (unencrypted listener).
+srt_port=$(free_port)
+write_network_preset "$dir/hevc.yaml" "{type: srt, mode: listener, address: 127.0.0.1, port: $srt_port}"
+relay hevc 8 --preset "$dir/hevc.yaml"
+sleep 1
+timeout 40 ffmpeg -nostdin -v error -re -f lavfi -i testsrc2=size=640x360:rate=30 \
+    -f lavfi -i sine=frequency=440:sample_rate=48000 -t 30 -c:v libx265 -preset ultrafast \
+    -x265-params log-level=error:keyint=30 -pix_fmt yuv420p -c:a ac3 -f mpegts "srt://127.0.0.1:$srt_port?mode=caller" \
+    > "$dir/ffmpeg-hevc.log" 2>&1 &
+senders+=($!)
+wait_relay hevc
+grep -q "has no decodable" "$dir/hevc.log" && fail "hevc: a stream was not decoded: $(grep 'no decodable' "$dir/hevc.log")"
+check_timeline "$dir/hevc.asf" 0.070 "SRT listener, HEVC + AC-3 in MPEG-TS: archive"
+note "SRT listener and caller (H.264/AAC and HEVC/AC-3) relayed to pull and archive: OK"
