@@ -39,6 +39,7 @@
 #include "asfcast/core/thread_name.hpp"
 #include "asfcast/encode/encode.hpp"
 #include "asfcast/drm/drm.hpp"
+#include "asfcast/encode/passthrough.hpp"
 #include "asfcast/encode/renditions.hpp"
 #include "asfcast/msbd/msbd.hpp"
 #include "asfcast/pullserver/pullserver.hpp"
@@ -59,6 +60,13 @@ struct StreamEnded {
     int stream;
 };
 using MuxItem = std::variant<EncodedFrame, StreamEnded>;
+
+// video.codec copy: what LiveSource hands down, in its order: a slate picture or a source's unit.
+struct CopyInput {
+    bool is_slate = false;
+    RawVideoFrame slate;
+    EncodedFrame unit;
+};
 
 encode::VideoEncoderConfig video_config(const presets::VideoPreset& v, int stream) {
     encode::VideoEncoderConfig c;
@@ -396,10 +404,29 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
     // Encoders first: their formats (SPS/PPS, WMA extradata) go into the ASF header. MBR: video
     // renditions are streams 1..N (the main one first), then the audio encodings.
     std::unique_ptr<encode::VideoRenditions> venc;
+    std::unique_ptr<encode::VideoPassthrough> vcopy;  // video.codec copy (issue 15): instead of venc
     std::unique_ptr<encode::AudioRenditions> aenc;
     asfmux::StreamSet streams;
     int next_stream = 1;
-    if (want_video) {
+    const bool video_copy = want_video && preset.video->codec == "copy";
+    if (video_copy && !capture::is_network(source.type))
+        throw std::runtime_error(fmt::format(
+            "preset '{}': video.codec copy carries the H.264 of a network source (source.type rtsp, srt or uri, or "
+            "--input URL); source.type {} has none: use video.codec h264",
+            preset.name, preset.source.type));
+    if (video_copy && preset.playlist.enabled())
+        spdlog::info("video.codec copy in a playlist: the live entries carry the source's H.264");
+    if (video_copy) {
+        encode::PassthroughConfig pc;
+        pc.slate = video_config(*preset.video, next_stream++);
+        pc.slate.codec = "h264";  // the slate shown while the source is lost is encoded with x264
+        pc.stream_name = preset.video->name;
+        vcopy = std::make_unique<encode::VideoPassthrough>(std::move(pc));
+        streams.video = {vcopy->format()};
+        spdlog::info("video.codec copy: the source's H.264 goes into ASF as it is (header at {}x{} until the "
+                     "source's first key frame tells its size)",
+                     streams.video.front().width, streams.video.front().height);
+    } else if (want_video) {
         encode::VideoRenditionsConfig vc;
         vc.capture_width = preset.video->width;
         vc.capture_height = preset.video->height;
@@ -472,6 +499,21 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
         mux_config, streams, metadata, asfmux::random_guid(),
         asfmux::unix_to_filetime(static_cast<std::int64_t>(std::time(nullptr))), additions);
     auto header = std::make_shared<MuxedHeader>(builder->build_live());
+    // A header change of the live encode (video.codec copy: the source's picture size changed): the
+    // same streams, settings and DRM objects with the new video format, a new file ID, the next
+    // version (MuxedHeader::version: $C on pull, $E(1)/$C on push, a new archive file).
+    std::uint32_t live_header_version = header->version;
+    auto changed_header = [&](const VideoStreamFormat& video) {
+        asfmux::StreamSet changed = streams;
+        for (auto& v : changed.video)
+            if (v.stream == video.stream) v = video;
+        asfmux::HeaderBuilder b(mux_config, changed, metadata, asfmux::random_guid(),
+                                asfmux::unix_to_filetime(static_cast<std::int64_t>(std::time(nullptr))), additions);
+        auto h = std::make_shared<MuxedHeader>(b.build_live());
+        h->version = ++live_header_version;
+        h->label = fmt::format("{}x{}", video.width, video.height);
+        return h;
+    };
     if (header->bytes.size() > mux_config.packet_size && header->bytes.size() > 8192)
         spdlog::warn("the ASF header is {} bytes; some receivers refuse headers over 8192 bytes", header->bytes.size());
     asfmux::Packetizer packetizer(mux_config, streams, packager,
@@ -710,6 +752,11 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
     BoundedQueue<RawVideoFrame> video_q(source.fast ? 4 : 16);
     BoundedQueue<RawAudioBlock> audio_q(source.fast ? 32 : 256);
     BoundedQueue<MuxItem> mux_q(256);
+    // video.codec copy: the source's access units and the slate's pictures, in the order LiveSource
+    // handed them down. Room for a second of 60 fps: the pass-through is cheap, so a full queue
+    // means the mux stalled; a unit lost then makes the pass-through wait for the next IDR.
+    BoundedQueue<CopyInput> copy_q(64);
+    std::atomic<bool> copy_units_lost{false};
     std::atomic<bool> capture_ended{false};
     std::atomic<bool> duration_reached{false};
     std::atomic<bool> failed{false};
@@ -722,6 +769,7 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
 
     capture::RawFormat raw;
     raw.video = want_video;
+    raw.video_copy = video_copy;
     raw.audio = want_audio;
     if (want_video) {
         raw.width = preset.video->width;
@@ -748,8 +796,21 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
         if (preview) preview->offer(f);
         note_capture(f.pts);
         ++stats.video_frames_captured;
+        if (video_copy) {  // the slate, while a copied source is lost
+            if (!copy_q.try_push(CopyInput{true, std::move(f), {}}) && !copy_q.closed_and_empty())
+                ++stats.video_frames_dropped;
+            return;
+        }
         bool ok = source.fast ? video_q.push(std::move(f)) : video_q.try_push(std::move(f));
         if (!ok && !video_q.closed_and_empty()) ++stats.video_frames_dropped;
+    };
+    callbacks.on_coded_video = [&](EncodedFrame&& f) {
+        note_capture(f.pts);
+        ++stats.video_frames_captured;
+        if (!copy_q.try_push(CopyInput{false, {}, std::move(f)}) && !copy_q.closed_and_empty()) {
+            ++stats.video_frames_dropped;
+            copy_units_lost = true;
+        }
     };
     callbacks.on_audio = [&](RawAudioBlock&& b) {
         note_capture(b.pts);
@@ -760,6 +821,7 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
     callbacks.on_end = [&] {
         capture_ended = true;
         video_q.close();
+        copy_q.close();
         audio_q.close();
     };
     callbacks.on_error = [&](const std::string& msg) {
@@ -770,6 +832,7 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
         failed = true;
         capture_ended = true;
         video_q.close();
+        copy_q.close();
         audio_q.close();
     };
 
@@ -805,6 +868,28 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
     if (venc)
         threads.emplace_back(
             [&] { encode_loop(video_q, *venc, video_streams, stats.video_frames_encoded, "video", "asfcast-venc-1"); });
+    if (vcopy) {
+        // The pass-through's "encoder": access units on, slate pictures through x264.
+        struct CopyStage {
+            encode::VideoPassthrough& copy;
+            std::atomic<bool>& lost;
+            void encode(const CopyInput& in, std::vector<EncodedFrame>& out) {
+                if (lost.exchange(false)) copy.resync();
+                if (in.is_slate) copy.add(in.slate, out);
+                else copy.add(in.unit, out);
+            }
+            void flush(std::vector<EncodedFrame>& out) { copy.flush(out); }
+        };
+        threads.emplace_back([&] {
+            CopyStage stage{*vcopy, copy_units_lost};
+            encode_loop(copy_q, stage, video_streams, stats.video_frames_encoded, "video copy", "asfcast-vcopy");
+            const auto& st = vcopy->stats();
+            spdlog::info("video copy: {} access units in, {} out ({} IDR, {} with parameter sets added), {} waited for "
+                         "an IDR, {} unreadable, {} slate pictures, {} size changes",
+                         st.units_in, st.units_out, st.idr_units, st.parameter_sets_added, st.waiting_for_idr,
+                         st.malformed, st.slate_frames, st.format_changes);
+        });
+    }
     if (aenc)
         threads.emplace_back(
             [&] { encode_loop(audio_q, *aenc, audio_streams, stats.audio_frames_encoded, "audio", "asfcast-aenc"); });
@@ -848,6 +933,17 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
                 const Micros origin = capture_origin.load();
                 const auto known = origin != std::numeric_limits<Micros>::max() ? std::optional<Micros>(origin) : std::nullopt;
                 for (auto& c : job_script->due(media_us, packetizer.packets_written(), known)) packetizer.add(c, now_us, out);
+            };
+            // A new format (video.codec copy: the source's picture size changed): what was muxed
+            // under the old header goes out, then the new header, then this frame.
+            const auto change_header = [&](const VideoStreamFormat& video) {
+                packetizer.flush(out);
+                publish();
+                auto h = changed_header(video);
+                spdlog::info("header change: video stream {} is now {}x{} (header version {})", video.stream,
+                             video.width, video.height, h->version);
+                if (engine) engine->live_header(std::move(h));
+                else bus.publish_header(std::move(h));
             };
             // With a playlist the loop goes on after the live encode ended, for the entries after it.
             const auto playlist_running = [&] { return engine && !engine->finished() && !playlist_stop; };
@@ -900,6 +996,7 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
                 if (engine && open_streams == 0) {
                     // The live encode ended: what it still holds goes out, then the playlist moves on.
                     while (auto f = interleaver.pop_any()) {
+                        if (f->new_format) change_header(*f->new_format);
                         add_script_commands(f->dts, now);
                         packetizer.add(*f, now, out);
                     }
@@ -908,6 +1005,7 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
                     engine->live_ended(monotonic_us());
                 }
                 while (auto f = interleaver.pop(now)) {
+                    if (f->new_format) change_header(*f->new_format);
                     add_script_commands(f->dts, now);
                     packetizer.add(*f, now, out);
                 }
@@ -916,6 +1014,7 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
                 if (engine) poll_playlist(monotonic_us());
             }
             while (auto f = interleaver.pop_any()) {
+                if (f->new_format) change_header(*f->new_format);
                 add_script_commands(f->dts, monotonic_us());
                 packetizer.add(*f, monotonic_us(), out);
             }

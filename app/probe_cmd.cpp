@@ -51,14 +51,25 @@ int probe_source(const std::string& url, const std::string& preset_name, int tim
         fmt::print("preset '{}' would:\n", preset.name);
         if (preset.video) {
             const auto& v = *preset.video;
-            if (has_video)
-                fmt::print("  video: decode and re-encode to {} {}x{} at {}/{} fps, {} kbit/s{} (video.codec: copy, "
-                           "H.264 pass-through, is not implemented yet)\n",
-                           v.codec == "wmv2" ? "WMV2" : "H.264", v.width, v.height, v.fps_num, v.fps_den,
-                           v.bitrate_kbps, v.renditions.empty() ? "" : fmt::format(" and {} more renditions", v.renditions.size()));
-            else
+            const capture::ProbedStream* video = nullptr;
+            for (const auto& s : probe.streams)
+                if (s.video && !video) video = &s;
+            if (!video)
                 fmt::print("  video: none in the source: the slate's picture would be sent (consider a preset "
                            "without video)\n");
+            else if (v.codec == "copy" && video->codec.rfind("H.264", 0) == 0)
+                fmt::print("  video: copy the H.264 as it is, {}x{} (video.codec copy: no decoding or encoding; the "
+                           "slate, while the source is lost, is encoded at the source's size)\n",
+                           video->width, video->height);
+            else if (v.codec == "copy")
+                fmt::print("  video: refuse it: video.codec copy takes H.264 only and the source sends {} (set "
+                           "video.codec to h264 to re-encode it)\n",
+                           video->codec);
+            else
+                fmt::print("  video: decode and re-encode to {} {}x{} at {}/{} fps, {} kbit/s{}{}\n",
+                           v.codec == "wmv2" ? "WMV2" : "H.264", v.width, v.height, v.fps_num, v.fps_den,
+                           v.bitrate_kbps, v.renditions.empty() ? "" : fmt::format(" and {} more renditions", v.renditions.size()),
+                           video->codec.rfind("H.264", 0) == 0 ? " (video.codec copy would carry it as it is)" : "");
         } else {
             fmt::print("  video: not encoded (the preset has none)\n");
         }

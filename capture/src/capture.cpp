@@ -375,6 +375,7 @@ struct CapturePipeline::Impl {
     }
 
     void configure_sink(GstElement* sink, bool video) {
+        const bool coded = video && format.video_copy && is_network(source.type);
         bool sync = false;
         bool drop = false;
         guint max_buffers = 4;
@@ -388,9 +389,9 @@ struct CapturePipeline::Impl {
                      "emit-signals", FALSE, "enable-last-sample", FALSE, nullptr);
         GstAppSinkCallbacks cbs;
         std::memset(&cbs, 0, sizeof cbs);
-        cbs.new_sample = video ? &Impl::on_video_sample : &Impl::on_audio_sample;
+        cbs.new_sample = coded ? &Impl::on_coded_video_sample : video ? &Impl::on_video_sample : &Impl::on_audio_sample;
         gst_app_sink_set_callbacks(GST_APP_SINK(sink), &cbs, this, nullptr);
-        if (video) {
+        if (video && !coded) {
             GstPad* pad = gst_element_get_static_pad(sink, "sink");
             gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_QUERY_DOWNSTREAM, &Impl::answer_allocation, nullptr, nullptr);
             gst_object_unref(pad);
@@ -410,8 +411,9 @@ struct CapturePipeline::Impl {
     }
 
     // Running time of the buffer in microseconds (may be slightly negative for file sources).
-    Micros running_us(GstSample* sample, GstBuffer* buf) {
-        GstClockTime pts = GST_BUFFER_PTS(buf);
+    Micros running_us(GstSample* sample, GstBuffer* buf) { return running_us(sample, GST_BUFFER_PTS(buf)); }
+
+    Micros running_us(GstSample* sample, GstClockTime pts) {
         const GstSegment* seg = gst_sample_get_segment(sample);
         if (GST_CLOCK_TIME_IS_VALID(pts) && seg && seg->format == GST_FORMAT_TIME) {
             guint64 rt = 0;
@@ -448,6 +450,39 @@ struct CapturePipeline::Impl {
             }
         } else {
             spdlog::warn("capture: cannot map a video sample; dropped");
+        }
+        gst_sample_unref(sample);
+        return ret;
+    }
+
+    // video.codec copy: one H.264 access unit as the source sent it (h264parse only aligned it to
+    // whole pictures in Annex B form).
+    static GstFlowReturn on_coded_video_sample(GstAppSink* sink, gpointer user) {
+        auto* self = static_cast<Impl*>(user);
+        GstSample* sample = gst_app_sink_pull_sample(sink);
+        if (!sample) return GST_FLOW_EOS;
+        GstFlowReturn ret = GST_FLOW_OK;
+        GstBuffer* buf = gst_sample_get_buffer(sample);
+        GstMapInfo map;
+        if (buf && gst_buffer_map(buf, &map, GST_MAP_READ)) {
+            EncodedFrame f;
+            f.kind = MediaKind::video;
+            f.pts = self->running_us(sample, buf);
+            f.dts = GST_CLOCK_TIME_IS_VALID(GST_BUFFER_DTS(buf)) ? self->running_us(sample, GST_BUFFER_DTS(buf)) : f.pts;
+            f.keyframe = !GST_BUFFER_FLAG_IS_SET(buf, GST_BUFFER_FLAG_DELTA_UNIT);
+            if (GST_CLOCK_TIME_IS_VALID(GST_BUFFER_DURATION(buf)))
+                f.duration = static_cast<Micros>(GST_BUFFER_DURATION(buf) / 1000);
+            f.data.assign(map.data, map.data + map.size);
+            gst_buffer_unmap(buf, &map);
+            self->stats.video_frames.fetch_add(1, std::memory_order_relaxed);
+            if (self->cb.on_coded_video && !f.data.empty() && !self->aborted.load()) {
+                try {
+                    self->cb.on_coded_video(std::move(f));
+                } catch (const std::exception& ex) {
+                    spdlog::error("capture: on_coded_video callback threw: {}", ex.what());
+                    ret = GST_FLOW_ERROR;
+                }
+            }
         }
         gst_sample_unref(sample);
         return ret;
@@ -501,7 +536,9 @@ struct CapturePipeline::Impl {
         if (caps) gst_caps_unref(caps);
 
         GstElement* target = nullptr;
-        if (kind.rfind("video/", 0) == 0 && self->vbranch && !self->vlinked.exchange(true))
+        if (kind.rfind("video/", 0) == 0 && self->vbranch && self->copying_video() && kind != "video/x-h264") {
+            self->refuse_copy(kind);  // the pad runs into the fakesink below
+        } else if (kind.rfind("video/", 0) == 0 && self->vbranch && !self->vlinked.exchange(true))
             target = self->vbranch;
         else if (kind.rfind("audio/", 0) == 0 && self->abranch && !self->alinked.exchange(true))
             target = self->abranch;
@@ -527,6 +564,26 @@ struct CapturePipeline::Impl {
         GstPad* sinkpad = gst_element_get_static_pad(sink, "sink");
         gst_pad_link(pad, sinkpad);
         gst_object_unref(sinkpad);
+    }
+
+    bool copying_video() const { return format.video && format.video_copy && is_network(source.type); }
+
+    // video.codec copy carries H.264 only: another codec is an error the operator must act on
+    // (LiveSource keeps the slate on air and tries again, in case the camera is reconfigured).
+    void refuse_copy(const std::string& caps_name) {
+        static const std::pair<const char*, const char*> kNames[] = {
+            {"video/x-h265", "H.265 (HEVC)"}, {"video/mpeg", "MPEG video"}, {"image/jpeg", "Motion JPEG"},
+            {"video/x-vp8", "VP8"},           {"video/x-vp9", "VP9"},       {"video/x-av1", "AV1"},
+            {"video/x-raw", "uncompressed or a codec GStreamer decoded"}};
+        std::string name = caps_name;
+        for (auto [caps, text] : kNames)
+            if (caps_name == caps) name = text;
+        const std::string msg = fmt::format(
+            "video.codec copy takes H.264 only, and {} sends {} video: set video.codec to h264 to re-encode it",
+            source_name(), name);
+        GError* err = g_error_new_literal(GST_STREAM_ERROR, GST_STREAM_ERROR_CODEC_NOT_FOUND, msg.c_str());
+        gst_element_post_message(pipeline, gst_message_new_error(GST_OBJECT(pipeline), err, nullptr));
+        g_error_free(err);
     }
 
     static void on_no_more_pads(GstElement*, gpointer user) {
@@ -732,11 +789,26 @@ struct CapturePipeline::Impl {
         desc = "uridecodebin uri=" + redact(uri, source) + " name=dec";
         // videorate skip-to-first: a sender's segment starts at 0, long before its first picture
         // when it connected late; videorate would fill the difference with copies of that picture.
-        if (format.video)
+        if (copying_video()) {
+            // Decoding stops at compressed video: H.264 goes on as access units (h264parse aligns
+            // and converts to Annex B; it changes no byte of a NAL unit); anything else is named and
+            // refused in on_pad_added. Raw, text and subtitle caps are uridecodebin's defaults.
+            GstCaps* stop = gst_caps_from_string(
+                "video/x-raw(ANY); audio/x-raw(ANY); text/x-raw(ANY); subpicture/x-dvd; subpicture/x-dvb; "
+                "subpicture/x-pgs; video/x-h264; video/x-h265; video/mpeg; image/jpeg; video/x-vp8; video/x-vp9; "
+                "video/x-av1");
+            g_object_set(dec, "caps", stop, nullptr);
+            gst_caps_unref(stop);
+            vbranch = add_file_branch(
+                "queue ! h264parse ! capsfilter caps=\"video/x-h264,stream-format=byte-stream,alignment=au\" ! "
+                "appsink name=vsink",
+                "vsink", true);
+        } else if (format.video) {
             vbranch = add_file_branch(
                 fmt::format("queue ! videoconvert ! videoscale ! videorate skip-to-first=true ! capsfilter caps=\"{}\" ! appsink name=vsink",
                             video_caps(format)),
                 "vsink", true);
+        }
         if (format.audio)
             abranch = add_file_branch(
                 fmt::format("queue ! audioconvert ! audioresample ! capsfilter caps=\"{}\" ! appsink name=asink",

@@ -88,6 +88,16 @@ struct LiveSource::Impl : std::enable_shared_from_this<Impl> {
     bool have_held = false;
     bool video_snap = true;   // the next source frame re-phases onto the grid (after an attach or a fill)
     Micros video_shift = 0;   // added to the current source's video times to stay on the grid
+    // video.codec copy: the source's access units keep their own times (an encoded picture cannot
+    // be moved onto a grid or repeated); only the slate fills, and only while the source is lost.
+    bool copy = false;
+    Micros last_vdts = kUnset;  // of the last video handed down (copy: the decode order must not go back)
+    // Copy: the units' decode times are put on a grid of their frame period (as raw frames are on
+    // the frame grid): a source re-attached hands its first pictures on faster or slower while its
+    // jitter buffer settles, and a player showing a constant rate would get two in one slot.
+    Micros grid_base = 0;
+    std::int64_t grid_n = 0;
+    Micros grid_period = 0;
 
     // Audio time line: audio_pos is the next sample's position (samples at format.sample_rate).
     std::mutex am;
@@ -104,6 +114,7 @@ struct LiveSource::Impl : std::enable_shared_from_this<Impl> {
 
     Impl(RawFormat f, LossPolicy p, MediaSourceFactory fac, CaptureCallbacks d, bool drift_ok)
         : format(f), policy(std::move(p)), factory(std::move(fac)), down(std::move(d)), correct_drift(drift_ok) {
+        copy = format.video && format.video_copy;
         if (format.video) {
             frame_us = std::max<Micros>(1, static_cast<Micros>(1e6 * format.fps_den / format.fps_num));
             fill_lag_us = std::max<Micros>(fill_lag_us, 4 * frame_us);
@@ -132,6 +143,7 @@ struct LiveSource::Impl : std::enable_shared_from_this<Impl> {
         f.i420 = (!slate_only && have_held) ? held.i420 : slate.i420;
         if (f.i420.empty()) f.i420.assign(static_cast<std::size_t>(format.width) * format.height * 3 / 2, 16);
         last_vpts = pts;
+        last_vdts = pts;
         ++filler_frames;
         emit_video(std::move(f));
     }
@@ -249,6 +261,59 @@ struct LiveSource::Impl : std::enable_shared_from_this<Impl> {
         emit_video(std::move(f));
     }
 
+    // video.codec copy: an access unit keeps its time (mapped onto the time line); one whose decode
+    // time does not come after what was handed down (the slate ran past it) is dropped as late.
+    void on_source_coded(std::uint64_t g, EncodedFrame&& f) {
+        if (!arrived(g)) return;
+        const Micros mapped = map_pts(f.pts);
+        const Micros pts = sane_pts(mapped, 0, "video");
+        const Micros shift = pts - mapped;  // the same for the decode time
+        std::lock_guard lk(vm);
+        if (g != gen.load()) return;
+        f.pts = pts;
+        f.dts = std::min(map_pts(f.dts) + shift, pts);
+        if (!video_started) {
+            video_started = true;
+            video_line_start = pts;
+            last_vpts = pts - frame_us;
+        }
+        const Micros period = f.duration > 0 ? f.duration : frame_us;
+        if (video_snap || period != grid_period) {  // after an attach or the slate: a new grid from here
+            grid_base = f.dts;
+            grid_n = 0;
+            grid_period = period;
+        } else if (grid_n >= 0) {
+            const std::int64_t n = std::max<std::int64_t>(grid_n + 1, (f.dts - grid_base + period / 2) / period);
+            const Micros snapped = grid_base + n * period;
+            if (snapped - f.dts > 4 * period) {
+                // The source runs faster than its frame period says: its own times from here on
+                // (kept in order below), until the next attach.
+                grid_n = -1;
+                spdlog::warn("capture: the source's pictures come faster than their frame period ({} us); "
+                             "their own times are kept",
+                             period);
+            } else {
+                f.pts += snapped - f.dts;
+                f.dts = snapped;
+                grid_n = n;
+            }
+        }
+        if (grid_n < 0 && last_vdts != kUnset && f.dts < last_vdts + 1000) {
+            f.pts += last_vdts + 1000 - f.dts;
+            f.dts = last_vdts + 1000;
+        }
+        // The slate ran past it (the first units after an attach), or ASF's millisecond times
+        // would not keep it after the last one.
+        if (last_vdts != kUnset && f.dts < last_vdts + 1000) {
+            ++late_frames;
+            return;
+        }
+        video_snap = false;
+        last_vdts = f.dts;
+        last_vpts = std::max(last_vpts, f.pts);
+        if (down.on_coded_video) down.on_coded_video(std::move(f));
+    }
+
     void on_source_audio(std::uint64_t g, RawAudioBlock&& b) {
         if (!arrived(g)) return;
         if (b.sample_rate != format.sample_rate || b.channels != format.channels) return;  // never: caps fixed
@@ -311,6 +376,9 @@ struct LiveSource::Impl : std::enable_shared_from_this<Impl> {
         };
         cb.on_audio = [weak, g](RawAudioBlock&& b) {
             if (auto self = weak.lock()) self->on_source_audio(g, std::move(b));
+        };
+        cb.on_coded_video = [weak, g](EncodedFrame&& f) {
+            if (auto self = weak.lock()) self->on_source_coded(g, std::move(f));
         };
         cb.on_end = [weak, g] {
             if (auto self = weak.lock()) self->on_source_end(g, false, "the source ended");
@@ -497,7 +565,9 @@ struct LiveSource::Impl : std::enable_shared_from_this<Impl> {
                     last_vpts = std::max<Micros>(0, until) - frame_us;
                     video_line_start = last_vpts + frame_us;
                 }
-                for (int i = 0; video_started && last_vpts + frame_us <= until && i < 1000; ++i) {
+                // Copy: a late source's pictures cannot be held (players hold the last one); the
+                // slate goes on only once it is lost.
+                for (int i = 0; video_started && (lost || !copy) && last_vpts + frame_us <= until && i < 1000; ++i) {
                     emit_filler_video_locked(last_vpts + frame_us, lost);
                     video_snap = true;
                     filled = true;

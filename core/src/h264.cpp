@@ -259,6 +259,13 @@ Sps parse_sps(ByteView nal) {
     return s;
 }
 
+std::uint32_t parse_pps_id(ByteView nal) {
+    if (nal_type(nal) != kNalPps) throw H264Error("not a PPS NAL unit (type " + std::to_string(nal_type(nal)) + ")");
+    const Bytes rbsp = nal_to_rbsp(nal);
+    BitReader r(rbsp);
+    return ue_max(r, "pic_parameter_set_id", 255);  // 7.4.2.2: 0..255
+}
+
 AccessUnitInfo inspect_access_unit(ByteView annexb) {
     AccessUnitInfo info;
     for (ByteView nal : split_annexb(annexb)) {

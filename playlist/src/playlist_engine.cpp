@@ -34,7 +34,13 @@ std::string PlaylistEngine::on_air() const { return current_ ? describe(*current
 
 bool PlaylistEngine::live_on_air() const { return current_ && current_is_live_; }
 
-void PlaylistEngine::live_header(HeaderPtr header) { live_header_ = std::move(header); }
+void PlaylistEngine::live_header(HeaderPtr header) {
+    live_header_ = std::move(header);
+    // A header change of the live encode while its entry is on air (video.codec copy: the source's
+    // picture size changed) goes out at once; its packets follow.
+    if (!finished_ && current_ && current_is_live_ && !live_waiting_start_ && live_header_)
+        publish_header_if_changed(*live_header_, config_.entries[*current_].name);
+}
 
 void PlaylistEngine::refuse(const std::string& why) {
     ++stats_.entries_refused;

@@ -18,7 +18,7 @@ inline constexpr std::array<std::string_view, 26> kPatterns = {
 inline constexpr std::array<std::string_view, 5> kVideoFormats = {"auto", "yuyv", "nv12", "i420", "mjpeg"};
 inline constexpr std::array<std::string_view, 3> kDeinterlace = {"auto", "on", "off"};
 inline constexpr std::array<std::string_view, 3> kOnLoss = {"auto", "slate", "stop"};
-inline constexpr std::array<std::string_view, 2> kVideoCodecs = {"h264", "wmv2"};
+inline constexpr std::array<std::string_view, 3> kVideoCodecs = {"h264", "wmv2", "copy"};
 inline constexpr std::array<std::string_view, 3> kProfiles = {"baseline", "main", "high"};
 inline constexpr std::array<std::string_view, 10> kX264Presets = {"ultrafast", "superfast", "veryfast", "faster", "fast",
                                                            "medium",    "slow",      "slower",   "veryslow", "placebo"};

@@ -999,6 +999,11 @@ private:
                              std::to_string(frame_kbit) + "..200000 with video.codec wmv2: one frame at " +
                                  std::to_string(v.bitrate_kbps) + " kbit/s must fit");
             validate_video_renditions(v);
+            // H.264 pass-through carries one stream as the source sent it: there is no decoded
+            // picture to make other renditions from.
+            if (v.codec == "copy" && !v.renditions.empty())
+                fail_key("video.renditions", "is not allowed with video.codec copy (the source's H.264 is carried as "
+                                             "it is, one stream; use video.codec h264 for MBR renditions)");
         }
         if (p.audio) {
             const AudioPreset& a = *p.audio;

@@ -61,6 +61,10 @@ struct RawFormat {
     bool audio = true;
     int sample_rate = 44100;
     int channels = 2;
+    // Network sources with video.codec copy (issue 15): the source's H.264 is not decoded; its
+    // access units (Annex B, one picture each) go to on_coded_video. Video in another codec is
+    // refused with an error naming it.
+    bool video_copy = false;
 };
 
 // What a media file contains (found with GstDiscoverer before the pipeline is built; a plain
@@ -77,6 +81,9 @@ FileProbe probe_file(const std::string& path_or_uri);
 struct CaptureCallbacks {
     std::function<void(RawVideoFrame&&)> on_video;
     std::function<void(RawAudioBlock&&)> on_audio;
+    // RawFormat::video_copy: one H.264 access unit (Annex B), kind video, stream 0, pts/dts on the
+    // same clock as the raw media (dts = pts when the source gives none), keyframe = not a delta unit.
+    std::function<void(EncodedFrame&&)> on_coded_video;
     std::function<void()> on_end;                       // end of stream (file ended or stop())
     std::function<void(const std::string&)> on_error;   // fatal pipeline error, human-readable
 };

@@ -70,6 +70,9 @@ struct Sps {
 Sps parse_sps(ByteView nal);
 constexpr int kMaxDimension = 16384;
 
+// pic_parameter_set_id of a PPS NAL unit (7.3.2.2, 0..255); throws H264Error on anything else.
+std::uint32_t parse_pps_id(ByteView nal);
+
 // What an access unit (one picture's NAL units, Annex B) contains.
 struct AccessUnitInfo {
     std::size_t nal_units = 0;

@@ -33,16 +33,6 @@ struct RawAudioBlock {
 // command: ASF script commands (Command Media streams: captions, URLs, ...), see asfmux.
 enum class MediaKind { video, audio, command };
 
-// A compressed media object ready for the muxer. `stream` is the ASF stream number (1..127).
-struct EncodedFrame {
-    int stream = 0;
-    MediaKind kind = MediaKind::video;
-    Micros pts = 0;
-    Micros dts = 0;
-    bool keyframe = false;
-    Bytes data;
-};
-
 // What the muxer must know about a video encoder's output to describe it in the header.
 struct VideoStreamFormat {
     int stream = 1;
@@ -57,6 +47,21 @@ struct VideoStreamFormat {
     std::string codec_name;         // for the Codec List, e.g. "H.264"
     std::string codec_description;  // e.g. "libx264 high 1280x720 30fps 2000 kbit/s"
     std::string stream_name;        // optional Extended Stream Properties name
+};
+
+// A compressed media object ready for the muxer. `stream` is the ASF stream number (1..127).
+struct EncodedFrame {
+    int stream = 0;
+    MediaKind kind = MediaKind::video;
+    Micros pts = 0;
+    Micros dts = 0;
+    bool keyframe = false;
+    Bytes data;
+    Micros duration = 0;  // the frame's duration when its source says (a network source's H.264); 0: unknown
+    // Set on the first frame of a new format of its stream (a network source's H.264 changed its
+    // picture size, issue 15): the muxer's owner starts a new header before this frame, a header
+    // change on every output. Null on every other frame.
+    std::shared_ptr<const VideoStreamFormat> new_format;
 };
 
 // WAVEFORMATEX fields plus codec data.

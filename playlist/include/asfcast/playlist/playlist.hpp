@@ -126,8 +126,9 @@ class PlaylistEngine {
 public:
     PlaylistEngine(EngineConfig config, Sink sink);
 
-    // The live encode's header (before its first packet; the job has it at start).
-    void live_header(HeaderPtr header);
+    // The live encode's header (before its first packet; the job has it at start), and any later
+    // header change of it (published at once while a live entry is on air).
+    void live_header(HeaderPtr header);  // again later: a header change of the live encode
     // A packet of the live encode, on air when a live entry is (from its first start point on).
     void live_packet(const PacketPtr& packet, Micros now);
     // The live encode ended (its source ended, or the job stops it): a live entry on air ends now,

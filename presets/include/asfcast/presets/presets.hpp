@@ -56,7 +56,7 @@ struct VideoRenditionPreset {
 };
 
 struct VideoPreset {
-    std::string codec = "h264";     // h264 | wmv2
+    std::string codec = "h264";     // h264 | wmv2 | copy (network H.264 passed through)
     std::string fourcc = "H264";    // h264: H264 | h264 | X264 | x264 | AVC1 | avc1; wmv2: WMV2
     int width = 1280;
     int height = 720;
