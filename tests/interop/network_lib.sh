@@ -65,3 +65,66 @@ assert_not_logged() {
     done
     return 0
 }
+
+# The MD5 of each video frame of FILE as ffmpeg decodes it (yuv420p, every frame once, in order),
+# one a line, in FILE.ffmpeg.video (computed once).
+ffmpeg_video_md5s() {
+    local f=$1 err
+    [ -s "$f.ffmpeg.video" ] && return 0
+    err=$(timeout 120 ffmpeg -nostdin -v error -i "$f" -map 0:v:0 -fps_mode passthrough -pix_fmt yuv420p \
+          -f framemd5 -y "$f.framemd5" 2>&1) || fail "ffmpeg exit $? decoding $f: $err"
+    awk -F', *' '!/^#/ { print $6 }' "$f.framemd5" > "$f.ffmpeg.video"
+}
+
+# VLC decodes the archive FILE (file://, see vlc_decode): its pictures are ffmpeg's, bit for bit and
+# in order, and it decodes every frame ffprobe counts, but for VLC 3.0's own losses at the end of
+# an ASF file, measured on files of asfcast's and of ffmpeg's own ASF muxer alike:
+#  - video: the last frame (its ASF demuxer stops at the index object after the Data Object and
+#    does not pass on the frame it holds; with the index cut off, or from mmsh://, it passes all);
+#  - audio: the last 2 frames (that one, and its WMA2 decoding, the same libavcodec decoder as
+#    ffmpeg's, ends one frame before ffmpeg's, the same frames in Matroska too).
+# So VLC must have at least ffprobe's count minus 1 (video) and minus 2 (audio), and no more.
+check_vlc_file() {
+    local f=$1 what=$2 counts v a fv fa
+    counts=$(vlc_decode "file://$f" "$f.vlc" 60) || exit 1
+    read -r v a <<<"$counts"
+    fv=$(count_frames "$f" v)
+    fa=$(count_frames "$f" a)
+    note "$what: VLC decoded $v video and $a audio frames, ffprobe counts $fv and $fa"
+    [ "$v" -le "$fv" ] && [ "$v" -ge $((fv - 1)) ] || fail "$what: VLC decoded $v video frames where ffprobe counts $fv (log $f.vlc.log)"
+    [ "$a" -le "$fa" ] && [ "$a" -ge $((fa - 2)) ] || fail "$what: VLC decoded $a audio frames where ffprobe counts $fa (log $f.vlc.log)"
+    ffmpeg_video_md5s "$f"
+    head -n "$v" "$f.ffmpeg.video" | cmp -s - "$f.vlc.video" ||
+        fail "$what: VLC's pictures are not ffmpeg's: $(head -n "$v" "$f.ffmpeg.video" | diff - "$f.vlc.video" | head -3)"
+}
+
+# VLC's pictures from the live stream (OUT of a vlc_decode of mmsh://..., run while asfcast
+# broadcast and archived ARCHIVE) against the archive's, as ffmpeg decodes them: one run of
+# consecutive archive pictures, none missing or repeated, from the key frame VLC joined at (within
+# the first 5 s) to the archive's last; its audio lasts as long as its video (30 fps, the network
+# preset's) within 0.5 s.
+check_vlc_live() {
+    local out=$1 archive=$2 what=$3 v a r first last n secs
+    read -r v a < "$out.counts"
+    ffmpeg_video_md5s "$archive"
+    r=$(awk 'FNR == NR { n++; md5[n] = $1; next } { m++; got[m] = $1 }
+        END {
+            best = 0
+            for (k = 1; k + m - 1 <= n; k++) {
+                if (md5[k] != got[1]) continue
+                for (j = 1; j <= m && md5[k + j - 1] == got[j]; j++) {}
+                if (j > m) { print k, k + m - 1, n; exit 0 }
+                if (j > best) { best = j; at = k }
+            }
+            if (m == 0) print "no pictures" > "/dev/stderr"
+            else if (best == 0) print "its first picture is not an archive picture" > "/dev/stderr"
+            else print "picture " best " differs from archive picture " at + best - 1 " (" best - 1 " equal before)" > "/dev/stderr"
+            exit 1
+        }' "$archive.ffmpeg.video" "$out.video" 2>&1) || fail "$what: VLC's pictures are not the archive's: $r (log $out.log)"
+    read -r first last n <<<"$r"
+    secs=$(awk -F'\t' -v v="$v" '$3 == "Audio" { t += $6 } END { printf "%.2f", t / 1e6 - v / 30 }' "$out.stats")
+    note "$what: VLC decoded archive pictures $first..$last of $n ($v, in order, none missing) and $a audio frames (audio minus video: $secs s)"
+    [ "$last" = "$n" ] || fail "$what: VLC's pictures end at archive picture $last of $n"
+    [ "$first" -le 150 ] || fail "$what: VLC's pictures begin at archive picture $first (more than 5 s late)"
+    near "$secs" 0 0.5 || fail "$what: VLC's audio and video durations differ by $secs s"
+}

@@ -3,7 +3,9 @@
 # 5 s into a 20 s broadcast and started again on the same port 5 s later. The slate goes on air,
 # asfcast tries again with back-off (reattach_max_interval_ms), the camera re-attaches, and a live
 # ffmpeg mmsh:// client and the archive decode cleanly throughout, with no gap in the video time
-# line above one frame slot plus jitter (70 ms) and audio continuous.
+# line above one frame slot plus jitter (70 ms) and audio continuous. VLC decodes the archive and
+# plays the live stream (mmsh://) across the loss: its pictures are the archive's, none missing
+# (see check_vlc_file and check_vlc_live).
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/pull_lib.sh"
 source "$(dirname "$0")/network_lib.sh"
@@ -21,6 +23,8 @@ port=$(start_asfcast "$dir/run.log" "$dir/pid" --preset "$dir/restart.yaml" --du
        --pull 127.0.0.1:0)
 timeout 60 ffmpeg -nostdin -v error -y -i "mmsh://127.0.0.1:$port/" -c copy -f asf "$dir/pulled.asf" > "$dir/pull.log" 2>&1 &
 client=$!
+vlc_decode "mmsh://127.0.0.1:$port/" "$dir/vlc-pull" 60 > "$dir/vlc-pull.counts" &
+vlc=$!
 sleep 5
 kill -KILL "$cam"
 wait "$cam" 2>/dev/null || true
@@ -30,6 +34,7 @@ pid=$(cat "$dir/pid")
 for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 kill -0 "$pid" 2>/dev/null && fail "asfcast did not end after --duration $duration"
 wait "$client" || true
+wait "$vlc" || fail "VLC did not decode the live stream to its end (log $dir/vlc-pull.log)"
 grep -q " done: " "$dir/run.log" || { tail -20 "$dir/run.log" >&2; fail "asfcast did not finish cleanly"; }
 
 grep -q "capture: source lost (" "$dir/run.log" ||
@@ -51,4 +56,6 @@ pull_err=$(grep -v -E "^Stream ended!$|Stream ends prematurely|^Read data packet
 [ -z "$pull_err" ] || fail "the live client reported: $pull_err"
 check_timeline "$dir/out.asf" 0.070 "archive"
 check_timeline "$dir/pulled.asf" 0.070 "pull capture (ffmpeg mmsh) across the loss"
+check_vlc_file "$dir/out.asf" "archive (VLC)"
+check_vlc_live "$dir/vlc-pull" "$dir/out.asf" "pull (VLC mmsh) across the loss"
 note "camera killed and restarted: slate, re-attach, gapless outputs: OK"

@@ -3,7 +3,9 @@
 # asfcast to pull, push and archive at once. The password comes from a mode-600 file (a 644 one is
 # refused with a clear message) and never appears in the log; `asfcast probe` describes the camera.
 # ffmpeg decodes every frame of the archive, of a live mmsh:// capture and of what the strict push
-# receiver got, with no gap in the time line.
+# receiver got, with no gap in the time line. VLC decodes the archive and the pushed file (file://)
+# and the live stream (mmsh://, its own client): its pictures are ffmpeg's, bit for bit, and its
+# frame counts ffprobe's (see check_vlc_file and check_vlc_live).
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/pull_lib.sh"
 source "$(dirname "$0")/network_lib.sh"
@@ -51,11 +53,14 @@ port=$(start_asfcast "$dir/run.log" "$dir/pid" --preset "$dir/relay.yaml" --dura
        --pull 127.0.0.1:0 --push "http://127.0.0.1:$rx_port/live")
 timeout 60 ffmpeg -nostdin -v error -y -i "mmsh://127.0.0.1:$port/" -c copy -f asf "$dir/pulled.asf" > "$dir/pull.log" 2>&1 &
 client=$!
+vlc_decode "mmsh://127.0.0.1:$port/" "$dir/vlc-pull" 60 > "$dir/vlc-pull.counts" &
+vlc=$!
 pid=$(cat "$dir/pid")
 for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 kill -0 "$pid" 2>/dev/null && fail "asfcast did not end after --duration $duration"
 grep -q " done: " "$dir/run.log" || { tail -20 "$dir/run.log" >&2; fail "asfcast run did not finish cleanly"; }
 wait "$client" || true
+wait "$vlc" || fail "VLC did not decode the live stream to its end (log $dir/vlc-pull.log)"
 wait "$rx" || { cat "$dir/receiver.log" >&2; fail "the strict receiver saw violations or no \$E"; }
 
 grep -q "source: stopped; 0 held/slate frames" "$dir/run.log" ||
@@ -72,4 +77,7 @@ check_timeline "$dir/pulled.asf" 0.070 "pull capture (ffmpeg mmsh)"
 check_timeline "$dir/pushed.asf" 0.070 "push (strict receiver)"
 archive_frames=$(wc -l < "$dir/out.asf.vt")
 [ "$archive_frames" -ge $(( (duration - 1) * 30 )) ] || fail "the archive has $archive_frames video frames of a $duration s relay"
+check_vlc_file "$dir/out.asf" "archive (VLC)"
+check_vlc_file "$dir/pushed.asf" "push (VLC)"
+check_vlc_live "$dir/vlc-pull" "$dir/out.asf" "pull (VLC mmsh)"
 note "RTSP camera relayed to pull, push and archive: OK"

@@ -3,7 +3,9 @@
 # ffmpeg calls it with H.264 + AAC in MPEG-TS, as OBS or a hardware encoder would; the slate is on
 # air until the sender connects. (2) asfcast calls (srt://host:port) GStreamer's srtsink listening.
 # Each run goes to pull and archive; ffmpeg decodes every frame of both without an error and
-# without a gap in the time line; the passphrase appears in no log line.
+# without a gap in the time line; VLC decodes the archive (file://) and the live stream (mmsh://,
+# its own client), its pictures bit for bit ffmpeg's and its frame counts ffprobe's (see
+# check_vlc_file and check_vlc_live); the passphrase appears in no log line.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/pull_lib.sh"
 source "$(dirname "$0")/network_lib.sh"
@@ -16,7 +18,8 @@ secret=srt-secret-4242
 senders=()
 trap 'for p in "${senders[@]}"; do kill "$p" 2>/dev/null || true; done; stop_asfcast "$dir/pid"' EXIT
 
-# Runs asfcast for DURATION seconds with pull and archive (name.asf, name-pulled.asf); waits for it.
+# Runs asfcast for DURATION seconds with pull and archive (name.asf, name-pulled.asf by ffmpeg,
+# name-vlc.* by VLC); wait_relay waits for it and its two clients.
 relay() {
     local name=$1 duration=$2
     shift 2
@@ -26,6 +29,8 @@ relay() {
         > "$dir/$name-pull.log" 2>&1 &
     client=$!
     echo "$client" > "$dir/client"
+    vlc_decode "mmsh://127.0.0.1:$port/" "$dir/$name-vlc" 60 > "$dir/$name-vlc.counts" &
+    echo $! > "$dir/vlc"
 }
 wait_relay() {
     local name=$1 pid
@@ -33,6 +38,7 @@ wait_relay() {
     for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -0 "$pid" 2>/dev/null && fail "$name: asfcast did not end after --duration"
     wait "$(cat "$dir/client")" || true
+    wait "$(cat "$dir/vlc")" || fail "$name: VLC did not decode the live stream to its end (log $dir/$name-vlc.log)"
     grep -q " done: " "$dir/$name.log" || { tail -20 "$dir/$name.log" >&2; fail "$name: asfcast did not finish cleanly"; }
     local pull_err
     pull_err=$(grep -v -E "^Stream ended!$|Stream ends prematurely|^Read data packet header failed!$|^Recv other type packet -5$|Invalid data found when processing input$" \
@@ -61,6 +67,8 @@ slate=$(sed -n 's/.*source: stopped; \([0-9]*\) held\/slate frames.*/\1/p' "$dir
 note "listener: $slate slate frames before ffmpeg called"
 check_timeline "$dir/listener.asf" 0.070 "SRT listener (ffmpeg caller): archive"
 check_timeline "$dir/listener-pulled.asf" 0.070 "SRT listener (ffmpeg caller): pull capture"
+check_vlc_file "$dir/listener.asf" "SRT listener (ffmpeg caller): archive (VLC)"
+check_vlc_live "$dir/listener-vlc" "$dir/listener.asf" "SRT listener (ffmpeg caller): pull (VLC mmsh)"
 
 # (2) GStreamer's srtsink listens; asfcast calls it (--input srt://..., the passphrase from the preset).
 srt_port=$(free_port)
@@ -82,6 +90,8 @@ held=$(sed -n 's/.*source: stopped; \([0-9]*\) held\/slate frames.*/\1/p' "$dir/
 note "caller: $held slate frames before the first key frame"
 check_timeline "$dir/caller.asf" 0.070 "SRT caller (gst srtsink listener): archive"
 check_timeline "$dir/caller-pulled.asf" 0.070 "SRT caller (gst srtsink listener): pull capture"
+check_vlc_file "$dir/caller.asf" "SRT caller (gst srtsink listener): archive (VLC)"
+check_vlc_live "$dir/caller-vlc" "$dir/caller.asf" "SRT caller (gst srtsink listener): pull (VLC mmsh)"
 # (3) The other codecs MPEG-TS senders use: HEVC video and AC-3 audio (unencrypted listener).
 srt_port=$(free_port)
 write_network_preset "$dir/hevc.yaml" "{type: srt, mode: listener, address: 127.0.0.1, port: $srt_port}"
@@ -95,4 +105,6 @@ senders+=($!)
 wait_relay hevc
 grep -q "has no decodable" "$dir/hevc.log" && fail "hevc: a stream was not decoded: $(grep 'no decodable' "$dir/hevc.log")"
 check_timeline "$dir/hevc.asf" 0.070 "SRT listener, HEVC + AC-3 in MPEG-TS: archive"
+check_vlc_file "$dir/hevc.asf" "SRT listener, HEVC + AC-3 in MPEG-TS: archive (VLC)"
+check_vlc_live "$dir/hevc-vlc" "$dir/hevc.asf" "SRT listener, HEVC + AC-3 in MPEG-TS: pull (VLC mmsh)"
 note "SRT listener and caller (H.264/AAC and HEVC/AC-3) relayed to pull and archive: OK"
