@@ -145,6 +145,19 @@ std::string log_error(const std::string& log) {
     return last.empty() ? "no message" : last;
 }
 
+// How many warning lines an asfcast log has (at --log-level warn), and the first one; "" when none.
+std::string log_warnings(const std::string& log) {
+    std::ifstream in(log);
+    std::string line, first;
+    int n = 0;
+    while (std::getline(in, line)) {
+        const auto at = line.find(" warn");
+        if (at == std::string::npos) continue;
+        if (n++ == 0) first = line.substr(at + 1, 200);
+    }
+    return n == 0 ? "" : std::to_string(n) + " warning line(s) in its log, the first: " + first;
+}
+
 // The test camera, started once for every case.
 struct Camera {
     pid_t pid = -1;
@@ -349,6 +362,10 @@ int main(int argc, char** argv) {
             res.kbps = size_ec ? 0 : static_cast<double>(bytes) * 8 / seconds / 1000;
             std::printf("run %d: %-34s %6.2f CPU s %6.2f wall s %6.1f%% of a core, %ld video frames\n", r + 1,
                         label.at(c).c_str(), cost.cpu, cost.wall, 100 * cost.cpu / cost.wall, res.frames);
+            if (c == "copy" || c == "reencode") {
+                const std::string w = log_warnings(log);
+                if (!w.empty()) std::printf("       %s\n", w.c_str());
+            }
         }
     }
     const auto [cam_cpu, cam_wall] = stop_camera(cam);
