@@ -39,6 +39,15 @@
 // 30 x seconds) and the bit rate. Ratios: asfcast copy / ffmpeg-wmav2 (equal work: the headline),
 // asfcast copy / ffmpeg-copy, asfcast copy / asfcast re-encode. With --runs N > 1 each case runs N
 // times, the order rotating from run to run, and the medians are compared.
+//
+// Measured 2026-12-05 on the 2-core machine (load average near 3 from other builds; medians of 3 runs of
+// 20 s; asfcast was a work-in-progress build of video.codec: copy): copy 1.65 CPU s (8.1% of a core, 598
+// frames), re-encode veryfast 11.38 s (55.3%), ffmpeg -c copy 0.67 s (3.3%), ffmpeg with wmav2 0.76 s
+// (3.7%); copy / ffmpeg-wmav2 2.18, copy / re-encode 0.145. Per thread (/proc, one 20 s copy run: 1.51 s),
+// most of it is GStreamer's RTSP reception: rtspsrc's TCP task 0.42 s, the two rtpjitterbuffers 0.39 s,
+// the video queue (h264parse) 0.18 s, start-up 0.13 s; asfcast's own threads 0.34 s. gst-launch with
+// the same elements (rtspsrc, depayloaders, h264parse, AAC decode, resample to 44.1 kHz) alone takes
+// 1.01 s over 20 s (5% of a core), so the 5% target needs a cheaper RTSP reception than rtspsrc as used.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
