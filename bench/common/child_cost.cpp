@@ -1,11 +1,13 @@
 #include "child_cost.hpp"
 
+#include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 
@@ -19,20 +21,46 @@ double seconds(const rusage& ru) {
 
 }  // namespace
 
-Cost run_measured(const std::vector<std::string>& args) {
+Cost run_measured(const std::vector<std::string>& args, const std::string& output_path, double timeout_s) {
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
     auto t0 = std::chrono::steady_clock::now();
     pid_t pid = fork();
     if (pid == 0) {
+        if (!output_path.empty()) {
+            const int fd = open(output_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+            if (fd < 0) {
+                std::perror(output_path.c_str());
+                _exit(127);
+            }
+            dup2(fd, STDOUT_FILENO);
+            dup2(fd, STDERR_FILENO);
+            close(fd);
+        }
         execvp(argv[0], argv.data());
         std::perror(argv[0]);
         _exit(127);
     }
     int status = 0;
     rusage ru{};
-    wait4(pid, &status, 0, &ru);  // wait4's rusage covers the child and all its threads
+    if (timeout_s <= 0) {
+        wait4(pid, &status, 0, &ru);  // wait4's rusage covers the child and all its threads
+    } else {
+        // Polled (every 20 ms, in this process, which is not measured) so that a hung child is stopped.
+        int signals_sent = 0;
+        while (wait4(pid, &status, WNOHANG, &ru) == 0) {
+            const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            if (signals_sent == 0 && t > timeout_s) {
+                kill(pid, SIGINT);
+                signals_sent = 1;
+            } else if (signals_sent == 1 && t > timeout_s + 10) {
+                kill(pid, SIGKILL);
+                signals_sent = 2;
+            }
+            usleep(20000);
+        }
+    }
     Cost c;
     c.wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     c.cpu = seconds(ru);

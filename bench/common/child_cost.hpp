@@ -1,5 +1,6 @@
-// What pipeline_bench and mbr_bench share: running a command and measuring its CPU and wall time, this
-// process's own CPU time, medians, "--flag value" argument parsing and the noisy test clip both encode.
+// What pipeline_bench, mbr_bench and rtsp_relay_bench share: running a command and measuring its CPU and
+// wall time, this process's own CPU time, medians, "--flag value" argument parsing and the noisy test clip
+// pipeline_bench and mbr_bench encode.
 #pragma once
 
 #include <functional>
@@ -15,8 +16,11 @@ struct Cost {
     int status = 0;   // exit status; 128 + signal when killed
 };
 
-// Runs args (args[0] looked up in PATH) to its end.
-Cost run_measured(const std::vector<std::string>& args);
+// Runs args (args[0] looked up in PATH) to its end. With output_path, the child's stdout and stderr go to
+// that file (truncated). With timeout_s > 0, a child still running after that many seconds gets SIGINT,
+// then SIGKILL 10 s later (its status then says which).
+Cost run_measured(const std::vector<std::string>& args, const std::string& output_path = {},
+                  double timeout_s = 0);
 // User + system seconds this process has used so far.
 double self_cpu_seconds();
 // Median of v (v must not be empty).
