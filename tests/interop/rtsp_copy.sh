@@ -68,6 +68,10 @@ audio: {codec: wma2, bitrate_kbps: 96}
 outputs:
   archive: {entry_pattern: "$dir/rec-{n}.asf"}
 YAML
+# What probe says the preset would do.
+timeout 30 "$ASFCAST" probe --preset "$dir/copy.yaml" --timeout 10 "rtsp://127.0.0.1:$cam_port/cam" > "$dir/probe.txt" 2>&1 ||
+    fail "asfcast probe failed: $(cat "$dir/probe.txt")"
+grep -q "video: copy the H.264 as it is, 640x360 (video.codec copy" "$dir/probe.txt" || fail "probe: no copy plan: $(cat "$dir/probe.txt")"
 duration=14
 port=$(start_asfcast "$dir/run.log" "$dir/pid" --preset "$dir/copy.yaml" --duration $duration \
        --pull 127.0.0.1:0 --push "http://127.0.0.1:$rx_port/live")
