@@ -51,13 +51,7 @@ trap 'kill $cam 2>/dev/null || true; stop_asfcast "$dir/pid"' EXIT
 
 "$RECEIVER" --out "$dir/pushed.asf" --entries-out "$dir/pushed-entry" --seconds 60 > "$dir/receiver.log" 2>&1 &
 rx=$!
-rx_port=""
-for _ in $(seq 1 50); do
-    rx_port=$(sed -n 's/^port \([0-9]*\)$/\1/p' "$dir/receiver.log")
-    [ -n "$rx_port" ] && break
-    sleep 0.1
-done
-[ -n "$rx_port" ] || fail "the push receiver did not start"
+rx_port=$(receiver_port "$dir/receiver.log")
 
 cat > "$dir/copy.yaml" <<YAML
 base: default

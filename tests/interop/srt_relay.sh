@@ -110,13 +110,18 @@ check_vlc_live "$dir/hevc-vlc" "$dir/hevc.asf" "SRT listener, HEVC + AC-3 in MPE
 # (4) video.codec copy from an SRT sender (ffmpeg, x264, MPEG-TS): the H.264 in the archive is the
 # sender's, byte for byte (the tee writes what x264 made), after the slate shown until it connects;
 # every frame decodes in ffmpeg and VLC.
-srt_port=$(free_port)
-write_network_preset "$dir/copy.yaml" "{type: srt, mode: listener, address: 127.0.0.1, port: $srt_port}"
-sed -i 's/^video: {/video: {codec: copy, /' "$dir/copy.yaml"
-timeout 40 "$ASFCAST" run --preset "$dir/copy.yaml" --duration 8 --archive "$dir/copy.asf" --pull off \
-    > "$dir/copy.log" 2>&1 &
-copy_run=$!
-sleep 1
+# copy_listener NAME DURATION: asfcast with video.codec copy on a new SRT listener port (srt_port),
+# archiving to NAME.asf, in the background (copy_run); the sender may call a second later.
+copy_listener() {
+    srt_port=$(free_port)
+    write_network_preset "$dir/$1.yaml" "{type: srt, mode: listener, address: 127.0.0.1, port: $srt_port}"
+    sed -i 's/^video: {/video: {codec: copy, /' "$dir/$1.yaml"
+    timeout 40 "$ASFCAST" run --preset "$dir/$1.yaml" --duration "$2" --archive "$dir/$1.asf" --pull off \
+        > "$dir/$1.log" 2>&1 &
+    copy_run=$!
+    sleep 1
+}
+copy_listener copy 8
 timeout 30 ffmpeg -nostdin -v error -re -f lavfi -i testsrc2=size=640x360:rate=30 \
     -f lavfi -i sine=frequency=440:sample_rate=48000 -t 12 -map 0:v -map 1:a -c:v libx264 -preset ultrafast -g 30 \
     -bf 0 -pix_fmt yuv420p -c:a aac -f tee "[f=mpegts]srt://127.0.0.1:$srt_port?mode=caller|[select=v:f=h264]$dir/copy-sent.h264" \
@@ -133,13 +138,7 @@ note "SRT listener, video.codec copy: $cmp_out; $(grep 'video copy: ' "$dir/copy
 
 # (5) video.codec copy carries H.264 only: an HEVC sender is refused with a message naming its codec
 # and what to do; the broadcast stays on the slate (the sender may be reconfigured) and decodes.
-srt_port=$(free_port)
-write_network_preset "$dir/hevc-copy.yaml" "{type: srt, mode: listener, address: 127.0.0.1, port: $srt_port}"
-sed -i 's/^video: {/video: {codec: copy, /' "$dir/hevc-copy.yaml"
-timeout 40 "$ASFCAST" run --preset "$dir/hevc-copy.yaml" --duration 6 --archive "$dir/hevc-copy.asf" --pull off \
-    > "$dir/hevc-copy.log" 2>&1 &
-copy_run=$!
-sleep 1
+copy_listener hevc-copy 6
 timeout 20 ffmpeg -nostdin -v error -re -f lavfi -i testsrc2=size=640x360:rate=30 -t 8 -c:v libx265 -preset ultrafast \
     -x265-params log-level=error:keyint=30 -pix_fmt yuv420p -f mpegts "srt://127.0.0.1:$srt_port?mode=caller" \
     > "$dir/ffmpeg-hevc-copy.log" 2>&1 &
