@@ -53,7 +53,7 @@ struct VideoPassthrough::Impl {
     Bytes sps;
     std::map<std::uint32_t, Bytes> pps;  // by pic_parameter_set_id
     bool waiting_for_idr = true;
-    Micros last_malformed_log = std::numeric_limits<Micros>::min();
+    std::optional<Micros> last_malformed_log;  // the time of the last line logged
 
     // The slate's encoder at the stream's current size, made when the first slate picture comes.
     std::unique_ptr<VideoEncoder> slate_encoder;
@@ -80,7 +80,12 @@ struct VideoPassthrough::Impl {
     void log_malformed(Micros pts, const std::string& why) {
         ++stats.malformed;
         // At most one line every 10 s of media: a broken sender must not flood the log.
-        if (pts - last_malformed_log < 10'000'000) return;
+        // (The difference in unsigned arithmetic: the times are the source's, and a signed
+        // difference of two of them can overflow.)
+        if (last_malformed_log &&
+            (pts <= *last_malformed_log ||
+             static_cast<std::uint64_t>(pts) - static_cast<std::uint64_t>(*last_malformed_log) < 10'000'000))
+            return;
         last_malformed_log = pts;
         spdlog::warn("video copy: an access unit of the source cannot be read ({}); dropped ({} so far)", why,
                      stats.malformed);
