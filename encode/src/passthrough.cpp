@@ -158,16 +158,25 @@ struct VideoPassthrough::Impl {
             }
             if (!info.has_sps || !info.has_pps) {
                 // A late joiner starts here: the parameter sets go in front (7.4.1.2.3: before the
-                // first slice; an access unit delimiter, if any, stays first).
+                // first slice; an access unit delimiter, if any, stays first). The PPS go after
+                // the SPS they refer to, the one put in or the unit's own (a decoder reads a PPS
+                // with its SPS: libavcodec drops one whose SPS it has not seen yet).
                 Bytes with;
                 with.reserve(unit.data.size() + sps.size() + 64);
-                std::size_t first_slice_at = 0;
-                bool aud_first = !nals.empty() && h264::nal_type(nals.front()) == h264::kNalAud;
-                if (aud_first) append_nal(with, nals.front()), first_slice_at = 1;
+                std::size_t i = 0;
+                if (!nals.empty() && h264::nal_type(nals.front()) == h264::kNalAud) append_nal(with, nals[i++]);
+                std::size_t pps_at = i;  // the PPS go in before nals[pps_at]: after the unit's SPS, if any
+                for (std::size_t j = i; j < nals.size(); ++j) {
+                    const auto type = h264::nal_type(nals[j]);
+                    if (type >= h264::kNalSlice && type <= h264::kNalIdr) break;  // the first slice
+                    if (type == h264::kNalSps) pps_at = j + 1;
+                }
                 if (!info.has_sps) append_nal(with, sps);
-                if (!info.has_pps)
-                    for (const auto& [id, nal] : pps) append_nal(with, nal);
-                for (std::size_t i = first_slice_at; i < nals.size(); ++i) append_nal(with, nals[i]);
+                for (; i <= nals.size(); ++i) {
+                    if (!info.has_pps && i == pps_at)
+                        for (const auto& [id, nal] : pps) append_nal(with, nal);
+                    if (i < nals.size()) append_nal(with, nals[i]);
+                }
                 f.data = std::move(with);
                 ++stats.parameter_sets_added;
             }

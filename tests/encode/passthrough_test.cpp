@@ -8,6 +8,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "asfcast/core/h264.hpp"
 #include "encode_test_util.hpp"
 
@@ -163,6 +165,36 @@ TEST(VideoPassthrough, ParameterSetsGoInFrontOfAnIdrWithoutThem) {
         }
     }
     // A decoder that never saw the header's codec data starts at the second IDR.
+    std::vector<EncodedFrame> late(out.begin() + 10, out.end());
+    EXPECT_EQ(decode({}, late).size(), 10u);
+}
+
+TEST(VideoPassthrough, APpsPutInGoesAfterTheSpsItRefersTo) {
+    // A source whose IDRs carry their SPS but not their PPS (sent once, with the first): the PPS
+    // put in front must come after the unit's SPS, or a decoder starting at this IDR cannot read
+    // it (libavcodec drops a PPS whose SPS it has not seen, then every slice referring to it).
+    VideoPassthrough copy(config(320, 240));
+    auto in = camera(320, 240, 0, 20, false);
+    for (std::size_t i = 1; i < in.size(); ++i)
+        in[i].data = [&] {
+            Bytes kept;
+            for (ByteView nal : h264::split_annexb(in[i].data)) {
+                if (h264::nal_type(nal) == h264::kNalPps) continue;
+                kept.insert(kept.end(), {0, 0, 0, 1});
+                kept.insert(kept.end(), nal.begin(), nal.end());
+            }
+            return kept;
+        }();
+    std::vector<EncodedFrame> out;
+    for (const auto& u : in) copy.add(u, out);
+    ASSERT_EQ(out.size(), 20u);
+    EXPECT_EQ(copy.stats().parameter_sets_added, 1u);
+    const auto t = nal_types(out[10].data);
+    const auto at = [&](std::uint8_t type) { return std::find(t.begin(), t.end(), type) - t.begin(); };
+    ASSERT_LT(at(h264::kNalSps), static_cast<std::ptrdiff_t>(t.size()));
+    EXPECT_LT(at(h264::kNalSps), at(h264::kNalPps));
+    EXPECT_LT(at(h264::kNalPps), at(h264::kNalIdr));
+    EXPECT_EQ(std::count(t.begin(), t.end(), h264::kNalPps), 1);
     std::vector<EncodedFrame> late(out.begin() + 10, out.end());
     EXPECT_EQ(decode({}, late).size(), 10u);
 }
