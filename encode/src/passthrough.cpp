@@ -63,6 +63,7 @@ struct VideoPassthrough::Impl {
     RawVideoFrame scaled;
     RawVideoFrame last_slate;         // the last slate picture, shown until the source's next IDR
     bool have_last_slate = false;
+    bool slate_error_logged = false;  // the slate shown again while waiting for an IDR failed (logged once)
 
     explicit Impl(PassthroughConfig c) : cfg(std::move(c)) {
         // No lookahead or B-frames: a slate picture is out at once, before the source is back.
@@ -124,7 +125,16 @@ struct VideoPassthrough::Impl {
             // time) until the source's IDR, instead of a frozen picture.
             if (have_last_slate) {
                 last_slate.pts = unit.pts;
-                add_slate(last_slate, out);
+                try {
+                    add_slate(last_slate, out);
+                } catch (const EncodeError& e) {
+                    // The stream's size changed since the slate was on (an IDR between, then units
+                    // lost) and x264 cannot make it (an odd size): the unit is dropped all the
+                    // same, and add(unit) keeps its word of never throwing.
+                    if (!slate_error_logged)
+                        spdlog::warn("video copy: the slate cannot be shown until the source's next IDR: {}", e.what());
+                    slate_error_logged = true;
+                }
             }
             return;
         }
