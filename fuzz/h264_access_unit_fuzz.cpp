@@ -93,10 +93,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         const std::uint8_t c = data[pos++];
         if (fz::is_event(c)) {
             switch (c & 3) {
-                case 0:
+                case 0: {
+                    // After a slate picture, units waiting for an IDR show the slate again (x264
+                    // at the stream's size): only at a small size, as for the slate itself.
+                    const VideoStreamFormat& f = copy.format();
+                    if (slates > 0 && static_cast<long>(f.width) * f.height > kMaxSlateArea) break;
                     copy.resync();
                     have_idr = false;
                     break;
+                }
                 case 1: {
                     const VideoStreamFormat& f = copy.format();
                     if (slates >= kMaxSlatePictures || static_cast<long>(f.width) * f.height > kMaxSlateArea) break;
@@ -136,9 +141,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         unit.data.assign(data + pos, data + pos + len);
         pos += len;
         out.clear();
+        const std::uint64_t slate_before = copy.stats().slate_frames;
+        const std::uint64_t malformed_before = copy.stats().malformed;
         copy.add(unit, out);  // never throws
         ++units;
         if (out.size() > 1) __builtin_trap();
+        if (copy.stats().slate_frames != slate_before) {
+            // Back from the slate mid-GOP: the slate again at this unit's time, the unit dropped.
+            if (copy.stats().slate_frames != slate_before + out.size() || slates == 0) __builtin_trap();
+            for (const EncodedFrame& f : out)
+                if (f.stream != 3 || f.data.empty() || f.new_format || f.pts != unit.pts) __builtin_trap();
+            slate_outputs += out.size();
+            continue;
+        }
+        if (copy.stats().malformed != malformed_before && !out.empty()) __builtin_trap();
         for (const EncodedFrame& f : out) {
             if (f.pts != unit.pts || f.dts != unit.dts) __builtin_trap();
             check_unit_out(copy, f, have_idr);
