@@ -355,6 +355,38 @@ struct LiveSource::Impl : std::enable_shared_from_this<Impl> {
         emit_audio_locked(corrected.data() + first * ch, frames - first);
     }
 
+    // audio.codec copy: an AAC frame keeps its time (mapped onto the time line, as on_source_coded
+    // does for video). The audio time line's position moves to the frame's end, so that the filler's
+    // silence (encoded as AAC downstream) goes on from there while the source is late or lost; a
+    // frame that does not come after the last one handed down (the silence ran past it) is dropped.
+    void on_source_coded_audio(std::uint64_t g, EncodedFrame&& f) {
+        if (!arrived(g)) return;
+        const Micros duration = f.duration > 0 ? f.duration : 1024 * 1'000'000 / format.sample_rate;
+        const Micros pts = sane_pts(map_pts(f.pts), duration, "audio");
+        std::lock_guard lk(am);
+        if (g != gen.load()) return;
+        const std::int64_t start = static_cast<std::int64_t>(std::llround(static_cast<double>(pts) * format.sample_rate / 1e6));
+        const std::int64_t length = std::max<std::int64_t>(1, duration * format.sample_rate / 1'000'000);
+        if (!audio_started) {
+            audio_started = true;
+            audio_line_start = pts;
+            audio_pos = start;
+        } else if (start < audio_pos - length / 2) {
+            ++late_frames;  // the silence (or the frame before it) covers this time already
+            return;
+        }
+        const Micros line_now = monotonic_us() - origin.load();
+        if (pts > line_now + kMaxAhead) {
+            ++ahead_frames;
+            return;
+        }
+        audio_align = false;
+        audio_pos = start + length;
+        f.pts = f.dts = pts + policy.av_offset_us;
+        if (f.pts < 0) return;  // a negative A/V offset at the very start: nothing before time 0
+        if (down.on_coded_audio) down.on_coded_audio(std::move(f));
+    }
+
     void on_source_end(std::uint64_t g, bool error, const std::string& why) {
         std::lock_guard lk(m);
         if (g != gen.load() || source_ended) return;
@@ -379,6 +411,9 @@ struct LiveSource::Impl : std::enable_shared_from_this<Impl> {
         };
         cb.on_coded_video = [weak, g](EncodedFrame&& f) {
             if (auto self = weak.lock()) self->on_source_coded(g, std::move(f));
+        };
+        cb.on_coded_audio = [weak, g](EncodedFrame&& f) {
+            if (auto self = weak.lock()) self->on_source_coded_audio(g, std::move(f));
         };
         cb.on_end = [weak, g] {
             if (auto self = weak.lock()) self->on_source_end(g, false, "the source ended");
