@@ -637,8 +637,9 @@ struct CapturePipeline::Impl {
         for (auto [caps, text] : kNames)
             if (caps_name == caps) name = text;
         const std::string msg = fmt::format(
-            "video.codec copy takes H.264 only, and {} sends {} video: set video.codec to h264 to re-encode it",
-            source_name(), name);
+            "video.codec copy takes H.264 only, and the source sends {} video: set video.codec to h264 to re-encode it",
+            name);
+        vlinked = true;  // refused, not missing: no "no decodable video" warning on top
         GError* err = g_error_new_literal(GST_STREAM_ERROR, GST_STREAM_ERROR_CODEC_NOT_FOUND, msg.c_str());
         gst_element_post_message(pipeline, gst_message_new_error(GST_OBJECT(pipeline), err, nullptr));
         g_error_free(err);
@@ -935,6 +936,8 @@ struct CapturePipeline::Impl {
 
     // What the source is called in log lines (a network URL without its credentials).
     std::string source_name() const {
+        if (source.type == SourceType::srt && source.srt_mode == "listener")
+            return fmt::format("srt listener {}:{}", source.srt_address, source.srt_port);
         return is_network(source.type) ? redact_url(source.url.empty() ? desc : source.url) : source.path;
     }
 

@@ -107,4 +107,22 @@ grep -q "has no decodable" "$dir/hevc.log" && fail "hevc: a stream was not decod
 check_timeline "$dir/hevc.asf" 0.070 "SRT listener, HEVC + AC-3 in MPEG-TS: archive"
 check_vlc_file "$dir/hevc.asf" "SRT listener, HEVC + AC-3 in MPEG-TS: archive (VLC)"
 check_vlc_live "$dir/hevc-vlc" "$dir/hevc.asf" "SRT listener, HEVC + AC-3 in MPEG-TS: pull (VLC mmsh)"
+# (4) video.codec copy carries H.264 only: an HEVC sender is refused with a message naming its codec
+# and what to do; the broadcast stays on the slate (the sender may be reconfigured) and decodes.
+srt_port=$(free_port)
+write_network_preset "$dir/hevc-copy.yaml" "{type: srt, mode: listener, address: 127.0.0.1, port: $srt_port}"
+sed -i 's/^video: {/video: {codec: copy, /' "$dir/hevc-copy.yaml"
+timeout 40 "$ASFCAST" run --preset "$dir/hevc-copy.yaml" --duration 6 --archive "$dir/hevc-copy.asf" --pull off \
+    > "$dir/hevc-copy.log" 2>&1 &
+copy_run=$!
+sleep 1
+timeout 20 ffmpeg -nostdin -v error -re -f lavfi -i testsrc2=size=640x360:rate=30 -t 8 -c:v libx265 -preset ultrafast \
+    -x265-params log-level=error:keyint=30 -pix_fmt yuv420p -f mpegts "srt://127.0.0.1:$srt_port?mode=caller" \
+    > "$dir/ffmpeg-hevc-copy.log" 2>&1 &
+senders+=($!)
+wait "$copy_run" || { tail -20 "$dir/hevc-copy.log" >&2; fail "hevc-copy: asfcast failed"; }
+grep -q "srt listener 127.0.0.1:$srt_port: .*video.codec copy takes H.264 only, and the source sends H.265 (HEVC) video: set video.codec to h264 to re-encode it" \
+    "$dir/hevc-copy.log" || fail "hevc-copy: no clear refusal of HEVC: $(grep -E 'warning|error' "$dir/hevc-copy.log" | head -5)"
+ffmpeg_decodes_clean "$dir/hevc-copy.asf"
+note "hevc-copy: $(grep -m1 -o 'video.codec copy takes H.264 only.*' "$dir/hevc-copy.log" | cut -c1-200); the slate stays on air ($(count_frames "$dir/hevc-copy.asf" v) frames decoded)"
 note "SRT listener and caller (H.264/AAC and HEVC/AC-3) relayed to pull and archive: OK"
