@@ -461,8 +461,8 @@ TEST(Validate, EnumsListTheAllowedValues) {
     EXPECT_THAT(error_of("video: {fourcc: H265}\n"),
                 HasSubstr("video.fourcc: 'H265' is not allowed with video.codec h264 (allowed: H264, h264, X264, "
                           "x264, AVC1, avc1)"));
-    EXPECT_THAT(error_of("video: {codec: vp8}\n"), HasSubstr("video.codec: 'vp8' is not allowed (allowed: h264, wmv2)"));
-    EXPECT_THAT(error_of("audio: {codec: aac}\n"), HasSubstr("audio.codec: 'aac' is not allowed (allowed: wma2, mp3)"));
+    EXPECT_THAT(error_of("video: {codec: vp8}\n"), HasSubstr("video.codec: 'vp8' is not allowed (allowed: h264, wmv2, copy)"));
+    EXPECT_THAT(error_of("audio: {codec: aac}\n"), HasSubstr("audio.codec: 'aac' is not allowed (allowed: wma2, mp3, copy)"));
     EXPECT_THAT(error_of("audio: {}\nsource: {type: v4l2}\n"),
                 HasSubstr("source.type: 'v4l2' is not allowed (allowed: test, file, device, rtsp, srt, uri)"));
     EXPECT_THAT(error_of("audio: {}\nsource: {pattern: plaid}\n"),
