@@ -356,9 +356,10 @@ struct LiveSource::Impl : std::enable_shared_from_this<Impl> {
     }
 
     // audio.codec copy: an AAC frame keeps its time (mapped onto the time line, as on_source_coded
-    // does for video). The audio time line's position moves to the frame's end, so that the filler's
-    // silence (encoded as AAC downstream) goes on from there while the source is late or lost; a
-    // frame that does not come after the last one handed down (the silence ran past it) is dropped.
+    // does for video), put on the sample grid after the last one (below). The audio time line's
+    // position moves to the frame's end, so that the filler's silence (encoded as AAC downstream)
+    // goes on from there while the source is late or lost; a frame that does not come after the
+    // last one handed down (the silence ran past it) is dropped.
     void on_source_coded_audio(std::uint64_t g, EncodedFrame&& f) {
         if (!arrived(g)) return;
         const Micros duration = f.duration > 0 ? f.duration : 1024 * 1'000'000 / format.sample_rate;
@@ -366,14 +367,25 @@ struct LiveSource::Impl : std::enable_shared_from_this<Impl> {
         std::lock_guard lk(am);
         if (g != gen.load()) return;
         const std::int64_t start = static_cast<std::int64_t>(std::llround(static_cast<double>(pts) * format.sample_rate / 1e6));
-        const std::int64_t length = std::max<std::int64_t>(1, duration * format.sample_rate / 1'000'000);
+        // In samples, rounded: GStreamer's 21333 us of a 48 kHz frame are 1024 samples, not 1023.
+        const std::int64_t length =
+            std::max<std::int64_t>(1, std::llround(static_cast<double>(duration) * format.sample_rate / 1e6));
+        // Frames follow each other on the sample grid (a frame's samples are fixed: its time can
+        // only say where it starts). A source's times wander a little (rtpjitterbuffer hands on
+        // the first second of a stream about 10% fast while it estimates the clock skew): a frame
+        // within two frames of where the last one ended goes right there; one further before it
+        // (the silence or the frames before it cover its time) is dropped as late; one further
+        // after it starts at its own time (a gap the source left).
+        const std::int64_t tolerance = 2 * length;
+        std::int64_t at = start;
         if (!audio_started) {
             audio_started = true;
             audio_line_start = pts;
-            audio_pos = start;
-        } else if (start < audio_pos - length / 2) {
-            ++late_frames;  // the silence (or the frame before it) covers this time already
+        } else if (start < audio_pos - tolerance) {
+            ++late_frames;
             return;
+        } else if (start <= audio_pos + tolerance) {
+            at = audio_pos;
         }
         const Micros line_now = monotonic_us() - origin.load();
         if (pts > line_now + kMaxAhead) {
@@ -381,8 +393,8 @@ struct LiveSource::Impl : std::enable_shared_from_this<Impl> {
             return;
         }
         audio_align = false;
-        audio_pos = start + length;
-        f.pts = f.dts = pts + policy.av_offset_us;
+        audio_pos = at + length;
+        f.pts = f.dts = static_cast<Micros>(at * 1'000'000 / format.sample_rate) + policy.av_offset_us;
         if (f.pts < 0) return;  // a negative A/V offset at the very start: nothing before time 0
         if (down.on_coded_audio) down.on_coded_audio(std::move(f));
     }
