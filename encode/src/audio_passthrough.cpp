@@ -146,13 +146,16 @@ struct AudioPassthrough::Impl {
         out.push_back(std::move(f));
     }
 
-    // Silence frames from the encoder, stamped one after the other; those at or after `until` are
-    // not needed (the source is back by then).
+    // Silence frames from the encoder, stamped one after the other; those from `until` on are not
+    // needed (the source is back by then).
     void take_silence(std::vector<EncodedFrame>& encoded, Micros until, std::vector<EncodedFrame>& out) {
         for (auto& e : encoded) {
             const Micros pts = silence_start + silence_count * kAacFrameSamples * 1'000'000 / static_cast<Micros>(fmt.sample_rate);
             ++silence_count;
-            if (pts >= until || (last_pts != kUnset && pts <= last_pts)) continue;
+            // A frame that would end more than half a frame after `until` is not needed: the
+            // source's frame there follows the previous one (times a microsecond apart from
+            // rounding must not give two frames one slot).
+            if (pts + frame_us() / 2 > until || (last_pts != kUnset && pts <= last_pts)) continue;
             e.stream = fmt.stream;
             e.kind = MediaKind::audio;
             e.pts = e.dts = pts;

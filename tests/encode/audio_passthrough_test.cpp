@@ -145,16 +145,18 @@ TEST(AudioPassthrough, SilenceFillsTheGapAndDecodes) {
     const auto first = camera(kRate, 0, 10);
     std::vector<EncodedFrame> out;
     for (const auto& f : first) p.add(f, out);
-    // The source is lost for 0.5 s: the filler's silence, in 10 ms blocks, from where it stopped.
+    // The source is lost for 0.512 s: the filler's silence, in 8 ms blocks, from where it stopped
+    // (LiveSource pads it to whole AAC frames, here 24, before the source's next frame).
     const Micros lost_at = 10 * kFrame;
-    for (Micros t = lost_at; t < lost_at + 500'000; t += 10'000) p.add(silence(t, 480), out);
+    for (int i = 0; i < 64; ++i) p.add(silence(lost_at + i * 8'000, 384), out);
     EXPECT_GT(p.stats().silence_frames, 15u);
     // The source is back: the silence is closed before its first frame.
-    const Micros back_at = lost_at + 500'000;
+    const Micros back_at = lost_at + 512'000;
     const auto second = camera(kRate, back_at, 10);
     for (const auto& f : second) p.add(f, out);
     p.flush(out);
-    ASSERT_GT(out.size(), 20u);
+    EXPECT_EQ(p.stats().silence_frames, 24u);  // exactly the 0.512 s, no frame past the source's
+    ASSERT_EQ(out.size(), 44u);
     // Times go up one frame at a time (no gap larger than a frame and a bit, nothing out of order).
     for (std::size_t i = 1; i < out.size(); ++i) {
         EXPECT_GT(out[i].pts, out[i - 1].pts) << i;
