@@ -672,7 +672,8 @@ struct CapturePipeline::Impl {
                 {"audio/x-raw", "uncompressed (PCM) or a codec GStreamer decoded"}};
             name = kind;
             if (kind == "audio/mpeg" && version == 1)
-                name = layer == 3 ? "MPEG-1 layer III (MP3)" : layer == 2 ? "MPEG-1 layer II (MP2)" : "MPEG-1 audio";
+                // tsdemux's caps say no layer (the parser after it would): MPEG-TS carries both.
+                name = layer == 3 ? "MPEG-1 layer III (MP3)" : layer == 2 ? "MPEG-1 layer II (MP2)" : "MPEG-1/2 (MP2 or MP3)";
             for (auto [c, text] : kNames)
                 if (kind == c) name = text;
         }

@@ -119,4 +119,23 @@ read -r vv va < "$dir/vlc-pull.counts"
 note "pull (VLC mmsh): $vv video and $va audio frames decoded"
 [ "$va" -ge $(( (duration - 5) * 46 )) ] || fail "VLC decoded $va AAC frames from the live stream"
 check_vlc_live "$dir/vlc-pull" "$dir/out.asf" "pull (VLC mmsh)"
-note "AAC copy relayed to archive and pull; ffmpeg, GStreamer and VLC decode it: OK"
+
+# audio.codec copy carries AAC only: an SRT sender with MP2 audio is refused with a message naming
+# its codec and what to do; the broadcast goes on (silence encoded as AAC) and decodes.
+srt_port=$(free_port)
+write_network_preset "$dir/mp2.yaml" "{type: srt, mode: listener, address: 127.0.0.1, port: $srt_port}"
+sed -i 's/^audio: .*/audio: {codec: copy, allow_copy: true, sample_rate: 48000, channels: 2}/' "$dir/mp2.yaml"
+timeout 40 "$ASFCAST" run --preset "$dir/mp2.yaml" --duration 6 --archive "$dir/mp2.asf" --pull off > "$dir/mp2.log" 2>&1 &
+mp2_run=$!
+sleep 1
+timeout 20 ffmpeg -nostdin -v error -re -f lavfi -i testsrc2=size=640x360:rate=30 -f lavfi -i sine=frequency=440:sample_rate=48000 \
+    -t 8 -c:v libx264 -preset ultrafast -pix_fmt yuv420p -c:a mp2 -f mpegts "srt://127.0.0.1:$srt_port?mode=caller" \
+    > "$dir/ffmpeg-mp2.log" 2>&1 &
+sender=$!
+wait "$mp2_run" || { tail -20 "$dir/mp2.log" >&2; fail "mp2: asfcast failed"; }
+kill "$sender" 2>/dev/null || true
+grep -q "srt listener 127.0.0.1:$srt_port: .*audio.codec copy takes AAC only, and srt listener 127.0.0.1:$srt_port sends MPEG-1/2 (MP2 or MP3) audio: set audio.codec to wma2 or mp3 to re-encode it" \
+    "$dir/mp2.log" || fail "mp2: no clear refusal of MP2 audio: $(grep -E 'warning|error' "$dir/mp2.log" | head -5)"
+ffmpeg_decodes_clean "$dir/mp2.asf"
+note "mp2: $(grep -m1 -o 'audio.codec copy takes AAC only.*' "$dir/mp2.log" | cut -c1-160); the broadcast goes on ($(count_frames "$dir/mp2.asf" a) AAC silence frames decoded)"
+note "AAC copy relayed to archive and pull; ffmpeg, GStreamer and VLC decode it; MP2 refused: OK"
