@@ -431,6 +431,19 @@ struct CapturePipeline::Impl {
         return now > base ? static_cast<Micros>((now - base) / 1000) : 0;
     }
 
+    // Hands one unit downstream (not after abort()); a callback that throws stops the stream.
+    template <class T>
+    GstFlowReturn deliver(const std::function<void(T&&)>& callback, T&& unit, const char* name) {
+        if (!callback || aborted.load()) return GST_FLOW_OK;
+        try {
+            callback(std::move(unit));
+        } catch (const std::exception& ex) {
+            spdlog::error("capture: {} callback threw: {}", name, ex.what());
+            return GST_FLOW_ERROR;
+        }
+        return GST_FLOW_OK;
+    }
+
     static GstFlowReturn on_video_sample(GstAppSink* sink, gpointer user) {
         auto* self = static_cast<Impl*>(user);
         GstSample* sample = gst_app_sink_pull_sample(sink);
@@ -441,14 +454,7 @@ struct CapturePipeline::Impl {
         if (buf && copy_i420_frame(sample, f)) {
             f.pts = self->running_us(sample, buf);
             self->stats.video_frames.fetch_add(1, std::memory_order_relaxed);
-            if (self->cb.on_video && !self->aborted.load()) {
-                try {
-                    self->cb.on_video(std::move(f));
-                } catch (const std::exception& ex) {
-                    spdlog::error("capture: on_video callback threw: {}", ex.what());
-                    ret = GST_FLOW_ERROR;
-                }
-            }
+            ret = self->deliver(self->cb.on_video, std::move(f), "on_video");
         } else {
             spdlog::warn("capture: cannot map a video sample; dropped");
         }
@@ -476,14 +482,7 @@ struct CapturePipeline::Impl {
             f.data.assign(map.data, map.data + map.size);
             gst_buffer_unmap(buf, &map);
             self->stats.video_frames.fetch_add(1, std::memory_order_relaxed);
-            if (self->cb.on_coded_video && !f.data.empty() && !self->aborted.load()) {
-                try {
-                    self->cb.on_coded_video(std::move(f));
-                } catch (const std::exception& ex) {
-                    spdlog::error("capture: on_coded_video callback threw: {}", ex.what());
-                    ret = GST_FLOW_ERROR;
-                }
-            }
+            if (!f.data.empty()) ret = self->deliver(self->cb.on_coded_video, std::move(f), "on_coded_video");
         }
         gst_sample_unref(sample);
         return ret;
@@ -563,14 +562,7 @@ struct CapturePipeline::Impl {
             std::memcpy(b.samples.data(), map.data, n * sizeof(std::int16_t));
             gst_buffer_unmap(buf, &map);
             self->stats.audio_blocks.fetch_add(1, std::memory_order_relaxed);
-            if (self->cb.on_audio && !b.samples.empty() && !self->aborted.load()) {
-                try {
-                    self->cb.on_audio(std::move(b));
-                } catch (const std::exception& ex) {
-                    spdlog::error("capture: on_audio callback threw: {}", ex.what());
-                    ret = GST_FLOW_ERROR;
-                }
-            }
+            if (!b.samples.empty()) ret = self->deliver(self->cb.on_audio, std::move(b), "on_audio");
         }
         gst_sample_unref(sample);
         return ret;

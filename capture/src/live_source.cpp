@@ -288,6 +288,19 @@ struct LiveSource::Impl : std::enable_shared_from_this<Impl> {
             video_line_start = pts;
             last_vpts = pts - frame_us;
         }
+        if (video_snap && last_vdts != kUnset) {
+            // The first unit after the slate: the slate fills the whole periods up to it, and it
+            // is moved (by under half a period) onto the slate's grid, so the picture rate goes on
+            // without a gap (a player guessing a constant rate would otherwise misplace pictures).
+            const Micros gap = f.dts - last_vpts;
+            if (gap >= frame_us / 2) {
+                const Micros periods = (gap + frame_us / 2) / frame_us;
+                for (Micros i = 1; i < periods && i < 1000; ++i) emit_filler_video_locked(last_vpts + frame_us, true);
+                const Micros to_grid = last_vpts + frame_us - f.dts;
+                f.dts += to_grid;
+                f.pts += to_grid;
+            }
+        }
         const Micros period = f.duration > 0 ? f.duration : frame_us;
         if (video_snap || period != grid_period) {  // after an attach or the slate: a new grid from here
             grid_base = f.dts;

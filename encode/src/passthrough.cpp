@@ -61,6 +61,8 @@ struct VideoPassthrough::Impl {
     SwsContext* sws = nullptr;
     int sws_in_w = 0, sws_in_h = 0, sws_out_w = 0, sws_out_h = 0;
     RawVideoFrame scaled;
+    RawVideoFrame last_slate;         // the last slate picture, shown until the source's next IDR
+    bool have_last_slate = false;
 
     explicit Impl(PassthroughConfig c) : cfg(std::move(c)) {
         // No lookahead or B-frames: a slate picture is out at once, before the source is back.
@@ -113,6 +115,12 @@ struct VideoPassthrough::Impl {
         }
         if (waiting_for_idr && !info.idr) {
             ++stats.waiting_for_idr;
+            // Back from the slate mid-GOP: the slate stays on screen (encoded again at this unit's
+            // time) until the source's IDR, instead of a frozen picture.
+            if (have_last_slate) {
+                last_slate.pts = unit.pts;
+                add_slate(last_slate, out);
+            }
             return;
         }
         EncodedFrame f;
@@ -201,6 +209,10 @@ struct VideoPassthrough::Impl {
             c.height = fmt.height;
             slate_encoder = std::make_unique<VideoEncoder>(c);
             slate_needs_idr = false;  // a new encoder starts with one
+        }
+        if (&in != &last_slate) {
+            last_slate = in;
+            have_last_slate = true;
         }
         if (slate_needs_idr) slate_encoder->force_keyframe();
         slate_needs_idr = false;

@@ -209,10 +209,13 @@ TEST(VideoPassthrough, TheSlateIsEncodedAtTheStreamSizeAndTheSourceResumesAtAnId
         EXPECT_EQ(out[i].stream, 1);
         EXPECT_FALSE(out[i].new_format) << "the slate at the stream's size needs no header change";
     }
-    // The camera is back mid-GOP (frames 25..39): it goes on at its IDR at frame 30.
+    // The camera is back mid-GOP (frames 25..39): the slate stays on screen at its times until
+    // its IDR at frame 30, from which it goes on.
     for (int i = 25; i < 40; ++i) copy.add(cam[static_cast<std::size_t>(i)], out);
-    EXPECT_EQ(out.size(), before_slate + 10 + 10);
-    EXPECT_EQ(out[before_slate + 10].data, cam[30].data);
+    ASSERT_EQ(out.size(), before_slate + 10 + 5 + 10);
+    EXPECT_EQ(copy.stats().slate_frames, 15u);
+    for (int i = 0; i < 5; ++i) EXPECT_EQ(out[before_slate + 10 + static_cast<std::size_t>(i)].pts, cam[25 + static_cast<std::size_t>(i)].pts);
+    EXPECT_EQ(out[before_slate + 15].data, cam[30].data);
     const auto sizes = decode(copy.format().codec_private, out);
     ASSERT_EQ(sizes.size(), out.size());
     for (const auto& s : sizes) EXPECT_EQ(s, (std::pair{320, 240}));

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""nal_runs.py SENT CARRIED: did a relay carry the H.264 a camera sent, byte for byte?
+"""nal_runs.py [--from-first-match] SENT CARRIED: did a relay carry the H.264 a camera sent, byte for byte?
 
 Both files are Annex B byte streams (ITU-T H.264 Annex B: NAL units after 00 00 01 start codes,
 a zero_byte before some; trailing zero bytes belong to no NAL unit). SENT is what the camera
@@ -10,6 +10,8 @@ Checks:
   - the coded pictures and SEI (every NAL unit but parameter sets and delimiters: types 7, 8, 9)
     of CARRIED are, in order, one contiguous run of SENT's;
   - every SPS and PPS in CARRIED is one SENT sent (a relay may repeat parameter sets, not make them);
+--from-first-match: CARRIED may begin with pictures that are not the camera's (the slate, shown
+until an SRT sender connects): the comparison starts at its first coded picture the camera sent.
 Prints "carried N units (V slices, S parameter sets) = SENT units A..B" and exits 0, or says
 where they differ and exits 1.
 """
@@ -44,9 +46,23 @@ DELIMITER = 9
 
 
 def main():
-    sent = nal_units(open(sys.argv[1], "rb").read())
-    carried = nal_units(open(sys.argv[2], "rb").read())
+    args = sys.argv[1:]
+    from_first_match = args[:1] == ["--from-first-match"]
+    if from_first_match:
+        args = args[1:]
+    sent = nal_units(open(args[0], "rb").read())
+    carried = nal_units(open(args[1], "rb").read())
     sent_sets = {u for u in sent if u[0] & 31 in PARAMETER_SETS}
+    skipped = 0
+    if from_first_match:
+        sent_all = set(sent)
+        for i, u in enumerate(carried):
+            if u[0] & 31 in (1, 5) and u in sent_all:
+                skipped, carried = i, carried[i:]
+                break
+        else:
+            print("no carried picture is one the camera sent")
+            return 1
     body = lambda units: [u for u in units if u[0] & 31 not in PARAMETER_SETS + (DELIMITER,)]
     s_body, c_body = body(sent), body(carried)
     if not c_body:
@@ -68,8 +84,9 @@ def main():
         if k == len(c_body):
             slices = sum(1 for u in c_body if u[0] & 31 in (1, 5))
             sets = sum(1 for u in carried if u[0] & 31 in PARAMETER_SETS)
-            print("carried %d units (%d slices, %d parameter sets) = sent units %d..%d of %d"
-                  % (len(c_body), slices, sets, off, off + k - 1, len(s_body)))
+            print("carried %d units (%d slices, %d parameter sets) = sent units %d..%d of %d%s"
+                  % (len(c_body), slices, sets, off, off + k - 1, len(s_body),
+                     " (after %d units of the slate)" % skipped if from_first_match else ""))
             return 0
         if k > best[0]:
             best = (k, off)

@@ -19,6 +19,18 @@ start_camera() {
     fail "the test camera did not start within 5 s: $(cat "$log")"
 }
 
+# The port of a strict push receiver started in the background with its output in LOG (it prints
+# "port N" once listening); fails after 5 s.
+receiver_port() {
+    local port="" i
+    for i in $(seq 1 50); do
+        port=$(sed -n 's/^port \([0-9]*\)$/\1/p' "$1")
+        [ -n "$port" ] && { echo "$port"; return 0; }
+        sleep 0.1
+    done
+    fail "the push receiver did not start: $(cat "$1")"
+}
+
 # The preset of the network tests: 640x360 like the senders, light enough for two cores.
 write_network_preset() {
     local file=$1 source=$2

@@ -51,13 +51,7 @@ trap 'kill $cam 2>/dev/null || true; stop_asfcast "$dir/pid"' EXIT
 
 "$RECEIVER" --out "$dir/pushed.asf" --entries-out "$dir/pushed-entry" --seconds 60 > "$dir/receiver.log" 2>&1 &
 rx=$!
-rx_port=""
-for _ in $(seq 1 50); do
-    rx_port=$(sed -n 's/^port \([0-9]*\)$/\1/p' "$dir/receiver.log")
-    [ -n "$rx_port" ] && break
-    sleep 0.1
-done
-[ -n "$rx_port" ] || fail "the push receiver did not start"
+rx_port=$(receiver_port "$dir/receiver.log")
 
 cat > "$dir/copy.yaml" <<YAML
 base: default
@@ -68,6 +62,10 @@ audio: {codec: wma2, bitrate_kbps: 96}
 outputs:
   archive: {entry_pattern: "$dir/rec-{n}.asf"}
 YAML
+# What probe says the preset would do.
+timeout 30 "$ASFCAST" probe --preset "$dir/copy.yaml" --timeout 10 "rtsp://127.0.0.1:$cam_port/cam" > "$dir/probe.txt" 2>&1 ||
+    fail "asfcast probe failed: $(cat "$dir/probe.txt")"
+grep -q "video: copy the H.264 as it is, 640x360 (video.codec copy" "$dir/probe.txt" || fail "probe: no copy plan: $(cat "$dir/probe.txt")"
 duration=14
 port=$(start_asfcast "$dir/run.log" "$dir/pid" --preset "$dir/copy.yaml" --duration $duration \
        --pull 127.0.0.1:0 --push "http://127.0.0.1:$rx_port/live")

@@ -40,13 +40,7 @@ note "probe: $(tr '\n' '|' < "$dir/probe.txt")"
 
 "$RECEIVER" --out "$dir/pushed.asf" --seconds 60 > "$dir/receiver.log" 2>&1 &
 rx=$!
-rx_port=""
-for _ in $(seq 1 50); do
-    rx_port=$(sed -n 's/^port \([0-9]*\)$/\1/p' "$dir/receiver.log")
-    [ -n "$rx_port" ] && break
-    sleep 0.1
-done
-[ -n "$rx_port" ] || fail "the push receiver did not start"
+rx_port=$(receiver_port "$dir/receiver.log")
 
 duration=12
 port=$(start_asfcast "$dir/run.log" "$dir/pid" --preset "$dir/relay.yaml" --duration $duration --archive "$dir/out.asf" \

@@ -107,15 +107,38 @@ grep -q "has no decodable" "$dir/hevc.log" && fail "hevc: a stream was not decod
 check_timeline "$dir/hevc.asf" 0.070 "SRT listener, HEVC + AC-3 in MPEG-TS: archive"
 check_vlc_file "$dir/hevc.asf" "SRT listener, HEVC + AC-3 in MPEG-TS: archive (VLC)"
 check_vlc_live "$dir/hevc-vlc" "$dir/hevc.asf" "SRT listener, HEVC + AC-3 in MPEG-TS: pull (VLC mmsh)"
-# (4) video.codec copy carries H.264 only: an HEVC sender is refused with a message naming its codec
+# (4) video.codec copy from an SRT sender (ffmpeg, x264, MPEG-TS): the H.264 in the archive is the
+# sender's, byte for byte (the tee writes what x264 made), after the slate shown until it connects;
+# every frame decodes in ffmpeg and VLC.
+# copy_listener NAME DURATION: asfcast with video.codec copy on a new SRT listener port (srt_port),
+# archiving to NAME.asf, in the background (copy_run); the sender may call a second later.
+copy_listener() {
+    srt_port=$(free_port)
+    write_network_preset "$dir/$1.yaml" "{type: srt, mode: listener, address: 127.0.0.1, port: $srt_port}"
+    sed -i 's/^video: {/video: {codec: copy, /' "$dir/$1.yaml"
+    timeout 40 "$ASFCAST" run --preset "$dir/$1.yaml" --duration "$2" --archive "$dir/$1.asf" --pull off \
+        > "$dir/$1.log" 2>&1 &
+    copy_run=$!
+    sleep 1
+}
+copy_listener copy 8
+timeout 30 ffmpeg -nostdin -v error -re -f lavfi -i testsrc2=size=640x360:rate=30 \
+    -f lavfi -i sine=frequency=440:sample_rate=48000 -t 12 -map 0:v -map 1:a -c:v libx264 -preset ultrafast -g 30 \
+    -bf 0 -pix_fmt yuv420p -c:a aac -f tee "[f=mpegts]srt://127.0.0.1:$srt_port?mode=caller|[select=v:f=h264]$dir/copy-sent.h264" \
+    > "$dir/ffmpeg-copy.log" 2>&1 &
+senders+=($!)
+wait "$copy_run" || { tail -20 "$dir/copy.log" >&2; fail "copy: asfcast failed"; }
+check_timeline "$dir/copy.asf" 0.070 "SRT listener, video.codec copy: archive"
+check_vlc_file "$dir/copy.asf" "SRT listener, video.codec copy: archive (VLC)"
+ffmpeg -nostdin -v error -i "$dir/copy.asf" -map 0:v -c copy -f h264 "$dir/copy-carried.h264" || fail "copy: cannot take the H.264 out"
+sleep 4  # the sender ends (-t 12) and closes its dump
+cmp_out=$(python3 "$(dirname "$0")/nal_runs.py" --from-first-match "$dir/copy-sent.h264" "$dir/copy-carried.h264") ||
+    fail "copy: the H.264 carried is not the sender's: $cmp_out"
+note "SRT listener, video.codec copy: $cmp_out; $(grep 'video copy: ' "$dir/copy.log" | sed 's/.*video copy: //')"
+
+# (5) video.codec copy carries H.264 only: an HEVC sender is refused with a message naming its codec
 # and what to do; the broadcast stays on the slate (the sender may be reconfigured) and decodes.
-srt_port=$(free_port)
-write_network_preset "$dir/hevc-copy.yaml" "{type: srt, mode: listener, address: 127.0.0.1, port: $srt_port}"
-sed -i 's/^video: {/video: {codec: copy, /' "$dir/hevc-copy.yaml"
-timeout 40 "$ASFCAST" run --preset "$dir/hevc-copy.yaml" --duration 6 --archive "$dir/hevc-copy.asf" --pull off \
-    > "$dir/hevc-copy.log" 2>&1 &
-copy_run=$!
-sleep 1
+copy_listener hevc-copy 6
 timeout 20 ffmpeg -nostdin -v error -re -f lavfi -i testsrc2=size=640x360:rate=30 -t 8 -c:v libx265 -preset ultrafast \
     -x265-params log-level=error:keyint=30 -pix_fmt yuv420p -f mpegts "srt://127.0.0.1:$srt_port?mode=caller" \
     > "$dir/ffmpeg-hevc-copy.log" 2>&1 &

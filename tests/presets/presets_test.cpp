@@ -462,6 +462,9 @@ TEST(Validate, EnumsListTheAllowedValues) {
                 HasSubstr("video.fourcc: 'H265' is not allowed with video.codec h264 (allowed: H264, h264, X264, "
                           "x264, AVC1, avc1)"));
     EXPECT_THAT(error_of("video: {codec: vp8}\n"), HasSubstr("video.codec: 'vp8' is not allowed (allowed: h264, wmv2, copy)"));
+    // H.264 pass-through is one stream as the source sent it: no renditions to make.
+    EXPECT_THAT(error_of("video: {codec: copy, renditions: [{width: 320, height: 180, bitrate_kbps: 300}]}\n"),
+                HasSubstr("video.renditions: is not allowed with video.codec copy"));
     EXPECT_THAT(error_of("audio: {codec: aac}\n"), HasSubstr("audio.codec: 'aac' is not allowed (allowed: wma2, mp3, copy)"));
     EXPECT_THAT(error_of("audio: {}\nsource: {type: v4l2}\n"),
                 HasSubstr("source.type: 'v4l2' is not allowed (allowed: test, file, device, rtsp, srt, uri)"));
