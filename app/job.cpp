@@ -61,6 +61,14 @@ struct StreamEnded {
 };
 using MuxItem = std::variant<EncodedFrame, StreamEnded>;
 
+// audio.codec copy: what LiveSource hands down, in its order: filler PCM (silence) or a source's
+// AAC frame.
+struct AudioCopyInput {
+    bool is_fill = false;
+    RawAudioBlock fill;
+    EncodedFrame frame;
+};
+
 // video.codec copy: what LiveSource hands down, in its order: a slate picture or a source's unit.
 struct CopyInput {
     bool is_slate = false;
@@ -438,7 +446,25 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
         venc = std::make_unique<encode::VideoRenditions>(std::move(vc));
         streams.video = venc->formats();
     }
-    if (want_audio) {
+    const bool audio_copy = want_audio && preset.audio->codec == "copy";
+    std::unique_ptr<encode::AudioPassthrough> acopy;  // audio.codec copy (issue 15, point 3): instead of aenc
+    if (audio_copy && !capture::is_network(source.type))
+        throw std::runtime_error(fmt::format(
+            "preset '{}': audio.codec copy carries the AAC of a network source (source.type rtsp, srt or uri, or "
+            "--input URL); source.type {} has none: use audio.codec wma2 or mp3",
+            preset.name, preset.source.type));
+    if (audio_copy) {
+        encode::AudioPassthroughConfig apc;
+        apc.stream = next_stream++;
+        apc.sample_rate = preset.audio->sample_rate;
+        apc.channels = preset.audio->channels;
+        apc.bitrate_kbps = preset.audio->bitrate_kbps;
+        apc.stream_name = preset.audio->name;
+        acopy = std::make_unique<encode::AudioPassthrough>(std::move(apc));
+        streams.audio = {acopy->format()};
+        spdlog::warn("audio.codec copy: the source's AAC goes into ASF as it is (format tag 0x00FF); ffmpeg, VLC and "
+                     "GStreamer play it, Windows Media servers and Windows Media Player do not");
+    } else if (want_audio) {
         encode::AudioRenditionsConfig ac;
         for (const auto& r : presets::audio_renditions(*preset.audio)) {
             ac.encoders.push_back(audio_config(r, next_stream++));
@@ -503,15 +529,22 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
     // same streams, settings and DRM objects with the new video format, a new file ID, the next
     // version (MuxedHeader::version: $C on pull, $E(1)/$C on push, a new archive file).
     std::uint32_t live_header_version = header->version;
-    auto changed_header = [&](const VideoStreamFormat& video) {
-        asfmux::StreamSet changed = streams;
-        for (auto& v : changed.video)
-            if (v.stream == video.stream) v = video;
-        asfmux::HeaderBuilder b(mux_config, changed, metadata, asfmux::random_guid(),
+    // The streams as the last header described them: a change of one stream's format keeps the
+    // others' earlier changes (audio.codec copy: the source's AAC config changed too).
+    asfmux::StreamSet live_streams = streams;
+    auto changed_header = [&](const VideoStreamFormat* video, const AudioStreamFormat* audio) {
+        if (video)
+            for (auto& v : live_streams.video)
+                if (v.stream == video->stream) v = *video;
+        if (audio)
+            for (auto& a : live_streams.audio)
+                if (a.stream == audio->stream) a = *audio;
+        asfmux::HeaderBuilder b(mux_config, live_streams, metadata, asfmux::random_guid(),
                                 asfmux::unix_to_filetime(static_cast<std::int64_t>(std::time(nullptr))), additions);
         auto h = std::make_shared<MuxedHeader>(b.build_live());
         h->version = ++live_header_version;
-        h->label = fmt::format("{}x{}", video.width, video.height);
+        h->label = video ? fmt::format("{}x{}", video->width, video->height)
+                         : fmt::format("AAC {} Hz {} ch", audio->sample_rate, audio->channels);
         return h;
     };
     if (header->bytes.size() > mux_config.packet_size && header->bytes.size() > 8192)
@@ -756,6 +789,8 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
     // handed them down. Room for a second of 60 fps: the pass-through is cheap, so a full queue
     // means the mux stalled; a unit lost then makes the pass-through wait for the next IDR.
     BoundedQueue<CopyInput> copy_q(64);
+    // audio.codec copy: the source's AAC frames and the filler's silence, in LiveSource's order.
+    BoundedQueue<AudioCopyInput> acopy_q(256);
     std::atomic<bool> copy_units_lost{false};
     std::atomic<bool> capture_ended{false};
     std::atomic<bool> duration_reached{false};
@@ -770,6 +805,7 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
     capture::RawFormat raw;
     raw.video = want_video;
     raw.video_copy = video_copy;
+    raw.audio_copy = audio_copy;
     raw.audio = want_audio;
     if (want_video) {
         raw.width = preset.video->width;
@@ -815,13 +851,25 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
     callbacks.on_audio = [&](RawAudioBlock&& b) {
         note_capture(b.pts);
         ++stats.audio_blocks_captured;
+        if (audio_copy) {  // the filler's silence, while a copied source is late or lost
+            if (!acopy_q.try_push(AudioCopyInput{true, std::move(b), {}}) && !acopy_q.closed_and_empty())
+                ++stats.audio_blocks_dropped;
+            return;
+        }
         bool ok = source.fast ? audio_q.push(std::move(b)) : audio_q.try_push(std::move(b));
         if (!ok) ++stats.audio_blocks_dropped;
+    };
+    callbacks.on_coded_audio = [&](EncodedFrame&& f) {
+        note_capture(f.pts);
+        ++stats.audio_blocks_captured;
+        if (!acopy_q.try_push(AudioCopyInput{false, {}, std::move(f)}) && !acopy_q.closed_and_empty())
+            ++stats.audio_blocks_dropped;
     };
     callbacks.on_end = [&] {
         capture_ended = true;
         video_q.close();
         copy_q.close();
+        acopy_q.close();
         audio_q.close();
     };
     callbacks.on_error = [&](const std::string& msg) {
@@ -833,6 +881,7 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
         capture_ended = true;
         video_q.close();
         copy_q.close();
+        acopy_q.close();
         audio_q.close();
     };
 
@@ -893,6 +942,25 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
     if (aenc)
         threads.emplace_back(
             [&] { encode_loop(audio_q, *aenc, audio_streams, stats.audio_frames_encoded, "audio", "asfcast-aenc"); });
+    if (acopy) {
+        // The AAC pass-through's "encoder": source frames on, filler silence through the AAC encoder.
+        struct AudioCopyStage {
+            encode::AudioPassthrough& copy;
+            void encode(const AudioCopyInput& in, std::vector<EncodedFrame>& out) {
+                if (in.is_fill) copy.add(in.fill, out);
+                else copy.add(in.frame, out);
+            }
+            void flush(std::vector<EncodedFrame>& out) { copy.flush(out); }
+        };
+        threads.emplace_back([&] {
+            AudioCopyStage stage{*acopy};
+            encode_loop(acopy_q, stage, audio_streams, stats.audio_frames_encoded, "audio copy", "asfcast-acopy");
+            const auto& st = acopy->stats();
+            spdlog::info("audio copy: {} AAC frames in, {} out, {} late, {} with an unreadable config, {} silence frames "
+                         "encoded, {} format changes",
+                         st.frames_in, st.frames_out, st.late, st.bad_config, st.silence_frames, st.format_changes);
+        });
+    }
 
     // The muxer thread: the only writer of the muxed stream.
     std::vector<int> stream_numbers;
@@ -936,12 +1004,17 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
             };
             // A new format (video.codec copy: the source's picture size changed): what was muxed
             // under the old header goes out, then the new header, then this frame.
-            const auto change_header = [&](const VideoStreamFormat& video) {
+            const auto change_header = [&](const EncodedFrame& f) {
+                if (!f.new_format && !f.new_audio_format) return;
                 packetizer.flush(out);
                 publish();
-                auto h = changed_header(video);
-                spdlog::info("header change: video stream {} is now {}x{} (header version {})", video.stream,
-                             video.width, video.height, h->version);
+                auto h = changed_header(f.new_format.get(), f.new_audio_format.get());
+                if (f.new_format)
+                    spdlog::info("header change: video stream {} is now {}x{} (header version {})", f.new_format->stream,
+                                 f.new_format->width, f.new_format->height, h->version);
+                else
+                    spdlog::info("header change: audio stream {} is now {} (header version {})", f.new_audio_format->stream,
+                                 f.new_audio_format->codec_description, h->version);
                 if (engine) engine->live_header(std::move(h));
                 else bus.publish_header(std::move(h));
             };
@@ -996,7 +1069,7 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
                 if (engine && open_streams == 0) {
                     // The live encode ended: what it still holds goes out, then the playlist moves on.
                     while (auto f = interleaver.pop_any()) {
-                        if (f->new_format) change_header(*f->new_format);
+                        change_header(*f);
                         add_script_commands(f->dts, now);
                         packetizer.add(*f, now, out);
                     }
@@ -1005,7 +1078,7 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
                     engine->live_ended(monotonic_us());
                 }
                 while (auto f = interleaver.pop(now)) {
-                    if (f->new_format) change_header(*f->new_format);
+                    change_header(*f);
                     add_script_commands(f->dts, now);
                     packetizer.add(*f, now, out);
                 }
@@ -1014,7 +1087,7 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
                 if (engine) poll_playlist(monotonic_us());
             }
             while (auto f = interleaver.pop_any()) {
-                if (f->new_format) change_header(*f->new_format);
+                change_header(*f);
                 add_script_commands(f->dts, monotonic_us());
                 packetizer.add(*f, monotonic_us(), out);
             }
@@ -1049,6 +1122,8 @@ int run_job(const JobOptions& options, const std::atomic<bool>& stop, JobStats& 
     } catch (...) {
         video_q.close();
         audio_q.close();
+        copy_q.close();
+        acopy_q.close();
         for (auto& t : threads) t.join();
         mux_thread.join();
         throw;

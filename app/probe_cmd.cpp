@@ -75,9 +75,20 @@ int probe_source(const std::string& url, const std::string& preset_name, int tim
         }
         if (preset.audio) {
             const auto& a = *preset.audio;
-            if (has_audio)
+            const capture::ProbedStream* audio = nullptr;
+            for (const auto& s : probe.streams)
+                if (!s.video && !audio) audio = &s;
+            const bool aac = audio && audio->codec.find("AAC") != std::string::npos;
+            if (has_audio && a.codec == "copy" && aac)
+                fmt::print("  audio: copy the AAC as it is (audio.codec copy, audio.allow_copy: true: ffmpeg, VLC and "
+                           "GStreamer play it; Windows Media servers and Windows Media Player do not)\n");
+            else if (has_audio && a.codec == "copy")
+                fmt::print("  audio: refuse it: audio.codec copy takes AAC only and the source sends {} (set "
+                           "audio.codec to wma2 or mp3 to re-encode it)\n",
+                           audio->codec);
+            else if (has_audio)
                 fmt::print("  audio: decode and transcode to {} {} kbit/s, {} Hz, {} channel{} (AAC is not carried into "
-                           "ASF: Windows Media servers expect WMA)\n",
+                           "ASF unless audio.codec copy: Windows Media servers expect WMA)\n",
                            a.codec == "mp3" ? "MP3" : "WMA2", a.bitrate_kbps, a.sample_rate, a.channels,
                            a.channels == 1 ? "" : "s");
             else

@@ -375,7 +375,7 @@ struct CapturePipeline::Impl {
     }
 
     void configure_sink(GstElement* sink, bool video) {
-        const bool coded = video && format.video_copy && is_network(source.type);
+        const bool coded = video ? copying_video() : copying_audio();
         bool sync = false;
         bool drop = false;
         guint max_buffers = 4;
@@ -389,7 +389,8 @@ struct CapturePipeline::Impl {
                      "emit-signals", FALSE, "enable-last-sample", FALSE, nullptr);
         GstAppSinkCallbacks cbs;
         std::memset(&cbs, 0, sizeof cbs);
-        cbs.new_sample = coded ? &Impl::on_coded_video_sample : video ? &Impl::on_video_sample : &Impl::on_audio_sample;
+        cbs.new_sample = video ? (coded ? &Impl::on_coded_video_sample : &Impl::on_video_sample)
+                               : (coded ? &Impl::on_coded_audio_sample : &Impl::on_audio_sample);
         gst_app_sink_set_callbacks(GST_APP_SINK(sink), &cbs, this, nullptr);
         if (video && !coded) {
             GstPad* pad = gst_element_get_static_pad(sink, "sink");
@@ -487,6 +488,55 @@ struct CapturePipeline::Impl {
         return ret;
     }
 
+    // audio.codec copy: one raw AAC frame as the source sent it (aacparse only took off an ADTS
+    // header, if the source had one). The AudioSpecificConfig is the caps' codec_data (aacparse
+    // makes it from the ADTS header when the source sent none).
+    std::shared_ptr<const Bytes> audio_config;  // streaming thread only
+
+    static GstFlowReturn on_coded_audio_sample(GstAppSink* sink, gpointer user) {
+        auto* self = static_cast<Impl*>(user);
+        GstSample* sample = gst_app_sink_pull_sample(sink);
+        if (!sample) return GST_FLOW_EOS;
+        GstFlowReturn ret = GST_FLOW_OK;
+        if (GstCaps* caps = gst_sample_get_caps(sample); caps && gst_caps_get_size(caps) > 0) {
+            const GValue* v = gst_structure_get_value(gst_caps_get_structure(caps, 0), "codec_data");
+            GstBuffer* cd = v && G_VALUE_HOLDS(v, GST_TYPE_BUFFER) ? gst_value_get_buffer(v) : nullptr;
+            GstMapInfo cm;
+            if (cd && gst_buffer_map(cd, &cm, GST_MAP_READ)) {
+                if (!self->audio_config || !std::equal(self->audio_config->begin(), self->audio_config->end(), cm.data,
+                                                       cm.data + cm.size))
+                    self->audio_config = std::make_shared<const Bytes>(cm.data, cm.data + cm.size);
+                gst_buffer_unmap(cd, &cm);
+            }
+        }
+        GstBuffer* buf = gst_sample_get_buffer(sample);
+        GstMapInfo map;
+        if (buf && gst_buffer_map(buf, &map, GST_MAP_READ)) {
+            EncodedFrame f;
+            f.kind = MediaKind::audio;
+            f.pts = f.dts = self->running_us(sample, buf);
+            f.keyframe = true;
+            if (GST_CLOCK_TIME_IS_VALID(GST_BUFFER_DURATION(buf)))
+                f.duration = static_cast<Micros>(GST_BUFFER_DURATION(buf) / 1000);
+            f.data.assign(map.data, map.data + map.size);
+            f.codec_config = self->audio_config;
+            gst_buffer_unmap(buf, &map);
+            self->stats.audio_blocks.fetch_add(1, std::memory_order_relaxed);
+            if (!f.codec_config) {
+                spdlog::warn("capture: an AAC frame of {} came without an AudioSpecificConfig; dropped", self->source_name());
+            } else if (self->cb.on_coded_audio && !f.data.empty() && !self->aborted.load()) {
+                try {
+                    self->cb.on_coded_audio(std::move(f));
+                } catch (const std::exception& ex) {
+                    spdlog::error("capture: on_coded_audio callback threw: {}", ex.what());
+                    ret = GST_FLOW_ERROR;
+                }
+            }
+        }
+        gst_sample_unref(sample);
+        return ret;
+    }
+
     static GstFlowReturn on_audio_sample(GstAppSink* sink, gpointer user) {
         auto* self = static_cast<Impl*>(user);
         GstSample* sample = gst_app_sink_pull_sample(sink);
@@ -525,11 +575,19 @@ struct CapturePipeline::Impl {
         if (!caps) caps = gst_pad_query_caps(pad, nullptr);
         std::string kind;
         if (caps && gst_caps_get_size(caps) > 0) kind = gst_structure_get_name(gst_caps_get_structure(caps, 0));
-        if (caps) gst_caps_unref(caps);
+        GstCaps* caps_copy = caps;  // owned until the end of this function
+        struct Unref {
+            GstCaps* c;
+            ~Unref() {
+                if (c) gst_caps_unref(c);
+            }
+        } unref{caps_copy};
 
         GstElement* target = nullptr;
         if (kind.rfind("video/", 0) == 0 && self->vbranch && self->copying_video() && kind != "video/x-h264") {
             self->refuse_copy(kind);  // the pad runs into the fakesink below
+        } else if (kind.rfind("audio/", 0) == 0 && self->abranch && self->copying_audio() && !is_aac(caps_copy)) {
+            self->refuse_audio_copy(caps_copy);  // the pad runs into the fakesink below
         } else if (kind.rfind("video/", 0) == 0 && self->vbranch && !self->vlinked.exchange(true))
             target = self->vbranch;
         else if (kind.rfind("audio/", 0) == 0 && self->abranch && !self->alinked.exchange(true))
@@ -574,6 +632,46 @@ struct CapturePipeline::Impl {
             "video.codec copy takes H.264 only, and the source sends {} video: set video.codec to h264 to re-encode it",
             name);
         vlinked = true;  // refused, not missing: no "no decodable video" warning on top
+        GError* err = g_error_new_literal(GST_STREAM_ERROR, GST_STREAM_ERROR_CODEC_NOT_FOUND, msg.c_str());
+        gst_element_post_message(pipeline, gst_message_new_error(GST_OBJECT(pipeline), err, nullptr));
+        g_error_free(err);
+    }
+
+    bool copying_audio() const { return format.audio && format.audio_copy && is_network(source.type); }
+
+    // AAC: audio/mpeg with mpegversion 2 or 4 (MPEG-2 and MPEG-4 AAC share the raw frame format).
+    static bool is_aac(GstCaps* caps) {
+        if (!caps || gst_caps_get_size(caps) == 0) return false;
+        const GstStructure* st = gst_caps_get_structure(caps, 0);
+        int version = 0;
+        return gst_structure_has_name(st, "audio/mpeg") && gst_structure_get_int(st, "mpegversion", &version) &&
+               (version == 2 || version == 4);
+    }
+
+    // audio.codec copy carries AAC only: another codec is named (as refuse_copy does for video).
+    void refuse_audio_copy(GstCaps* caps) {
+        std::string name = "an unknown codec";
+        if (caps && gst_caps_get_size(caps) > 0) {
+            const GstStructure* st = gst_caps_get_structure(caps, 0);
+            const std::string kind = gst_structure_get_name(st);
+            int version = 0, layer = 0;
+            gst_structure_get_int(st, "mpegversion", &version);
+            gst_structure_get_int(st, "layer", &layer);
+            static const std::pair<const char*, const char*> kNames[] = {
+                {"audio/x-ac3", "AC-3 (Dolby Digital)"}, {"audio/x-eac3", "E-AC-3"},       {"audio/x-opus", "Opus"},
+                {"audio/x-alaw", "G.711 A-law"},         {"audio/x-mulaw", "G.711 mu-law"}, {"audio/x-adpcm", "ADPCM"},
+                {"audio/x-vorbis", "Vorbis"},            {"audio/x-flac", "FLAC"},          {"audio/x-dts", "DTS"},
+                {"audio/x-raw", "uncompressed (PCM) or a codec GStreamer decoded"}};
+            name = kind;
+            if (kind == "audio/mpeg" && version == 1)
+                // tsdemux's caps say no layer (the parser after it would): MPEG-TS carries both.
+                name = layer == 3 ? "MPEG-1 layer III (MP3)" : layer == 2 ? "MPEG-1 layer II (MP2)" : "MPEG-1/2 (MP2 or MP3)";
+            for (auto [c, text] : kNames)
+                if (kind == c) name = text;
+        }
+        const std::string msg = fmt::format(
+            "audio.codec copy takes AAC only, and {} sends {} audio: set audio.codec to wma2 or mp3 to re-encode it",
+            source_name(), name);
         GError* err = g_error_new_literal(GST_STREAM_ERROR, GST_STREAM_ERROR_CODEC_NOT_FOUND, msg.c_str());
         gst_element_post_message(pipeline, gst_message_new_error(GST_OBJECT(pipeline), err, nullptr));
         g_error_free(err);
@@ -782,16 +880,25 @@ struct CapturePipeline::Impl {
         desc = "uridecodebin uri=" + redact(uri, source) + " name=dec";
         // videorate skip-to-first: a sender's segment starts at 0, long before its first picture
         // when it connected late; videorate would fill the difference with copies of that picture.
-        if (copying_video()) {
-            // Decoding stops at compressed video: H.264 goes on as access units (h264parse aligns
-            // and converts to Annex B; it changes no byte of a NAL unit); anything else is named and
-            // refused in on_pad_added. Raw, text and subtitle caps are uridecodebin's defaults.
-            GstCaps* stop = gst_caps_from_string(
+        if (copying_video() || copying_audio()) {
+            // Decoding stops at compressed video (copy): H.264 goes on as access units (h264parse
+            // aligns and converts to Annex B; it changes no byte of a NAL unit), and at compressed
+            // audio (audio copy): AAC goes on as raw frames (aacparse takes off ADTS headers and
+            // puts the AudioSpecificConfig in the caps); anything else is named and refused in
+            // on_pad_added. Raw, text and subtitle caps are uridecodebin's defaults.
+            std::string stop_caps =
                 "video/x-raw(ANY); audio/x-raw(ANY); text/x-raw(ANY); subpicture/x-dvd; subpicture/x-dvb; "
-                "subpicture/x-pgs; video/x-h264; video/x-h265; video/mpeg; image/jpeg; video/x-vp8; video/x-vp9; "
-                "video/x-av1");
+                "subpicture/x-pgs";
+            if (copying_video())
+                stop_caps += "; video/x-h264; video/x-h265; video/mpeg; image/jpeg; video/x-vp8; video/x-vp9; video/x-av1";
+            if (copying_audio())
+                stop_caps += "; audio/mpeg; audio/x-ac3; audio/x-eac3; audio/x-opus; audio/x-alaw; audio/x-mulaw; "
+                             "audio/x-adpcm; audio/x-vorbis; audio/x-flac; audio/x-dts";
+            GstCaps* stop = gst_caps_from_string(stop_caps.c_str());
             g_object_set(dec, "caps", stop, nullptr);
             gst_caps_unref(stop);
+        }
+        if (copying_video()) {
             vbranch = add_file_branch(
                 "queue ! h264parse ! capsfilter caps=\"video/x-h264,stream-format=byte-stream,alignment=au\" ! "
                 "appsink name=vsink",
@@ -802,7 +909,11 @@ struct CapturePipeline::Impl {
                             video_caps(format)),
                 "vsink", true);
         }
-        if (format.audio)
+        if (copying_audio())
+            abranch = add_file_branch(
+                "queue ! aacparse ! capsfilter caps=\"audio/mpeg,stream-format=raw,framed=true\" ! appsink name=asink",
+                "asink", false);
+        else if (format.audio)
             abranch = add_file_branch(
                 fmt::format("queue ! audioconvert ! audioresample ! capsfilter caps=\"{}\" ! appsink name=asink",
                             audio_caps(format)),

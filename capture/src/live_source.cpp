@@ -108,6 +108,12 @@ struct LiveSource::Impl : std::enable_shared_from_this<Impl> {
     bool audio_align = true;          // the next source block realigns the time line
     std::int64_t drop_pending = 0;    // source samples still to drop (overlap after filling)
     std::vector<std::int16_t> corrected;
+    // audio.codec copy: silence handed down since the last AAC frame starts at silence_from
+    // (samples); the next frame pads it to whole AAC frames (the silence is encoded as AAC
+    // downstream, whole frames stamped one after the other) and goes on right after it.
+    bool audio_copy = false;
+    bool silence_open = false;
+    std::int64_t silence_from = 0;
 
     std::thread supervisor;
     std::thread filler;
@@ -115,6 +121,7 @@ struct LiveSource::Impl : std::enable_shared_from_this<Impl> {
     Impl(RawFormat f, LossPolicy p, MediaSourceFactory fac, CaptureCallbacks d, bool drift_ok)
         : format(f), policy(std::move(p)), factory(std::move(fac)), down(std::move(d)), correct_drift(drift_ok) {
         copy = format.video && format.video_copy;
+        audio_copy = format.audio && format.audio_copy;
         if (format.video) {
             frame_us = std::max<Micros>(1, static_cast<Micros>(1e6 * format.fps_den / format.fps_num));
             fill_lag_us = std::max<Micros>(fill_lag_us, 4 * frame_us);
@@ -172,6 +179,10 @@ struct LiveSource::Impl : std::enable_shared_from_this<Impl> {
         static thread_local std::vector<std::int16_t> zeros;
         zeros.assign(frames * static_cast<std::size_t>(format.channels), 0);
         silence_frames += frames;
+        if (audio_copy && !silence_open) {
+            silence_open = true;
+            silence_from = audio_pos;
+        }
         emit_audio_locked(zeros.data(), frames);
     }
 
@@ -368,6 +379,61 @@ struct LiveSource::Impl : std::enable_shared_from_this<Impl> {
         emit_audio_locked(corrected.data() + first * ch, frames - first);
     }
 
+    // audio.codec copy: an AAC frame keeps its time (mapped onto the time line, as on_source_coded
+    // does for video), put on the sample grid after the last one (below). The audio time line's
+    // position moves to the frame's end, so that the filler's silence (encoded as AAC downstream)
+    // goes on from there while the source is late or lost; a frame that does not come after the
+    // last one handed down (the silence ran past it) is dropped.
+    void on_source_coded_audio(std::uint64_t g, EncodedFrame&& f) {
+        if (!arrived(g)) return;
+        const Micros duration = f.duration > 0 ? f.duration : 1024 * 1'000'000 / format.sample_rate;
+        const Micros pts = sane_pts(map_pts(f.pts), duration, "audio");
+        std::lock_guard lk(am);
+        if (g != gen.load()) return;
+        const std::int64_t start = static_cast<std::int64_t>(std::llround(static_cast<double>(pts) * format.sample_rate / 1e6));
+        // In samples, rounded: GStreamer's 21333 us of a 48 kHz frame are 1024 samples, not 1023.
+        const std::int64_t length =
+            std::max<std::int64_t>(1, std::llround(static_cast<double>(duration) * format.sample_rate / 1e6));
+        // Frames follow each other on the sample grid (a frame's samples are fixed: its time can
+        // only say where it starts). A source's times wander a little (rtpjitterbuffer hands on
+        // the first second of a stream about 10% fast while it estimates the clock skew): a frame
+        // within two frames of where the last one ended goes right there; one further before it
+        // (the silence or the frames before it cover its time) is dropped as late; one further
+        // after it starts at its own time (a gap the source left).
+        // After silence (the source was late or lost; the filler keeps fill_lag_us behind real
+        // time, so a source that is back is usually ahead of it) or a gap, silence goes on up to
+        // the frame's time, padded to whole AAC frames from where it began, and the frame right
+        // after it: the audio stream steps one frame at a time throughout.
+        const std::int64_t tolerance = 2 * length;
+        std::int64_t at = start;
+        const Micros line_now = monotonic_us() - origin.load();
+        if (pts > line_now + kMaxAhead) {
+            ++ahead_frames;
+            return;
+        }
+        if (!audio_started) {
+            audio_started = true;
+            audio_line_start = pts;
+        } else if (start < audio_pos - tolerance) {
+            ++late_frames;
+            return;
+        } else {
+            if (silence_open || start > audio_pos + tolerance) {
+                const std::int64_t from = silence_open ? silence_from : audio_pos;
+                const std::int64_t target = std::max(audio_pos, start);
+                const std::int64_t padded_end = from + (target - from + length - 1) / length * length;
+                if (padded_end > audio_pos) emit_silence_locked(static_cast<std::size_t>(padded_end - audio_pos));
+            }
+            at = audio_pos;
+        }
+        silence_open = false;
+        audio_align = false;
+        audio_pos = at + length;
+        f.pts = f.dts = static_cast<Micros>(at * 1'000'000 / format.sample_rate) + policy.av_offset_us;
+        if (f.pts < 0) return;  // a negative A/V offset at the very start: nothing before time 0
+        if (down.on_coded_audio) down.on_coded_audio(std::move(f));
+    }
+
     void on_source_end(std::uint64_t g, bool error, const std::string& why) {
         std::lock_guard lk(m);
         if (g != gen.load() || source_ended) return;
@@ -392,6 +458,9 @@ struct LiveSource::Impl : std::enable_shared_from_this<Impl> {
         };
         cb.on_coded_video = [weak, g](EncodedFrame&& f) {
             if (auto self = weak.lock()) self->on_source_coded(g, std::move(f));
+        };
+        cb.on_coded_audio = [weak, g](EncodedFrame&& f) {
+            if (auto self = weak.lock()) self->on_source_coded_audio(g, std::move(f));
         };
         cb.on_end = [weak, g] {
             if (auto self = weak.lock()) self->on_source_end(g, false, "the source ended");

@@ -24,6 +24,7 @@ extern "C" {
 
 #include "asfcast/core/bytes.hpp"
 #include "asfcast/encode/encode.hpp"
+#include "asfcast/encode/passthrough.hpp"
 
 namespace asfcast::encode {
 
@@ -31,6 +32,7 @@ std::string to_string(AudioCodec c) {
     switch (c) {
         case AudioCodec::wma2: return "wma2";
         case AudioCodec::mp3: return "mp3";
+        case AudioCodec::aac: return "aac";
     }
     return "unknown";
 }
@@ -86,6 +88,9 @@ struct AudioEncoder::Impl {
         if (cfg.codec == AudioCodec::wma2) {
             codec = avcodec_find_encoder(AV_CODEC_ID_WMAV2);
             if (!codec) throw EncodeError("libavcodec has no WMA2 (wmav2) encoder");
+        } else if (cfg.codec == AudioCodec::aac) {
+            codec = avcodec_find_encoder_by_name("aac");  // libavcodec's own: AAC-LC, no external library
+            if (!codec) throw EncodeError("libavcodec has no AAC encoder (aac)");
         } else {
             codec = avcodec_find_encoder_by_name("libmp3lame");
             if (!codec) throw EncodeError("libavcodec has no MP3 encoder (libmp3lame)");
@@ -153,6 +158,9 @@ struct AudioEncoder::Impl {
             fmt.codec_data.assign(ctx->extradata, ctx->extradata + ctx->extradata_size);
             fmt.spread_error_correction = true;
             fmt.codec_name = "Windows Media Audio V2";
+        } else if (cfg.codec == AudioCodec::aac) {
+            AudioStreamFormat base = fmt;
+            fmt = aac_stream_format(base, Bytes(ctx->extradata, ctx->extradata + ctx->extradata_size));
         } else {
             fmt.format_tag = 0x0055;
             fmt.block_align = 1;
@@ -169,8 +177,8 @@ struct AudioEncoder::Impl {
             fmt.spread_error_correction = false;
             fmt.codec_name = "MPEG Layer-3";
         }
-        fmt.codec_description =
-            fmt::format("{} kbit/s, {} Hz, {}", fmt.bitrate / 1000, cfg.sample_rate, layout);
+        if (cfg.codec != AudioCodec::aac)
+            fmt.codec_description = fmt::format("{} kbit/s, {} Hz, {}", fmt.bitrate / 1000, cfg.sample_rate, layout);
         spdlog::debug("audio encoder {}: frame size {}, initial padding {}, block align {}", codec->name,
                       frame_size, ctx->initial_padding, ctx->block_align);
     }

@@ -22,7 +22,7 @@ inline constexpr std::array<std::string_view, 3> kVideoCodecs = {"h264", "wmv2",
 inline constexpr std::array<std::string_view, 3> kProfiles = {"baseline", "main", "high"};
 inline constexpr std::array<std::string_view, 10> kX264Presets = {"ultrafast", "superfast", "veryfast", "faster", "fast",
                                                            "medium",    "slow",      "slower",   "veryslow", "placebo"};
-inline constexpr std::array<std::string_view, 2> kAudioCodecs = {"wma2", "mp3"};
+inline constexpr std::array<std::string_view, 3> kAudioCodecs = {"wma2", "mp3", "copy"};
 inline constexpr std::array<std::string_view, 2> kLagPolicies = {"skip", "disconnect"};
 inline constexpr std::array<std::string_view, 2> kNscStrings = {"encoded", "plain"};
 inline constexpr std::array<std::string_view, 3> kPackagers = {"playready", "program", "shared-object"};

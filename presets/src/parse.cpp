@@ -48,6 +48,8 @@ constexpr std::array<std::string_view, 8> kTunes = {"film", "animation",  "grain
 constexpr std::size_t kPsyTunes = 6;
 constexpr std::array<int, 4> kWma2Rates = {22050, 32000, 44100, 48000};
 constexpr std::array<int, 3> kMp3Rates = {32000, 44100, 48000};
+// audio.codec copy: the AAC rates of the key's range (ISO/IEC 14496-3 1.6.3.4 sampling frequency index).
+constexpr std::array<int, 5> kAacRates = {22050, 24000, 32000, 44100, 48000};
 // MPEG-1 layer III bit rates (kbit/s); a CBR frame header can only say one of these.
 constexpr std::array<int, 14> kMp3Bitrates = {32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320};
 
@@ -898,6 +900,8 @@ private:
     static std::uint32_t max_audio_frame_bytes(const AudioPreset& a) {
         const std::int64_t bps = static_cast<std::int64_t>(a.bitrate_kbps) * 1000;
         if (a.codec == "mp3") return static_cast<std::uint32_t>(144 * bps / a.sample_rate + 1);
+        // AAC: at most 6144 bits per channel in one raw data block (ISO/IEC 14496-3 4.5.3.2).
+        if (a.codec == "copy") return static_cast<std::uint32_t>(768 * a.channels);
         // WMA2 (ffmpeg wmav2): one superframe of 2048 samples (1024 at 22.05 kHz and below).
         const std::int64_t frame_len = a.sample_rate <= 22050 ? 1024 : 2048;
         return static_cast<std::uint32_t>(bps * frame_len / (8 * std::int64_t{a.sample_rate}) + 1);
@@ -1008,7 +1012,23 @@ private:
         if (p.audio) {
             const AudioPreset& a = *p.audio;
             const bool mp3 = a.codec == "mp3";
-            const std::span<const int> rates = mp3 ? std::span<const int>(kMp3Rates) : std::span<const int>(kWma2Rates);
+            const bool copy = a.codec == "copy";
+            // AAC pass-through (issue 15, point 3) only on request: Windows Media servers and
+            // Windows Media Player do not take AAC in ASF; ffmpeg, VLC and GStreamer do.
+            if (copy && !a.allow_copy)
+                fail_key("audio.codec", "copy needs audio.allow_copy: true: it puts the source's AAC into ASF as it is, "
+                                        "which ffmpeg (ffplay, mpv), VLC and GStreamer play, but Windows Media servers "
+                                        "(WMS relays, PeerCast-WMV) and Windows Media Player and other older players do "
+                                        "not; set audio.allow_copy: true if only such players listen, or use "
+                                        "audio.codec wma2 or mp3 to re-encode it");
+            if (!copy && a.allow_copy)
+                fail_key("audio.allow_copy", "is for audio.codec copy only (audio.codec is " + a.codec + ")");
+            if (copy && !a.renditions.empty())
+                fail_key("audio.renditions", "is not allowed with audio.codec copy (the source's AAC is carried as it "
+                                             "is, one stream; use audio.codec wma2 or mp3 for MBR renditions)");
+            const std::span<const int> rates = mp3    ? std::span<const int>(kMp3Rates)
+                                               : copy ? std::span<const int>(kAacRates)
+                                                      : std::span<const int>(kWma2Rates);
             if (std::find(rates.begin(), rates.end(), a.sample_rate) == rates.end())
                 fail_key("audio.sample_rate", std::to_string(a.sample_rate) + " is not allowed for audio.codec " +
                                                   a.codec + " (allowed " + join<int>(rates) + ")");

@@ -2,6 +2,7 @@
 // error, or frames that just stop), is missing at start, comes back; downstream must see one
 // gapless time line with the slate in between.
 #include "asfcast/capture/live_source.hpp"
+#include "asfcast/core/clock.hpp"
 
 #include <gtest/gtest.h>
 
@@ -328,6 +329,121 @@ TEST(Slate, ColourBarsWithTextAndAnImageScaledWithBorders) {
     } catch (const CaptureError& e) {
         EXPECT_NE(std::string(e.what()).find("/nonexistent/slate.png"), std::string::npos);
     }
+}
+
+}  // namespace
+
+namespace {
+
+// audio.codec copy: a "network source" of AAC frames (1024 samples at 48 kHz, real time, its own
+// times) that the test can silence, as a camera that stops sending.
+class CodedAudioSource : public MediaSource {
+public:
+    CodedAudioSource(CaptureCallbacks cb, std::atomic<bool>& mute) : cb_(std::move(cb)), mute_(mute) {}
+    ~CodedAudioSource() override { halt(); }
+    void start() override {
+        base_ = monotonic_us();
+        thread_ = std::thread([this] {
+            auto config = std::make_shared<const Bytes>(Bytes{0x11, 0x90});
+            for (std::int64_t n = 0; !quit_; ++n) {
+                const Micros pts = n * 1024 * 1'000'000 / 48000;
+                while (!quit_ && monotonic_us() - base_ < pts) std::this_thread::sleep_for(2ms);
+                if (quit_ || mute_) continue;
+                EncodedFrame f;
+                f.kind = MediaKind::audio;
+                f.pts = f.dts = pts;
+                f.duration = 21'333;
+                f.data = {0x21, 0x00, 0x49, 0x90, 0x02, 0x19, 0x00, 0x23, 0x80};
+                f.codec_config = config;
+                cb_.on_coded_audio(std::move(f));
+            }
+        });
+    }
+    void stop() override {
+        halt();
+        cb_.on_end();
+    }
+    void abort() override { halt(); }
+    std::string description() const override { return "coded audio"; }
+    Micros clock_base_us() const override { return base_; }
+
+private:
+    void halt() {
+        quit_ = true;
+        if (thread_.joinable()) thread_.join();
+    }
+    CaptureCallbacks cb_;
+    std::atomic<bool>& mute_;
+    std::atomic<bool> quit_{false};
+    Micros base_ = 0;
+    std::thread thread_;
+};
+
+// The frames keep one AAC frame's step; while the source is lost silence comes, and the silence
+// between two frames is a whole number of AAC frames: the frames after it go on on the same grid.
+TEST(LiveSource, CopiedAacFramesAndSilenceInWholeFrames) {
+    RawFormat fmt;
+    fmt.video = false;
+    fmt.audio = true;
+    fmt.audio_copy = true;
+    fmt.sample_rate = 48000;
+    fmt.channels = 2;
+    LossPolicy policy = quick_policy();
+    std::atomic<bool> mute{false};
+    std::mutex m;
+    // (pts, samples, coded)
+    std::vector<std::tuple<Micros, std::int64_t, bool>> seen;
+    CaptureCallbacks cb;
+    cb.on_coded_audio = [&](EncodedFrame&& f) {
+        std::lock_guard lk(m);
+        seen.emplace_back(f.pts, 1024, true);
+    };
+    cb.on_audio = [&](RawAudioBlock&& b) {
+        std::lock_guard lk(m);
+        seen.emplace_back(b.pts, static_cast<std::int64_t>(b.frames()), false);
+    };
+    cb.on_end = [] {};
+    cb.on_error = [](const std::string&) {};
+    LiveSource live(fmt, policy,
+                    [&mute](CaptureCallbacks c) -> std::unique_ptr<MediaSource> {
+                        return std::make_unique<CodedAudioSource>(std::move(c), mute);
+                    },
+                    cb, false);
+    live.start();
+    ASSERT_TRUE(wait_until([&] { return live.status().state == SourceState::live; }, 5s));
+    std::this_thread::sleep_for(600ms);
+    mute = true;
+    ASSERT_TRUE(wait_until([&] { return live.status().losses == 1; }, 3s));
+    std::this_thread::sleep_for(300ms);
+    mute = false;
+    ASSERT_TRUE(wait_until([&] { return live.status().reattaches == 1; }, 5s));
+    std::this_thread::sleep_for(600ms);
+    live.stop();
+
+    std::lock_guard lk(m);
+    std::int64_t silence = 0, coded = 0, runs_of_silence = 0;
+    bool after_silence = false;
+    for (std::size_t i = 0; i < seen.size(); ++i) {
+        const auto [pts, samples, is_coded] = seen[i];
+        if (i > 0) {
+            const auto [prev, prev_samples, prev_coded] = seen[i - 1];
+            EXPECT_NEAR(pts, prev + prev_samples * 1'000'000 / 48000, 2) << "a gap or overlap at " << i;
+        }
+        if (is_coded) {
+            ++coded;
+            if (after_silence) {
+                EXPECT_EQ(silence % 1024, 0) << "silence of " << silence << " samples before frame " << i;
+                ++runs_of_silence;
+            }
+            silence = 0;
+            after_silence = false;
+        } else {
+            silence += samples;
+            after_silence = true;
+        }
+    }
+    EXPECT_GT(coded, 40);
+    EXPECT_GE(runs_of_silence, 1);
 }
 
 }  // namespace

@@ -46,10 +46,12 @@ YAML
 # Checks FILE: ffmpeg decodes every frame without an error line; the video frames ffmpeg decodes
 # are within 3% of its duration x 30 fps; video times step by one frame (no gap above MAX_GAP_S
 # seconds), audio times by one WMA2 frame. Prints a summary line. Usage:
-# check_timeline FILE MAX_GAP_S WHAT [MISSING_S]: MISSING_S seconds of the span may have no video
-# (video.codec copy: a late source's pictures cannot be held, see rtsp_camera_restart.sh).
+# check_timeline FILE MAX_GAP_S WHAT [MISSING_S [AUDIO_FRAME_S]]: MISSING_S seconds of the span may
+# have no video (video.codec copy: a late source's pictures cannot be held, see
+# rtsp_camera_restart.sh); AUDIO_FRAME_S is the audio frame's duration (default WMA2's 2048 samples
+# at 44.1 kHz; audio.codec copy: AAC's 1024 at 48 kHz, 0.0213), audio steps within 1.5 ms of it.
 check_timeline() {
-    local f=$1 max_gap=$2 what=$3 missing_s=${4:-0}
+    local f=$1 max_gap=$2 what=$3 missing_s=${4:-0} aframe=${5:-0.0464}
     ffmpeg_decodes_clean "$f"
     local vt=$f.vt at=$f.at
     timeout 60 ffprobe -v error -select_streams v:0 -show_entries frame=best_effort_timestamp_time \
@@ -60,12 +62,12 @@ check_timeline() {
     frames=$(wc -l < "$vt")
     span=$(awk 'NR == 1 { a = $1 } { b = $1 } END { printf "%.3f", b - a + 1 / 30 }' "$vt")
     gap=$(awk 'NR > 1 { d = $1 - p; if (d > m) m = d; if (d <= 0) back = 1 } { p = $1 } END { if (back) print "back"; else printf "%.3f", m }' "$vt")
-    agap=$(awk 'NR > 1 { d = $1 - p; if (d > m) m = d; if (d < 0.045) bad = 1 } { p = $1 } END { if (bad) print "short"; else printf "%.3f", m }' "$at")
+    agap=$(awk -v fr="$aframe" 'NR > 1 { d = $1 - p; if (d > m) m = d; if (d < fr - 0.0015) bad = 1 } { p = $1 } END { if (bad) print "short"; else printf "%.3f", m }' "$at")
     note "$what: $frames video frames over $span s (expected $(awk -v s="$span" 'BEGIN { printf "%.0f", s * 30 }') at 30 fps), largest video step $gap s, largest audio step $agap s"
     [ "$gap" != back ] || fail "$what: video time steps back"
     [ "$agap" != short ] || fail "$what: audio frames overlap"
     awk -v g="$gap" -v m="$max_gap" 'BEGIN { exit !(g <= m) }' || fail "$what: a video gap of $gap s (bound $max_gap s)"
-    awk -v g="$agap" 'BEGIN { exit !(g <= 0.048) }' || fail "$what: an audio gap of $agap s (a WMA2 frame is 0.046 s)"
+    awk -v g="$agap" -v fr="$aframe" 'BEGIN { exit !(g <= fr + 0.0016) }' || fail "$what: an audio gap of $agap s (an audio frame is $aframe s)"
     awk -v n="$frames" -v s="$span" -v m="$missing_s" 'BEGIN { e = s * 30; d = n - e; if (d < 0) d = -d; if (n < e) d -= m * 30; exit !(d <= 0.03 * e + 1) }' ||
         fail "$what: $frames video frames where $span s at 30 fps makes $(awk -v s="$span" 'BEGIN { printf "%.0f", s * 30 }')"
 }

@@ -15,6 +15,10 @@
 # here: a coded picture cannot be repeated; players hold the last one). A killed camera closes its
 # connection and is lost at once (measured: largest step 0.034 s), but the bounds allow a stall:
 # a step of 1.5 s, 1.6 s of the span without video.
+#
+# `rtsp_camera_restart.sh aaccopy` (interop.rtsp_aac_copy_restart) adds audio.codec copy: the
+# camera's AAC is carried as it is and, while it is lost, silence is encoded as AAC at its rate and
+# channels from where its last frame ended: the audio time line steps one AAC frame throughout.
 mode=${1:-reencode}
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/pull_lib.sh"
@@ -28,10 +32,14 @@ cam=$(start_camera "$dir/camera1.log" "$cam_port")
 trap 'kill $cam 2>/dev/null || true; stop_asfcast "$dir/pid"' EXIT
 write_network_preset "$dir/restart.yaml" "{type: rtsp, url: \"rtsp://127.0.0.1:$cam_port/cam\", transport: tcp,
          loss_timeout_ms: 1000, reattach_interval_ms: 500, reattach_max_interval_ms: 2000, slate_text: Camera lost}"
-max_gap=0.070 missing=0
-if [ "$mode" = copy ]; then
+max_gap=0.070 missing=0 aframe=0.0464
+if [ "$mode" = copy ] || [ "$mode" = aaccopy ]; then
     sed -i 's/^video: {/video: {codec: copy, /' "$dir/restart.yaml"
     max_gap=1.5 missing=1.6
+fi
+if [ "$mode" = aaccopy ]; then
+    sed -i 's/^audio: .*/audio: {codec: copy, allow_copy: true, sample_rate: 48000, channels: 2}/' "$dir/restart.yaml"
+    aframe=0.0213
 fi
 duration=20
 port=$(start_asfcast "$dir/run.log" "$dir/pid" --preset "$dir/restart.yaml" --duration $duration --archive "$dir/out.asf" \
@@ -69,9 +77,16 @@ note "held/slate frames while the camera was off: $slate ($(awk -v n="$slate" 'B
 pull_err=$(grep -v -E "^Stream ended!$|Stream ends prematurely|^Read data packet header failed!$|^Recv other type packet -5$|Invalid data found when processing input$" \
            "$dir/pull.log" || true)
 [ -z "$pull_err" ] || fail "the live client reported: $pull_err"
-check_timeline "$dir/out.asf" $max_gap "archive" $missing
-check_timeline "$dir/pulled.asf" $max_gap "pull capture (ffmpeg mmsh) across the loss" $missing
-if [ "$mode" = copy ]; then
+check_timeline "$dir/out.asf" $max_gap "archive" $missing $aframe
+check_timeline "$dir/pulled.asf" $max_gap "pull capture (ffmpeg mmsh) across the loss" $missing $aframe
+if [ "$mode" = aaccopy ]; then
+    grep -q "audio copy: .* [1-9][0-9]* silence frames encoded, 0 format changes" "$dir/run.log" ||
+        fail "aaccopy: no silence encoded as AAC, or a format change: $(grep 'audio copy:' "$dir/run.log")"
+    [ "$(timeout 30 ffprobe -v error -select_streams a:0 -show_entries stream=codec_name -of default=nw=1:nk=1 "$dir/out.asf")" = aac ] ||
+        fail "aaccopy: the archive's audio is not AAC"
+    note "$(grep 'audio copy: ' "$dir/run.log" | sed 's/.*audio copy: //')"
+fi
+if [ "$mode" = copy ] || [ "$mode" = aaccopy ]; then
     grep -q "video copy: .* [1-9][0-9]* slate pictures, 0 size changes" "$dir/run.log" ||
         fail "copy: no slate pictures encoded, or a size change: $(grep 'video copy:' "$dir/run.log")"
     note "$(grep 'video copy: ' "$dir/run.log" | sed 's/.*video copy: //')"

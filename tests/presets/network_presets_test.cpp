@@ -71,3 +71,43 @@ TEST(NetworkSourcePreset, ErrorsNameTheKey) {
 }
 
 }  // namespace
+
+namespace {
+
+const std::string kRtsp = "source: {type: rtsp, url: \"rtsp://10.0.0.5:554/cam\"}\nvideo: {codec: copy}\n";
+
+// audio.codec copy (issue 15, point 3): only behind audio.allow_copy, and the refusal names both
+// keys and says which players take AAC in ASF and which do not.
+TEST(NetworkSourcePreset, AacCopyNeedsAllowCopy) {
+    const std::string e = error_of(kRtsp + "audio: {codec: copy}\n");
+    EXPECT_THAT(e, HasSubstr("audio.codec"));
+    EXPECT_THAT(e, HasSubstr("audio.allow_copy: true"));
+    EXPECT_THAT(e, HasSubstr("VLC"));
+    EXPECT_THAT(e, HasSubstr("ffmpeg"));
+    EXPECT_THAT(e, HasSubstr("GStreamer"));
+    EXPECT_THAT(e, HasSubstr("Windows Media servers"));
+    EXPECT_THAT(e, HasSubstr("Windows Media Player"));
+    EXPECT_THAT(error_of(kRtsp + "audio: {codec: copy, allow_copy: false}\n"), HasSubstr("audio.allow_copy: true"));
+
+    const auto p = parse_preset(kRtsp + "audio: {codec: copy, allow_copy: true, sample_rate: 48000, channels: 2}\n", "t.yaml");
+    ASSERT_TRUE(p.audio.has_value());
+    EXPECT_EQ(p.audio->codec, "copy");
+    EXPECT_TRUE(p.audio->allow_copy);
+    EXPECT_EQ(p.audio->sample_rate, 48000);
+    EXPECT_FALSE(parse_preset(kRtsp + "audio: {}\n", "t.yaml").audio->allow_copy);  // default false
+    // AAC's rates, not WMA2's: 24 kHz is an AAC rate.
+    EXPECT_EQ(parse_preset(kRtsp + "audio: {codec: copy, allow_copy: true, sample_rate: 24000}\n", "t.yaml")
+                  .audio->sample_rate,
+              24000);
+}
+
+TEST(NetworkSourcePreset, AacCopyRefusals) {
+    EXPECT_THAT(error_of(kRtsp + "audio: {codec: copy, allow_copy: true, renditions: [{bitrate_kbps: 64}]}\n"),
+                HasSubstr("audio.renditions: is not allowed with audio.codec copy"));
+    EXPECT_THAT(error_of(kRtsp + "audio: {codec: wma2, allow_copy: true}\n"),
+                HasSubstr("audio.allow_copy: is for audio.codec copy only"));
+    EXPECT_THAT(error_of(kRtsp + "audio: {codec: copy, allow_copy: true, sample_rate: 22000}\n"),
+                HasSubstr("audio.sample_rate"));
+}
+
+}  // namespace

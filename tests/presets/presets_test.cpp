@@ -465,7 +465,7 @@ TEST(Validate, EnumsListTheAllowedValues) {
     // H.264 pass-through is one stream as the source sent it: no renditions to make.
     EXPECT_THAT(error_of("video: {codec: copy, renditions: [{width: 320, height: 180, bitrate_kbps: 300}]}\n"),
                 HasSubstr("video.renditions: is not allowed with video.codec copy"));
-    EXPECT_THAT(error_of("audio: {codec: aac}\n"), HasSubstr("audio.codec: 'aac' is not allowed (allowed: wma2, mp3)"));
+    EXPECT_THAT(error_of("audio: {codec: aac}\n"), HasSubstr("audio.codec: 'aac' is not allowed (allowed: wma2, mp3, copy)"));
     EXPECT_THAT(error_of("audio: {}\nsource: {type: v4l2}\n"),
                 HasSubstr("source.type: 'v4l2' is not allowed (allowed: test, file, device, rtsp, srt, uri)"));
     EXPECT_THAT(error_of("audio: {}\nsource: {pattern: plaid}\n"),

@@ -65,6 +65,10 @@ struct RawFormat {
     // access units (Annex B, one picture each) go to on_coded_video. Video in another codec is
     // refused with an error naming it.
     bool video_copy = false;
+    // Network sources with audio.codec copy (issue 15, point 3): the source's AAC is not decoded;
+    // its frames (raw AAC, one raw_data_block each) go to on_coded_audio. Audio in another codec is
+    // refused with an error naming it.
+    bool audio_copy = false;
 };
 
 // What a media file contains (found with GstDiscoverer before the pipeline is built; a plain
@@ -84,6 +88,10 @@ struct CaptureCallbacks {
     // RawFormat::video_copy: one H.264 access unit (Annex B), kind video, stream 0, pts/dts on the
     // same clock as the raw media (dts = pts when the source gives none), keyframe = not a delta unit.
     std::function<void(EncodedFrame&&)> on_coded_video;
+    // RawFormat::audio_copy: one AAC frame (raw, no ADTS header), kind audio, stream 0, pts = dts on
+    // the raw media's clock, duration when the source says, codec_config = the stream's
+    // AudioSpecificConfig (ISO/IEC 14496-3 1.6.2.1; the same pointer while it does not change).
+    std::function<void(EncodedFrame&&)> on_coded_audio;
     std::function<void()> on_end;                       // end of stream (file ended or stop())
     std::function<void(const std::string&)> on_error;   // fatal pipeline error, human-readable
 };

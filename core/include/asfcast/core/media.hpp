@@ -49,21 +49,6 @@ struct VideoStreamFormat {
     std::string stream_name;        // optional Extended Stream Properties name
 };
 
-// A compressed media object ready for the muxer. `stream` is the ASF stream number (1..127).
-struct EncodedFrame {
-    int stream = 0;
-    MediaKind kind = MediaKind::video;
-    Micros pts = 0;
-    Micros dts = 0;
-    bool keyframe = false;
-    Bytes data;
-    Micros duration = 0;  // the frame's duration when its source says (a network source's H.264); 0: unknown
-    // Set on the first frame of a new format of its stream (a network source's H.264 changed its
-    // picture size, issue 15): the muxer's owner starts a new header before this frame, a header
-    // change on every output. Null on every other frame.
-    std::shared_ptr<const VideoStreamFormat> new_format;
-};
-
 // WAVEFORMATEX fields plus codec data.
 struct AudioStreamFormat {
     int stream = 2;
@@ -79,6 +64,27 @@ struct AudioStreamFormat {
     std::string codec_name;
     std::string codec_description;
     std::string stream_name;
+};
+
+// A compressed media object ready for the muxer. `stream` is the ASF stream number (1..127).
+struct EncodedFrame {
+    int stream = 0;
+    MediaKind kind = MediaKind::video;
+    Micros pts = 0;
+    Micros dts = 0;
+    bool keyframe = false;
+    Bytes data;
+    Micros duration = 0;  // the frame's duration when its source says (a network source's H.264); 0: unknown
+    // Set on the first frame of a new format of its stream (a network source's H.264 changed its
+    // picture size, issue 15): the muxer's owner starts a new header before this frame, a header
+    // change on every output. Null on every other frame.
+    std::shared_ptr<const VideoStreamFormat> new_format;
+    // Audio: the same for an audio stream's format (audio.codec copy: the source's AAC changed its
+    // AudioSpecificConfig). Set on the first frame of the new format only.
+    std::shared_ptr<const AudioStreamFormat> new_audio_format;
+    // A network source's compressed audio (audio.codec copy): its codec configuration as the source
+    // describes it (AAC: the AudioSpecificConfig). Null for encoded output.
+    std::shared_ptr<const Bytes> codec_config;
 };
 
 }  // namespace asfcast

@@ -61,7 +61,8 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
-enum class AudioCodec { wma2, mp3 };
+// aac: libavcodec's native AAC-LC encoder, for the silence of audio.codec copy (AudioPassthrough).
+enum class AudioCodec { wma2, mp3, aac };
 
 struct AudioEncoderConfig {
     int stream = 2;

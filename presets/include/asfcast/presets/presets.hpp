@@ -83,7 +83,10 @@ struct AudioRenditionPreset {
 };
 
 struct AudioPreset {
-    std::string codec = "wma2";     // wma2 | mp3
+    std::string codec = "wma2";     // wma2 | mp3 | copy (a network source's AAC carried as it is)
+    // audio.codec copy only: AAC in ASF is not what Windows Media servers and players expect, so
+    // copy is refused unless this is true (issue 15, point 3; docs/network-sources.md "AAC copy").
+    bool allow_copy = false;
     int bitrate_kbps = 128;
     int sample_rate = 44100;
     int channels = 2;
