@@ -524,13 +524,8 @@ struct CapturePipeline::Impl {
             self->stats.audio_blocks.fetch_add(1, std::memory_order_relaxed);
             if (!f.codec_config) {
                 spdlog::warn("capture: an AAC frame of {} came without an AudioSpecificConfig; dropped", self->source_name());
-            } else if (self->cb.on_coded_audio && !f.data.empty() && !self->aborted.load()) {
-                try {
-                    self->cb.on_coded_audio(std::move(f));
-                } catch (const std::exception& ex) {
-                    spdlog::error("capture: on_coded_audio callback threw: {}", ex.what());
-                    ret = GST_FLOW_ERROR;
-                }
+            } else if (!f.data.empty()) {
+                ret = self->deliver(self->cb.on_coded_audio, std::move(f), "on_coded_audio");
             }
         }
         gst_sample_unref(sample);
